@@ -1,0 +1,104 @@
+/**
+ * Identity comes only from a verified JWT (HS256): tenant, role and region scope.
+ * Never from a plain header, an argument or a variable.
+ */
+import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
+import { unauthenticated, invalidInput } from '../errors.js';
+import { isRegion, type DataScope, type Region } from '../source/types.js';
+
+export const ROLES = ['ADMIN', 'ANALYST', 'VIEWER'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** The verified caller. */
+export interface Identity {
+  readonly subject: string;
+  readonly tenant: string;
+  readonly role: Role;
+  /** Set when the caller may see one region only. */
+  readonly region?: Region | undefined;
+  /** Expiry, epoch milliseconds. */
+  readonly expiresAt: number;
+}
+
+/** The data a caller may see: tenant and, when the token names one, region. */
+export function scopeOf(identity: Identity): DataScope {
+  return identity.region === undefined ? { tenant: identity.tenant } : { tenant: identity.tenant, region: identity.region };
+}
+
+const MAX_TENANT_LENGTH = 128;
+/** Clock skew tolerated on `exp`, in seconds. */
+const CLOCK_TOLERANCE_S = 5;
+
+/**
+ * Verifies an `Authorization` header value (`Bearer <JWT>`).
+ * @throws DomainError E_UNAUTHENTICATED with a message that says what is wrong.
+ */
+export async function verifyAuthorization(header: string | null | undefined, secret: Uint8Array): Promise<Identity> {
+  if (!header) throw unauthenticated('Missing token: send "Authorization: Bearer <JWT>" (npm run token prints one).');
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (!match) throw unauthenticated('Malformed Authorization header: expected "Bearer <JWT>".');
+  let payload: Record<string, unknown>;
+  try {
+    ({ payload } = await jwtVerify(match[1]!, secret, {
+      algorithms: ['HS256'],
+      requiredClaims: ['sub', 'exp'],
+      clockTolerance: CLOCK_TOLERANCE_S,
+    }));
+  } catch (error) {
+    if (error instanceof joseErrors.JWTExpired) throw unauthenticated('Token expired: get a new one.', error);
+    throw unauthenticated('Invalid token: its signature, algorithm (HS256) or claims could not be verified.', error);
+  }
+  const { sub, tenant, role, region, exp } = payload;
+  if (typeof sub !== 'string' || sub === '') throw unauthenticated('Invalid token: claim "sub" must be a non-empty string.');
+  if (typeof tenant !== 'string' || tenant === '' || tenant.length > MAX_TENANT_LENGTH) {
+    throw unauthenticated(`Invalid token: claim "tenant" must be a string of 1 to ${MAX_TENANT_LENGTH} characters.`);
+  }
+  if (typeof role !== 'string' || !(ROLES as readonly string[]).includes(role)) {
+    throw unauthenticated(`Invalid token: claim "role" must be one of ${ROLES.join(', ')}.`);
+  }
+  if (region !== undefined && (typeof region !== 'string' || !isRegion(region))) {
+    throw unauthenticated('Invalid token: claim "region", when present, must be one of EU, NA, APAC.');
+  }
+  return {
+    subject: sub,
+    tenant,
+    role: role as Role,
+    region: region as Region | undefined,
+    expiresAt: (exp as number) * 1000,
+  };
+}
+
+/** What `signToken` needs; ttl defaults to 12 hours. */
+export interface TokenClaims {
+  tenant: string;
+  role: string;
+  region?: string | undefined;
+  subject?: string | undefined;
+  /** Lifetime in milliseconds. @default 43200000 (12 hours) */
+  ttlMs?: number | undefined;
+}
+
+/**
+ * Signs a token for the given claims, validating them first.
+ * @throws DomainError E_INVALID_INPUT naming the bad claim.
+ */
+export async function signToken(claims: TokenClaims, secret: Uint8Array, nowMs = Date.now()): Promise<string> {
+  if (!claims.tenant || claims.tenant.length > MAX_TENANT_LENGTH) {
+    throw invalidInput('tenant', `tenant must be 1 to ${MAX_TENANT_LENGTH} characters, got "${claims.tenant}"`);
+  }
+  if (!(ROLES as readonly string[]).includes(claims.role)) {
+    throw invalidInput('role', `role must be one of ${ROLES.join(', ')}, got "${claims.role}"`);
+  }
+  if (claims.region !== undefined && !isRegion(claims.region)) {
+    throw invalidInput('region', `region must be one of EU, NA, APAC, got "${claims.region}"`);
+  }
+  const ttlMs = claims.ttlMs ?? 12 * 3_600_000;
+  const body: Record<string, unknown> = { tenant: claims.tenant, role: claims.role };
+  if (claims.region !== undefined) body.region = claims.region;
+  return new SignJWT(body)
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(claims.subject ?? `dev-${claims.role.toLowerCase()}@${claims.tenant}`)
+    .setIssuedAt(Math.floor(nowMs / 1000))
+    .setExpirationTime(Math.floor((nowMs + ttlMs) / 1000))
+    .sign(secret);
+}

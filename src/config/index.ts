@@ -1,0 +1,225 @@
+/**
+ * The one typed configuration of the process. Every setting is read from the
+ * environment here, once, validated, and frozen; nothing else reads `process.env`.
+ */
+
+/** Raised for a setting that cannot be used; the message names the variable. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(
+    /** The environment variable at fault. */
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+  }
+}
+
+/** Where the source rows live. */
+export type DatabaseConfig =
+  | { kind: 'sqlite'; /** File path, or `:memory:`. */ path: string }
+  | { kind: 'postgres'; url: string };
+
+/** Where cached entries live. */
+export type StoreConfig =
+  | { kind: 'memory' }
+  | { kind: 'redis'; url: string }
+  | { kind: 'cluster'; nodes: ReadonlyArray<{ host: string; port: number }> };
+
+/** Limits refused before execution (CONTRACT.md, "Query limits"). */
+export interface QueryLimits {
+  /** Deepest selection nesting. @default 10 */
+  maxDepth: number;
+  /** Aliases per operation. @default 15 */
+  maxAliases: number;
+  /** Lexical tokens per document. @default 2000 */
+  maxTokens: number;
+  /** Largest request body, in bytes. @default 102400 */
+  maxBodyBytes: number;
+  /** Buckets per request, summed over every `dashboard` field. @default 20000 */
+  maxCostBuckets: number;
+}
+
+export interface Config {
+  /** `production` turns off GraphiQL's token prefill and requires JWT_SECRET. */
+  env: 'development' | 'production' | 'test';
+  /** HTTP port. @default 4000 */
+  port: number;
+  /** HTTP host to bind. @default '0.0.0.0' */
+  host: string;
+  database: DatabaseConfig;
+  store: StoreConfig;
+  auth: {
+    /** HS256 secret bytes. */
+    jwtSecret: Uint8Array;
+    /** True when the fixed development secret is in use. */
+    usingDevSecret: boolean;
+  };
+  fx: {
+    /** Frankfurter-compatible vendor base URL; unset uses the built-in static table. */
+    apiUrl: string | undefined;
+    /** How long a fetched rate is fresh. @default 600000 */
+    ttlMs: number;
+    /** How long to wait for the vendor. @default 2000 */
+    timeoutMs: number;
+  };
+  limits: QueryLimits;
+  /** Lowest log level written. @default 'info' */
+  logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+}
+
+/**
+ * The secret used outside production when JWT_SECRET is unset. Public on purpose:
+ * anything signed with it is worthless, which is why production refuses it.
+ */
+export const DEV_JWT_SECRET = 'dashboard-api-development-secret-not-for-production';
+
+/** Defaults of every optional setting, in one place. */
+export const DEFAULTS = Object.freeze({
+  /** @default 4000 */
+  port: 4000,
+  /** @default '0.0.0.0' */
+  host: '0.0.0.0',
+  /** @default 'data/dashboard.sqlite' */
+  sqlitePath: 'data/dashboard.sqlite',
+  /** @default 600000 (10 minutes) */
+  fxTtlMs: 600_000,
+  /** @default 2000 */
+  fxTimeoutMs: 2_000,
+  limits: Object.freeze({
+    maxDepth: 10,
+    maxAliases: 15,
+    maxTokens: 2_000,
+    maxBodyBytes: 100 * 1024,
+    maxCostBuckets: 20_000,
+  } satisfies QueryLimits),
+  /** @default 'info' */
+  logLevel: 'info' as const,
+});
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) {
+    throw new ConfigError(name, `expected a whole number from ${min} to ${max}, got "${raw}"`);
+  }
+  const value = Number(raw);
+  if (value < min || value > max) {
+    throw new ConfigError(name, `expected a whole number from ${min} to ${max}, got ${value}`);
+  }
+  return value;
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(name, `expected one of ${allowed.join(', ')}, got "${raw}"`);
+  }
+  return raw as T;
+}
+
+function parseDatabase(raw: string | undefined): DatabaseConfig {
+  if (raw === undefined || raw === '') return { kind: 'sqlite', path: DEFAULTS.sqlitePath };
+  if (raw.startsWith('sqlite:')) {
+    const path = raw.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+    if (path === '') throw new ConfigError('DATABASE_URL', 'sqlite: needs a file path, e.g. sqlite:data/dashboard.sqlite');
+    return { kind: 'sqlite', path };
+  }
+  if (/^postgres(ql)?:\/\//.test(raw)) {
+    try {
+      new URL(raw);
+    } catch {
+      throw new ConfigError('DATABASE_URL', `"${redact(raw)}" is not a valid URL`);
+    }
+    return { kind: 'postgres', url: raw };
+  }
+  throw new ConfigError('DATABASE_URL', `expected sqlite:PATH or postgres://…, got "${redact(raw)}"`);
+}
+
+function parseStore(env: Env): StoreConfig {
+  const nodes = env.REDIS_CLUSTER_NODES;
+  const url = env.REDIS_URL;
+  if (nodes && url) {
+    throw new ConfigError('REDIS_CLUSTER_NODES', 'set either REDIS_URL or REDIS_CLUSTER_NODES, not both');
+  }
+  if (nodes) {
+    const parsed = nodes.split(',').map((part) => {
+      const match = /^\s*([^:\s]+):(\d{1,5})\s*$/.exec(part);
+      const port = match ? Number(match[2]) : NaN;
+      if (!match || port < 1 || port > 65535) {
+        throw new ConfigError('REDIS_CLUSTER_NODES', `expected host:port,host:port, got "${part}"`);
+      }
+      return { host: match[1]!, port };
+    });
+    return { kind: 'cluster', nodes: parsed };
+  }
+  if (url) {
+    if (!/^rediss?:\/\//.test(url)) {
+      throw new ConfigError('REDIS_URL', `expected redis://host:port or rediss://…, got "${redact(url)}"`);
+    }
+    return { kind: 'redis', url };
+  }
+  return { kind: 'memory' };
+}
+
+/** Hides a URL's password so that an error message never carries it. */
+function redact(raw: string): string {
+  return raw.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@');
+}
+
+/**
+ * Reads and validates the configuration.
+ * @param env the environment, `process.env` in production; tests pass their own.
+ * @throws ConfigError naming the first bad variable.
+ */
+export function loadConfig(env: Env = process.env): Config {
+  const nodeEnv = oneOf(env, 'NODE_ENV', ['development', 'production', 'test'] as const, 'development');
+  const secret = env.JWT_SECRET;
+  if (nodeEnv === 'production' && (secret === undefined || secret === '')) {
+    throw new ConfigError('JWT_SECRET', 'is required when NODE_ENV=production: set it to a random string of 32 bytes or more');
+  }
+  if (secret !== undefined && secret !== '' && secret.length < 32) {
+    throw new ConfigError('JWT_SECRET', `must be at least 32 characters for HS256, got ${secret.length}`);
+  }
+  const fxUrl = env.FX_API_URL === '' ? undefined : env.FX_API_URL;
+  if (fxUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(fxUrl)) {
+    throw new ConfigError('FX_API_URL', `expected an http(s) URL, got "${fxUrl}"`);
+  }
+  const host = env.HOST === undefined || env.HOST === '' ? DEFAULTS.host : env.HOST;
+  const config: Config = {
+    env: nodeEnv,
+    port: integer(env, 'PORT', DEFAULTS.port, 0, 65535),
+    host,
+    database: parseDatabase(env.DATABASE_URL),
+    store: parseStore(env),
+    auth: {
+      jwtSecret: new TextEncoder().encode(secret || DEV_JWT_SECRET),
+      usingDevSecret: !secret,
+    },
+    fx: {
+      apiUrl: fxUrl?.replace(/\/+$/, ''),
+      ttlMs: integer(env, 'FX_TTL_MS', DEFAULTS.fxTtlMs, 1_000, 7 * 24 * 3_600_000),
+      timeoutMs: integer(env, 'FX_TIMEOUT_MS', DEFAULTS.fxTimeoutMs, 50, 60_000),
+    },
+    limits: {
+      maxDepth: integer(env, 'MAX_QUERY_DEPTH', DEFAULTS.limits.maxDepth, 1, 100),
+      maxAliases: integer(env, 'MAX_QUERY_ALIASES', DEFAULTS.limits.maxAliases, 0, 1_000),
+      maxTokens: integer(env, 'MAX_QUERY_TOKENS', DEFAULTS.limits.maxTokens, 10, 100_000),
+      maxBodyBytes: integer(env, 'MAX_BODY_BYTES', DEFAULTS.limits.maxBodyBytes, 1_024, 10 * 1024 * 1024),
+      maxCostBuckets: integer(env, 'MAX_COST_BUCKETS', DEFAULTS.limits.maxCostBuckets, 1, 10_000_000),
+    },
+    logLevel: oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, DEFAULTS.logLevel),
+  };
+  return deepFreeze(config);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value) && !(value instanceof Uint8Array)) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

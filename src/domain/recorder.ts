@@ -1,0 +1,93 @@
+/**
+ * The write side: validate, write the row once, then publish the domain event.
+ * The event goes out only after the row is committed, so that a listener that
+ * reacts to it (invalidation, subscribers) never sees data that is not there.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Identity } from '../auth/identity.js';
+import { forbidden, invalidInput } from '../errors.js';
+import type { EventBus } from '../events/bus.js';
+import type { OrderRow, SessionRow } from '../source/types.js';
+import type { WriteSource } from '../source/writes.js';
+import { resolveRegion, validateAmount, validateId, validateOccurredAt } from './validation.js';
+
+export interface RecordOrderInput {
+  productId: string;
+  customerId: string;
+  amount: number;
+  region?: string | null | undefined;
+  /** Epoch ms. */
+  occurredAt?: number | null | undefined;
+}
+
+export interface RecordSessionInput {
+  visitorId: string;
+  region?: string | null | undefined;
+  /** Epoch ms. */
+  occurredAt?: number | null | undefined;
+}
+
+export interface Recorder {
+  recordOrder(identity: Identity, input: RecordOrderInput): Promise<OrderRow>;
+  recordSession(identity: Identity, input: RecordSessionInput): Promise<SessionRow>;
+}
+
+export interface RecorderDeps {
+  writes: WriteSource;
+  bus: EventBus;
+  /** Epoch ms now. */
+  clock: () => number;
+}
+
+export function createRecorder({ writes, bus, clock }: RecorderDeps): Recorder {
+  async function homeRegionOf(tenant: string) {
+    const row = await writes.tenant(tenant);
+    if (!row) throw forbidden(`Tenant "${tenant}" does not exist; nothing can be recorded for it.`, { tenant });
+    return row.homeRegion;
+  }
+
+  return {
+    async recordOrder(identity, input) {
+      // Every check runs before anything is written.
+      const amountCents = validateAmount(input.amount);
+      const productId = validateId(input.productId, 'input.productId');
+      const customerId = validateId(input.customerId, 'input.customerId');
+      const occurredAt = validateOccurredAt(input.occurredAt ?? undefined, clock());
+      const region = resolveRegion(input.region, identity.region, await homeRegionOf(identity.tenant));
+      if (!(await writes.product(identity.tenant, productId))) {
+        throw invalidInput('input.productId', `input.productId "${productId}" is not a product of tenant ${identity.tenant}.`);
+      }
+      const row: OrderRow = {
+        tenantId: identity.tenant,
+        id: randomUUID(),
+        productId,
+        customerId,
+        amountCents,
+        region,
+        occurredAt,
+      };
+      await writes.insertOrder(row);
+      await bus.publish({
+        type: 'order.recorded',
+        id: row.id,
+        tenant: row.tenantId,
+        region,
+        occurredAt,
+        productId,
+        customerId,
+        amount: amountCents / 100,
+      });
+      return row;
+    },
+
+    async recordSession(identity, input) {
+      const visitorId = validateId(input.visitorId, 'input.visitorId');
+      const occurredAt = validateOccurredAt(input.occurredAt ?? undefined, clock());
+      const region = resolveRegion(input.region, identity.region, await homeRegionOf(identity.tenant));
+      const row: SessionRow = { tenantId: identity.tenant, id: randomUUID(), visitorId, region, occurredAt };
+      await writes.insertSession(row);
+      await bus.publish({ type: 'session.recorded', id: row.id, tenant: row.tenantId, region, occurredAt, visitorId });
+      return row;
+    },
+  };
+}

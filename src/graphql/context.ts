@@ -1,0 +1,26 @@
+/**
+ * Per-request context. Built from the verified token only; the services are
+ * shared by every request, the metrics reader is made for this one.
+ */
+import type { Identity } from '../auth/identity.js';
+import type { Recorder } from '../domain/recorder.js';
+import type { EventBus } from '../events/bus.js';
+import type { MetricsReader } from '../metrics/service.js';
+import type { WriteSource } from '../source/writes.js';
+import type { FxRates } from '../vendors/fx.js';
+
+/** Long-lived services every resolver may use. */
+export interface GraphQLServices {
+  recorder: Recorder;
+  writes: WriteSource;
+  fx: FxRates;
+  bus: EventBus;
+  /** Epoch ms now. */
+  clock: () => number;
+}
+
+export interface GraphQLContext {
+  identity: Identity;
+  metrics: MetricsReader;
+  services: GraphQLServices;
+}

@@ -1,0 +1,27 @@
+/** Mutations: authorize from the token, then hand the input to the recorder. */
+import { assertCanWrite } from '../../auth/policy.js';
+import { validateRange } from '../../domain/validation.js';
+import type { MutationResolvers, OrderResolvers, SessionResolvers } from '../resolvers.generated.js';
+
+export const Mutation: MutationResolvers = {
+  recordOrder(_, { input }, { identity, services }) {
+    assertCanWrite(identity, 'Mutation.recordOrder');
+    return services.recorder.recordOrder(identity, input);
+  },
+  recordSession(_, { input }, { identity, services }) {
+    assertCanWrite(identity, 'Mutation.recordSession');
+    return services.recorder.recordSession(identity, input);
+  },
+  invalidateMetrics(_, { range }, { identity }) {
+    assertCanWrite(identity, 'Mutation.invalidateMetrics');
+    if (range) validateRange(range.from, range.to, 'DAY', 'range');
+    // Nothing is cached yet, so nothing can be dropped (the cache core replaces this).
+    return 0;
+  },
+};
+
+export const Order: OrderResolvers = {
+  amount: (row) => row.amountCents / 100,
+};
+
+export const Session: SessionResolvers = {};

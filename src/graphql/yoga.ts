@@ -1,0 +1,109 @@
+/**
+ * The GraphQL server: schema from schema/*.graphql, resolvers, identity per
+ * request, query limits, error mapping, GraphiQL with an example query.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { GraphQLError } from 'graphql';
+import { createSchema, createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { verifyAuthorization } from '../auth/identity.js';
+import type { Config } from '../config/index.js';
+import { DomainError } from '../errors.js';
+import type { MetricsService } from '../metrics/service.js';
+import type { Logger } from '../observability/logger.js';
+import type { GraphQLContext, GraphQLServices } from './context.js';
+import { createMaskError, toGraphQLError } from './errors.js';
+import { queryLimitPlugins } from './plugins/query-limits.js';
+import { resolvers } from './resolvers/index.js';
+
+const SCHEMA_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'schema');
+
+/** The SDL of schema/, concatenated in file-name order. */
+export function loadTypeDefs(dir = SCHEMA_DIR): string {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.graphql'))
+    .sort()
+    .map((f) => readFileSync(join(dir, f), 'utf8'))
+    .join('\n');
+}
+
+/** The query GraphiQL opens with: the last 7 days, every field. */
+export const EXAMPLE_QUERY = `# The last 7 days of your tenant, by day. Change the range or use HOUR.
+query Dashboard($from: DateTime!, $to: DateTime!) {
+  dashboard(range: { from: $from, to: $to }, granularity: DAY) {
+    range { from to }
+    revenue { total points { start value } }
+    orders { total }
+    sessions { total }
+    customers { total }
+    averageOrderValue
+    conversionRate
+    topProducts(limit: 3) { productId name orders revenue }
+    revenueIn(currency: "EUR") { amount rate source fetchedAt stale }
+  }
+}
+`;
+
+export interface YogaOptions {
+  config: Config;
+  services: GraphQLServices;
+  metrics: MetricsService;
+  logger: Logger;
+  /** Signs a token to prefill in GraphiQL's headers; used outside production only. */
+  graphiqlToken?: (() => Promise<string>) | undefined;
+}
+
+export type DashboardYoga = YogaServerInstance<{}, GraphQLContext>;
+
+export function createDashboardYoga({ config, services, metrics, logger, graphiqlToken }: YogaOptions): DashboardYoga {
+  const schema = createSchema<GraphQLContext>({ typeDefs: loadTypeDefs(), resolvers: resolvers as never });
+  return createYoga<{}, GraphQLContext>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    landingPage: false,
+    logging: {
+      debug: (...args) => logger.debug(args.map(String).join(' ')),
+      info: (...args) => logger.info(args.map(String).join(' ')),
+      warn: (...args) => logger.warn(args.map(String).join(' ')),
+      error: (...args) => logger.error(args.map(String).join(' ')),
+    },
+    // A factory, so that every page load gets today's range and (in development) a fresh token.
+    graphiql: async () => {
+      const now = services.clock();
+      const variables = JSON.stringify(
+        { from: new Date(now - 7 * 86_400_000).toISOString().slice(0, 10), to: new Date(now).toISOString() },
+        null,
+        2,
+      );
+      const token = config.env !== 'production' && graphiqlToken ? await graphiqlToken() : undefined;
+      const headers = JSON.stringify(token ? { Authorization: `Bearer ${token}` } : { Authorization: 'Bearer <paste a token from npm run token>' }, null, 2);
+      return {
+        title: 'Dashboard API',
+        defaultQuery: EXAMPLE_QUERY,
+        headers,
+        defaultHeaders: headers,
+        defaultTabs: [{ query: EXAMPLE_QUERY, variables, headers }],
+        defaultEditorToolsVisibility: true,
+        subscriptionsProtocol: 'SSE',
+      };
+    },
+    maskedErrors: {
+      isDev: config.env === 'development',
+      maskError: createMaskError((error) => logger.error({ err: error }, 'unexpected error in a resolver')),
+    },
+    async context(initial) {
+      // graphql-ws clients send the token in connectionParams; HTTP and SSE in the header.
+      const params = (initial as { connectionParams?: { authorization?: unknown } }).connectionParams;
+      const header = typeof params?.authorization === 'string' ? params.authorization : initial.request.headers.get('authorization');
+      try {
+        const identity = await verifyAuthorization(header, config.auth.jwtSecret);
+        return { identity, services, metrics: metrics.reader() };
+      } catch (error) {
+        if (error instanceof DomainError) throw toGraphQLError(error);
+        throw new GraphQLError('Could not verify the token.', { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
+      }
+    },
+    plugins: queryLimitPlugins(config.limits),
+  });
+}

@@ -1,0 +1,187 @@
+/**
+ * The HTTP server: GraphQL at /graphql (through Yoga's fetch API, after a body
+ * size check), health at /healthz and /readyz, Prometheus text at /metrics, and a
+ * graceful close that finishes in-flight requests.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Registry } from 'prom-client';
+import type { Logger } from '../observability/logger.js';
+
+/** A dependency as /readyz reports it. */
+export interface DependencyState {
+  status: 'up' | 'down' | 'degraded';
+  /** What it is, e.g. `sqlite`, `postgres`, `memory`, `redis`. */
+  kind: string;
+  /** Whether the service can serve without it. */
+  required: boolean;
+}
+
+export interface HttpServerOptions {
+  /** Handles a GraphQL request in Fetch API form (Yoga's `fetch`). */
+  graphql: (request: Request, serverContext: { req: IncomingMessage; res: ServerResponse }) => Promise<Response> | Response;
+  registry: Registry;
+  /** Checks each dependency for /readyz. */
+  readiness: () => Promise<Record<string, DependencyState>>;
+  maxBodyBytes: number;
+  logger: Logger;
+  /** How long `close` waits for in-flight requests before cutting them. @default 10000 */
+  shutdownGraceMs?: number;
+}
+
+export interface HttpServer {
+  readonly server: Server;
+  /** Resolves with the bound port. */
+  listen(port: number, host?: string): Promise<number>;
+  /** Stops accepting, ends event streams, waits for in-flight requests (up to the grace), closes. */
+  close(): Promise<void>;
+}
+
+export function createHttpServer(options: HttpServerOptions): HttpServer {
+  const { logger, maxBodyBytes } = options;
+  const graceMs = options.shutdownGraceMs ?? 10_000;
+  const inFlight = new Set<Promise<void>>();
+  const streams = new Set<AbortController>();
+  let closing = false;
+
+  const server = createServer((req, res) => {
+    const done = handle(req, res).catch((error) => {
+      logger.error({ err: error, url: req.url }, 'request failed');
+      if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error' }] });
+      else res.destroy();
+    });
+    inFlight.add(done);
+    void done.finally(() => inFlight.delete(done));
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (closing) res.setHeader('connection', 'close');
+    switch (url.pathname) {
+      case '/healthz':
+        return sendJson(res, 200, { status: 'ok' });
+      case '/readyz': {
+        const dependencies = await options.readiness();
+        const states = Object.values(dependencies);
+        const down = states.some((d) => d.required && d.status !== 'up');
+        const degraded = states.some((d) => d.status !== 'up');
+        const status = closing ? 'closing' : down ? 'down' : degraded ? 'degraded' : 'ok';
+        return sendJson(res, closing || down ? 503 : 200, { status, dependencies });
+      }
+      case '/metrics': {
+        res.writeHead(200, { 'content-type': options.registry.contentType });
+        res.end(await options.registry.metrics());
+        return;
+      }
+      case '/graphql':
+        return graphql(req, res, url);
+      default:
+        return sendJson(res, 404, { error: `Nothing at ${url.pathname}. GraphQL is at /graphql.` });
+    }
+  }
+
+  async function graphql(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const method = req.method ?? 'GET';
+    let body: Buffer | undefined;
+    if (method !== 'GET' && method !== 'HEAD') {
+      const read = await readBody(req, maxBodyBytes);
+      if (read === 'too-large') {
+        return sendJson(res, 413, {
+          errors: [
+            {
+              message: `Request body is larger than ${maxBodyBytes} bytes. Send a smaller query, or use variables and persisted queries.`,
+              extensions: { code: 'PAYLOAD_TOO_LARGE', limit: maxBodyBytes },
+            },
+          ],
+        });
+      }
+      body = read;
+    }
+    const abort = new AbortController();
+    res.on('close', () => abort.abort());
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value === undefined) continue;
+      for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v);
+    }
+    const request = new Request(url.href, { method, headers, body: body as BodyInit | undefined, signal: abort.signal });
+    const response = await options.graphql(request, { req, res });
+
+    const outHeaders: Record<string, string | string[]> = {};
+    response.headers.forEach((value, name) => {
+      outHeaders[name] = name === 'set-cookie' ? response.headers.getSetCookie() : value;
+    });
+    res.writeHead(response.status, outHeaders);
+    if (!response.body || method === 'HEAD') return void res.end();
+
+    const streaming = (response.headers.get('content-type') ?? '').includes('text/event-stream');
+    if (streaming) {
+      res.flushHeaders();
+      streams.add(abort);
+    }
+    try {
+      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+        if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve));
+      }
+    } catch (error) {
+      if (!abort.signal.aborted) throw error;
+    } finally {
+      streams.delete(abort);
+      res.end();
+    }
+  }
+
+  return {
+    server,
+    listen(port, host) {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          const address = server.address();
+          resolve(typeof address === 'object' && address ? address.port : port);
+        });
+      });
+    },
+    async close() {
+      closing = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      // Event streams never finish by themselves: end them now, clients reconnect elsewhere.
+      for (const stream of streams) stream.abort();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled([...inFlight]),
+        new Promise((resolve) => (timer = setTimeout(resolve, graceMs))),
+      ]);
+      clearTimeout(timer);
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}
+
+/** The whole body, or 'too-large' as soon as it passes `limit` bytes. */
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large'> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) {
+    req.resume();
+    return 'too-large';
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) {
+      req.resume();
+      return 'too-large';
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
