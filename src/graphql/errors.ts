@@ -37,22 +37,58 @@ export function toGraphQLError(error: DomainError, path?: ReadonlyArray<string |
  */
 export function createMaskError(log: (error: unknown) => void) {
   return (error: unknown, message: string, isDev?: boolean): Error => {
-    const graphQLError = error instanceof GraphQLError ? error : undefined;
-    const original = graphQLError?.originalError ?? error;
-    if (original instanceof DomainError) return toGraphQLError(original, graphQLError?.path);
-    if (original instanceof GraphQLError && original.extensions?.code) return original;
-    if (graphQLError && !graphQLError.originalError) {
-      // Raised by graphql-js itself (validation, coercion): meant for the caller.
-      return graphQLError;
+    const domain = findDomainError(error);
+    if (domain) return toGraphQLError(domain, pathOf(error));
+    if (isGraphQLErrorLike(error) && isFromGraphQL(error)) {
+      // Raised by graphql-js itself (validation, variable coercion): meant for the caller.
+      return error.extensions?.code ? error : withCode(error, /^Variable "\$/.test(error.message) ? 'BAD_USER_INPUT' : 'GRAPHQL_VALIDATION_FAILED');
     }
-    log(original);
+    const located = error as { originalError?: unknown };
+    const cause = located.originalError ?? error;
+    log(cause);
     return new GraphQLError(message, {
-      path: graphQLError?.path,
-      nodes: graphQLError?.nodes,
+      path: pathOf(error),
       extensions: {
         code: 'INTERNAL_SERVER_ERROR',
-        ...(isDev && original instanceof Error ? { originalError: { message: original.message } } : {}),
+        ...(isDev && cause instanceof Error ? { originalError: { message: cause.message } } : {}),
       },
     });
   };
+}
+
+// Duck-typed on purpose: executors may raise GraphQLErrors of another copy of graphql-js,
+// for which `instanceof` is false.
+function isGraphQLErrorLike(error: unknown): error is GraphQLError {
+  return error instanceof Error && 'extensions' in error && 'path' in error;
+}
+
+/** True when every error in the chain is a GraphQL error: nothing of ours threw. */
+function isFromGraphQL(error: GraphQLError): boolean {
+  for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { originalError?: unknown }).originalError, depth++) {
+    if (!isGraphQLErrorLike(e)) return false;
+  }
+  return true;
+}
+
+function withCode(error: GraphQLError, code: string): GraphQLError {
+  return new GraphQLError(error.message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    path: error.path,
+    originalError: error.originalError,
+    extensions: { ...error.extensions, code },
+  });
+}
+
+function pathOf(error: unknown): ReadonlyArray<string | number> | undefined {
+  return isGraphQLErrorLike(error) ? error.path : undefined;
+}
+
+/** The DomainError at the root of a chain of wrapped errors, if there is one. */
+export function findDomainError(error: unknown): DomainError | undefined {
+  for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { originalError?: unknown }).originalError, depth++) {
+    if (e instanceof DomainError) return e;
+  }
+  return undefined;
 }

@@ -13,7 +13,7 @@ import { DomainError } from '../errors.js';
 import type { MetricsService } from '../metrics/service.js';
 import type { Logger } from '../observability/logger.js';
 import type { GraphQLContext, GraphQLServices } from './context.js';
-import { createMaskError, toGraphQLError } from './errors.js';
+import { createMaskError, findDomainError, toGraphQLError } from './errors.js';
 import { queryLimitPlugins } from './plugins/query-limits.js';
 import { resolvers } from './resolvers/index.js';
 
@@ -66,7 +66,10 @@ export function createDashboardYoga({ config, services, metrics, logger, graphiq
       debug: (...args) => logger.debug(args.map(String).join(' ')),
       info: (...args) => logger.info(args.map(String).join(' ')),
       warn: (...args) => logger.warn(args.map(String).join(' ')),
-      error: (...args) => logger.error(args.map(String).join(' ')),
+      // Yoga logs every error it masks; a refusal of bad input or a forbidden field is the
+      // caller's business, not an operator's, so those go to debug.
+      error: (...args) =>
+        args.some((a) => findDomainError(a)) ? logger.debug(args.map(String).join(' ')) : logger.error({ err: args[0] }, 'graphql error'),
     },
     // A factory, so that every page load gets today's range and (in development) a fresh token.
     graphiql: async () => {

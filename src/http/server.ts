@@ -5,6 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
+import { createHttpInstruments, type Route } from '../observability/http-metrics.js';
 import type { Logger } from '../observability/logger.js';
 
 /** A dependency as /readyz reports it. */
@@ -43,14 +44,22 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   const streams = new Set<AbortController>();
   let closing = false;
 
+  const instruments = createHttpInstruments(options.registry);
+  const ROUTES: Record<string, Route> = { '/graphql': 'graphql', '/healthz': 'healthz', '/readyz': 'readyz', '/metrics': 'metrics' };
+
   const server = createServer((req, res) => {
+    const route = ROUTES[new URL(req.url ?? '/', 'http://localhost').pathname] ?? 'other';
+    instruments.inFlight.inc({ route });
     const done = handle(req, res).catch((error) => {
       logger.error({ err: error, url: req.url }, 'request failed');
       if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error' }] });
       else res.destroy();
     });
     inFlight.add(done);
-    void done.finally(() => inFlight.delete(done));
+    void done.finally(() => {
+      inFlight.delete(done);
+      instruments.inFlight.dec({ route });
+    });
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

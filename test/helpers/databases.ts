@@ -1,0 +1,46 @@
+/**
+ * Private databases for one test file: a temporary SQLite file, or a schema of its
+ * own in the shared PostgreSQL (dropped afterwards; never anyone else's data).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { inject } from 'vitest';
+import type { DatabaseConfig } from '../../src/config/index.js';
+
+export type DatabaseKind = 'sqlite' | 'postgres';
+
+export interface TestDatabase {
+  config: DatabaseConfig;
+  /** The DATABASE_URL a child process would use. */
+  url: string;
+  drop(): Promise<void>;
+}
+
+export async function createTestDatabase(kind: DatabaseKind): Promise<TestDatabase> {
+  if (kind === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), 'dashboard-api-sqlite-'));
+    const path = join(dir, 'test.sqlite');
+    return { config: { kind: 'sqlite', path }, url: `sqlite:${path}`, drop: async () => rmSync(dir, { recursive: true, force: true }) };
+  }
+  const base = inject('postgresUrl');
+  const schema = `t_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  await admin.query(`CREATE SCHEMA ${schema}`);
+  await admin.end();
+  const url = new URL(base);
+  url.searchParams.set('options', `-c search_path=${schema}`);
+  return {
+    config: { kind: 'postgres', url: url.href },
+    url: url.href,
+    async drop() {
+      const client = new pg.Client({ connectionString: base });
+      await client.connect();
+      await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await client.end();
+    },
+  };
+}

