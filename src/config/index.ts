@@ -167,7 +167,9 @@ function parseStore(env: Env): StoreConfig {
 
 /** Hides a URL's password so that an error message never carries it. */
 function redact(raw: string): string {
-  return raw.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@');
+  // Everything between the scheme and the last '@' before the host is userinfo; a
+  // password may hold '/' or ':' when it was not percent-encoded.
+  return raw.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^@]*)@/i, (_, scheme: string, userinfo: string) => `${scheme}${userinfo.split(':')[0]}:***@`);
 }
 
 /**
@@ -181,12 +183,15 @@ export function loadConfig(env: Env = process.env): Config {
   if (nodeEnv === 'production' && (secret === undefined || secret === '')) {
     throw new ConfigError('JWT_SECRET', 'is required when NODE_ENV=production: set it to a random string of 32 bytes or more');
   }
+  if (nodeEnv === 'production' && secret === DEV_JWT_SECRET) {
+    throw new ConfigError('JWT_SECRET', 'is the public development secret; set a random string of 32 bytes or more in production');
+  }
   if (secret !== undefined && secret !== '' && secret.length < 32) {
     throw new ConfigError('JWT_SECRET', `must be at least 32 characters for HS256, got ${secret.length}`);
   }
   const fxUrl = env.FX_API_URL === '' ? undefined : env.FX_API_URL;
   if (fxUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(fxUrl)) {
-    throw new ConfigError('FX_API_URL', `expected an http(s) URL, got "${fxUrl}"`);
+    throw new ConfigError('FX_API_URL', `expected an http(s) URL, got "${redact(fxUrl)}"`);
   }
   const host = env.HOST === undefined || env.HOST === '' ? DEFAULTS.host : env.HOST;
   const config: Config = {

@@ -62,7 +62,8 @@ export function validateAmount(amount: number, field = 'input.amount'): number {
   }
   if (amount < 0) throw invalidInput(field, `${field} must not be negative, got ${amount}.`);
   if (amount > MAX_AMOUNT) throw invalidInput(field, `${field} must be at most ${MAX_AMOUNT}, got ${amount}.`, { max: MAX_AMOUNT });
-  const cents = Math.round(amount * 100);
+  // `+ 0` turns -0 into 0.
+  const cents = Math.round(amount * 100) + 0;
   // More than two decimals would be silently rounded; refuse instead of guessing.
   if (Math.abs(cents - amount * 100) > 1e-6) {
     throw invalidInput(field, `${field} has more than two decimals (${amount}); send whole cents.`);
@@ -94,6 +95,7 @@ export function resolveRegion(input: string | null | undefined, tokenRegion: Reg
 /** When a write happened: now when absent; not in the future, not too old. */
 export function validateOccurredAt(value: number | undefined, nowMs: number, field = 'input.occurredAt'): number {
   if (value === undefined) return nowMs;
+  if (!Number.isFinite(value)) throw invalidInput(field, `${field} must be a valid instant, got ${value}.`);
   if (value > nowMs + FUTURE_SKEW_MS) throw invalidInput(field, `${field} (${iso(value)}) is in the future.`);
   if (value < nowMs - MAX_BACKDATE_MS) {
     throw invalidInput(field, `${field} (${iso(value)}) is more than ${MAX_BACKDATE_MS / BUCKET_MS.DAY} days old.`);

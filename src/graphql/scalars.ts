@@ -17,15 +17,16 @@ export function parseDateTime(value: unknown): number {
   if (typeof value !== 'string') throw badDateTime(value);
   const m = ISO_8601.exec(value.trim());
   if (!m) throw badDateTime(value);
+  // Date.parse rolls 2026-02-30 over into March: the calendar date itself must exist,
+  // whatever the offset.
+  const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const calendar = new Date(Date.UTC(year, month - 1, day));
+  if (calendar.getUTCFullYear() !== year || calendar.getUTCMonth() !== month - 1 || calendar.getUTCDate() !== day) {
+    throw badDateTime(value);
+  }
+  if (Number(m[4] ?? 0) > 23 || Number(m[5] ?? 0) > 59 || Number(m[6] ?? 0) > 59) throw badDateTime(value);
   const ms = Date.parse(m[4] === undefined ? `${m[1]}-${m[2]}-${m[3]}T00:00:00Z` : value.trim());
   if (!Number.isFinite(ms)) throw badDateTime(value);
-  // Date.parse rolls 2026-02-30 over into March; the calendar date must survive when UTC.
-  if (m[8] === 'Z' || m[8] === undefined) {
-    const back = new Date(ms);
-    if (back.getUTCFullYear() !== Number(m[1]) || back.getUTCMonth() + 1 !== Number(m[2]) || back.getUTCDate() !== Number(m[3])) {
-      throw badDateTime(value);
-    }
-  }
   return ms;
 }
 

@@ -50,7 +50,7 @@ describe('npm start on the embedded default', () => {
 
       // Realistic volume: acme about 2,000 orders and 10,000 sessions a day.
       const today = Math.floor(Date.now() / DAY_MS) * DAY_MS;
-      const week = await post(url, token!, `{ dashboard(range: { from: "${iso(today - 7 * DAY_MS)}", to: "${iso(today)}" }, granularity: DAY) { orders { total } sessions { total } } }`);
+      const week = await post(url!, token!, `{ dashboard(range: { from: "${iso(today - 7 * DAY_MS)}", to: "${iso(today)}" }, granularity: DAY) { orders { total } sessions { total } } }`);
       expect(week.status).toBe(200);
       expect(week.body.data.dashboard.orders.total / 7).toBeGreaterThan(1_500);
       expect(week.body.data.dashboard.orders.total / 7).toBeLessThan(2_500);
