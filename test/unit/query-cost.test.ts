@@ -1,6 +1,6 @@
 /**
  * dashboardCost on the real schema/ SDL.
-
+ *
  * (vitest.config.ts makes every import of graphql one copy, as Node does: with two
  * copies, argument coercion failed and every dashboard cost 0.)
  */
