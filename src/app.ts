@@ -17,6 +17,15 @@ import { migrate } from './source/migrations.js';
 import { isSeeded, seed, type SeedOptions } from './source/seed.js';
 import { createWriteSource } from './source/writes.js';
 import { createStaticRates } from './vendors/fx.js';
+import { createCacheCore, type CacheCore } from './cache/read-through.js';
+import { createInvalidator } from './cache/invalidation.js';
+import { createMemoryStore } from './cache/memory-store.js';
+import { createClusterStore, createRedisStore } from './cache/redis-store.js';
+import { createResilientStore, type ResilientStore } from './cache/resilient-store.js';
+import type { CacheStore } from './cache/store.js';
+import { createInvalidationService, type InvalidationService } from './metrics/invalidation-service.js';
+import { createCacheMetrics, type CacheMetrics } from './observability/cache-metrics.js';
+import type { Registry } from 'prom-client';
 
 export interface AppOptions {
   logger: Logger;
@@ -34,6 +43,11 @@ export interface App {
   readonly database: Database;
   readonly yoga: DashboardYoga;
   readonly http: HttpServer;
+  readonly registry: Registry;
+  readonly store: ResilientStore;
+  readonly cache: CacheCore;
+  readonly cacheMetrics: CacheMetrics;
+  readonly invalidation: InvalidationService;
   /** Binds config.port (or `port`) and resolves with the port bound. */
   listen(port?: number): Promise<number>;
   /** Graceful stop: HTTP first, then the database. */
@@ -55,19 +69,38 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
     throw error;
   }
 
+  const registry = createRegistry();
+  const cacheMetrics = createCacheMetrics(registry, logger);
+  const store = createResilientStore(createStore(config), {
+    failureThreshold: config.cache.breakerThreshold,
+    cooldownMs: config.cache.breakerCooldownMs,
+    observer: cacheMetrics,
+  });
+  const cache = createCacheCore({
+    store,
+    observer: cacheMetrics,
+    clock,
+    lock: { ttlMs: config.cache.lockTtlMs, waitMs: config.cache.lockWaitMs },
+  });
+  const space = { prefix: config.cache.keyPrefix, cacheVersion: config.cache.version };
+  const invalidation = createInvalidationService(space, createInvalidator(store, cacheMetrics));
+
   const writes = createWriteSource(database);
   const bus = createEventBus((error, event) =>
     logger.error({ err: error, event: event.type, tenant: event.tenant }, 'event listener failed'),
   );
+  // Entries are dropped before the write returns: read your writes, on every instance
+  // sharing the store.
+  bus.subscribe((event) => invalidation.onEvent(event).then(() => undefined));
   const services = {
+    invalidation,
     writes,
     bus,
     clock,
     recorder: createRecorder({ writes, bus, clock }),
     fx: createStaticRates(),
   };
-  const metrics = createMetricsService(createAggregateSource(database));
-  const registry = createRegistry();
+  const metrics = createMetricsService(createAggregateSource(database), { core: cache, ...space });
   const yoga = createDashboardYoga({
     config,
     services,
@@ -81,10 +114,10 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
     maxBodyBytes: config.limits.maxBodyBytes,
     logger,
     async readiness() {
-      const up = await database.ping(1_000);
+      const [up, cacheUp] = await Promise.all([database.ping(1_000), store.ping()]);
       return {
         database: { status: up ? 'up' : 'down', kind: database.kind, required: true },
-        cache: { status: 'up', kind: 'none', required: false },
+        cache: { status: cacheUp && store.breakerState() === 'closed' ? 'up' : 'down', kind: store.kind, required: false },
       };
     },
   });
@@ -95,13 +128,33 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
     database,
     yoga,
     http,
+    registry,
+    store,
+    cache,
+    cacheMetrics,
+    invalidation,
     listen: (port) => http.listen(port ?? config.port, config.host),
     close() {
       closed ??= (async () => {
         await http.close();
+        await cache.idle();
+        await store.close();
         await database.close();
       })();
       return closed;
     },
   };
+}
+
+/** The store named by the config. */
+function createStore(config: Config): CacheStore {
+  const options = { commandTimeoutMs: config.cache.commandTimeoutMs };
+  switch (config.store.kind) {
+    case 'memory':
+      return createMemoryStore({ maxEntries: config.cache.memoryMaxEntries, maxBytes: config.cache.memoryMaxBytes });
+    case 'redis':
+      return createRedisStore(config.store.url, options);
+    case 'cluster':
+      return createClusterStore(config.store.nodes, options);
+  }
 }

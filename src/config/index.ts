@@ -40,6 +40,28 @@ export interface QueryLimits {
   maxCostBuckets: number;
 }
 
+/** How the cache names, bounds and protects its entries. */
+export interface CacheSettings {
+  /** Global version in every key; bump to orphan every entry. @default '1' */
+  version: string;
+  /** First component of every key. @default 'dash' */
+  keyPrefix: string;
+  /** A Redis command not answered by then fails and the source answers. @default 500 */
+  commandTimeoutMs: number;
+  /** Store failures in a row that open the circuit breaker. @default 3 */
+  breakerThreshold: number;
+  /** How long the breaker stays open before one trial. @default 5000 */
+  breakerCooldownMs: number;
+  /** Longest a recompute lock lives. @default 10000 */
+  lockTtlMs: number;
+  /** Longest a lookup waits for another worker's recompute. @default 3000 */
+  lockWaitMs: number;
+  /** In-process store bound, entries. @default 100000 */
+  memoryMaxEntries: number;
+  /** In-process store bound, bytes. @default 268435456 */
+  memoryMaxBytes: number;
+}
+
 export interface Config {
   /** `production` turns off GraphiQL's token prefill and requires JWT_SECRET. */
   env: 'development' | 'production' | 'test';
@@ -64,6 +86,7 @@ export interface Config {
     timeoutMs: number;
   };
   limits: QueryLimits;
+  cache: CacheSettings;
   /** Lowest log level written. @default 'info' */
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
 }
@@ -93,6 +116,17 @@ export const DEFAULTS = Object.freeze({
     maxBodyBytes: 100 * 1024,
     maxCostBuckets: 20_000,
   } satisfies QueryLimits),
+  cache: Object.freeze({
+    version: '1',
+    keyPrefix: 'dash',
+    commandTimeoutMs: 500,
+    breakerThreshold: 3,
+    breakerCooldownMs: 5_000,
+    lockTtlMs: 10_000,
+    lockWaitMs: 3_000,
+    memoryMaxEntries: 100_000,
+    memoryMaxBytes: 256 * 1024 * 1024,
+  } satisfies CacheSettings),
   /** @default 'info' */
   logLevel: 'info' as const,
 });
@@ -110,6 +144,14 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
     throw new ConfigError(name, `expected a whole number from ${min} to ${max}, got ${value}`);
   }
   return value;
+}
+
+/** A key component: 1 to 64 of [A-Za-z0-9_.-]. */
+function token(env: Env, name: string, fallback: string): string {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(raw)) throw new ConfigError(name, `expected 1 to 64 of A-Z a-z 0-9 _ . -, got "${raw.slice(0, 80)}"`);
+  return raw;
 }
 
 function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
@@ -215,6 +257,17 @@ export function loadConfig(env: Env = process.env): Config {
       maxTokens: integer(env, 'MAX_QUERY_TOKENS', DEFAULTS.limits.maxTokens, 10, 100_000),
       maxBodyBytes: integer(env, 'MAX_BODY_BYTES', DEFAULTS.limits.maxBodyBytes, 1_024, 10 * 1024 * 1024),
       maxCostBuckets: integer(env, 'MAX_COST_BUCKETS', DEFAULTS.limits.maxCostBuckets, 1, 10_000_000),
+    },
+    cache: {
+      version: token(env, 'CACHE_VERSION', DEFAULTS.cache.version),
+      keyPrefix: token(env, 'CACHE_KEY_PREFIX', DEFAULTS.cache.keyPrefix),
+      commandTimeoutMs: integer(env, 'REDIS_COMMAND_TIMEOUT_MS', DEFAULTS.cache.commandTimeoutMs, 10, 60_000),
+      breakerThreshold: integer(env, 'CACHE_BREAKER_THRESHOLD', DEFAULTS.cache.breakerThreshold, 1, 1_000),
+      breakerCooldownMs: integer(env, 'CACHE_BREAKER_COOLDOWN_MS', DEFAULTS.cache.breakerCooldownMs, 10, 600_000),
+      lockTtlMs: integer(env, 'CACHE_LOCK_TTL_MS', DEFAULTS.cache.lockTtlMs, 100, 600_000),
+      lockWaitMs: integer(env, 'CACHE_LOCK_WAIT_MS', DEFAULTS.cache.lockWaitMs, 0, 600_000),
+      memoryMaxEntries: integer(env, 'CACHE_MEMORY_MAX_ENTRIES', DEFAULTS.cache.memoryMaxEntries, 100, 100_000_000),
+      memoryMaxBytes: integer(env, 'CACHE_MEMORY_MAX_BYTES', DEFAULTS.cache.memoryMaxBytes, 1_048_576, 64 * 1024 ** 3),
     },
     logLevel: oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, DEFAULTS.logLevel),
   };

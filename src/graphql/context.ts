@@ -5,6 +5,7 @@
 import type { Identity } from '../auth/identity.js';
 import type { Recorder } from '../domain/recorder.js';
 import type { EventBus } from '../events/bus.js';
+import type { InvalidationService } from '../metrics/invalidation-service.js';
 import type { MetricsReader } from '../metrics/service.js';
 import type { WriteSource } from '../source/writes.js';
 import type { FxRates } from '../vendors/fx.js';
@@ -12,6 +13,7 @@ import type { FxRates } from '../vendors/fx.js';
 /** Long-lived services every resolver may use. */
 export interface GraphQLServices {
   recorder: Recorder;
+  invalidation: InvalidationService;
   writes: WriteSource;
   fx: FxRates;
   bus: EventBus;

@@ -14,6 +14,7 @@ import type { MetricsService } from '../metrics/service.js';
 import type { Logger } from '../observability/logger.js';
 import type { GraphQLContext, GraphQLServices } from './context.js';
 import { createMaskError, findDomainError, toGraphQLError } from './errors.js';
+import { cacheExtensionPlugin } from './plugins/cache-extension.js';
 import { queryLimitPlugins } from './plugins/query-limits.js';
 import { resolvers } from './resolvers/index.js';
 
@@ -101,12 +102,12 @@ export function createDashboardYoga({ config, services, metrics, logger, graphiq
       const header = typeof params?.authorization === 'string' ? params.authorization : initial.request.headers.get('authorization');
       try {
         const identity = await verifyAuthorization(header, config.auth.jwtSecret);
-        return { identity, services, metrics: metrics.reader() };
+        return { identity, services, metrics: metrics.reader(identity.role) };
       } catch (error) {
         if (error instanceof DomainError) throw toGraphQLError(error);
         throw new GraphQLError('Could not verify the token.', { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
       }
     },
-    plugins: queryLimitPlugins(config.limits),
+    plugins: [...queryLimitPlugins(config.limits), ...(config.env === 'production' ? [] : [cacheExtensionPlugin()])],
   });
 }

@@ -4,7 +4,9 @@
  * its buckets. The service reads these declarations; nothing else knows a metric's
  * SQL or its combination rule.
  */
-import type { BucketWindow } from '../cache/buckets.js';
+import type { BucketWindow, Granularity } from '../cache/buckets.js';
+import { DEFAULT_TTL, type TtlPolicy } from '../cache/policy.js';
+import { sketchOf, type Sketch } from '../cache/sketch.js';
 import type { AggregateSource } from '../source/aggregates.js';
 import type { DataScope } from '../source/types.js';
 
@@ -19,7 +21,8 @@ export type MetricName =
   | 'TOP_PRODUCTS';
 
 /** Domain events that change source rows. */
-export type DomainEventType = 'order.recorded' | 'session.recorded';
+export const DOMAIN_EVENTS = ['order.recorded', 'session.recorded'] as const;
+export type DomainEventType = (typeof DOMAIN_EVENTS)[number];
 
 /** Per-product sales inside one bucket (cents). */
 export type ProductSalesByBucket = Record<string, { orders: number; revenueCents: number }>;
@@ -34,23 +37,43 @@ interface BaseDefinition {
   readonly events: readonly DomainEventType[];
 }
 
+/** What a stored (not derived) metric declares about its cache entries. */
+interface StoredDefinition extends BaseDefinition {
+  /** Bucket sizes it is cached at. */
+  readonly granularities: readonly Granularity[];
+  /**
+   * Scope dimensions its value depends on, beyond the tenant (always): `region` when
+   * the caller's token names one; `role` only if the value differs by role, so that
+   * roles seeing the same value share one entry.
+   */
+  readonly scope: { readonly region: boolean; readonly role: boolean };
+  readonly ttl: TtlPolicy;
+}
+
 /** A metric stored per bucket whose range value is the sum of its buckets. */
-export interface SumMetric extends BaseDefinition {
+export interface SumMetric extends StoredDefinition {
   readonly combine: 'sum';
   /** Divides stored integers into the value shown (cents → major units). */
   readonly unit: number;
   computeSpan(source: AggregateSource, scope: DataScope, window: BucketWindow): Promise<Map<number, number>>;
 }
 
-/** A per-bucket distinct count; its range total is distinct over the whole range. */
-export interface DistinctMetric extends BaseDefinition {
+/** One bucket of a distinct count: the exact count in the bucket and a mergeable sketch. */
+export interface DistinctBucket {
+  n: number;
+  s: Sketch;
+}
+
+/** A per-bucket distinct count; its range total merges the buckets' sketches. */
+export interface DistinctMetric extends StoredDefinition {
   readonly combine: 'distinct';
-  computeSpan(source: AggregateSource, scope: DataScope, window: BucketWindow): Promise<Map<number, number>>;
+  computeSpan(source: AggregateSource, scope: DataScope, window: BucketWindow): Promise<Map<number, DistinctBucket>>;
+  /** Exact distinct count over a window, straight from the source (the uncached path). */
   computeTotal(source: AggregateSource, scope: DataScope, window: BucketWindow): Promise<number>;
 }
 
 /** Per-bucket maps merged key by key over the range, then ranked. */
-export interface TopNMetric extends BaseDefinition {
+export interface TopNMetric extends StoredDefinition {
   readonly combine: 'topN';
   computeSpan(source: AggregateSource, scope: DataScope, window: BucketWindow): Promise<Map<number, ProductSalesByBucket>>;
 }
@@ -61,11 +84,16 @@ export interface DerivedMetric extends BaseDefinition {
   readonly inputs: readonly MetricName[];
 }
 
-export type MetricDefinition = SumMetric | DistinctMetric | TopNMetric | DerivedMetric;
+export type StoredMetric = SumMetric | DistinctMetric | TopNMetric;
+export type MetricDefinition = StoredMetric | DerivedMetric;
+
+/** Every stored metric is cached at both sizes and scoped by region, not by role. */
+const STORED = { granularities: ['HOUR', 'DAY'], scope: { region: true, role: false }, ttl: DEFAULT_TTL } as const;
 
 const toMap = (rows: ReadonlyArray<{ bucket: number; value: number }>) => new Map(rows.map((r) => [r.bucket, r.value]));
 
 export const REVENUE: SumMetric = {
+  ...STORED,
   name: 'REVENUE',
   field: 'Dashboard.revenue',
   version: 1,
@@ -76,6 +104,7 @@ export const REVENUE: SumMetric = {
 };
 
 export const ORDERS: SumMetric = {
+  ...STORED,
   name: 'ORDERS',
   field: 'Dashboard.orders',
   version: 1,
@@ -86,6 +115,7 @@ export const ORDERS: SumMetric = {
 };
 
 export const SESSIONS: SumMetric = {
+  ...STORED,
   name: 'SESSIONS',
   field: 'Dashboard.sessions',
   version: 1,
@@ -96,16 +126,26 @@ export const SESSIONS: SumMetric = {
 };
 
 export const CUSTOMERS: DistinctMetric = {
+  ...STORED,
   name: 'CUSTOMERS',
   field: 'Dashboard.customers',
   version: 1,
   events: ['order.recorded'],
   combine: 'distinct',
-  computeSpan: async (source, scope, window) => toMap(await source.customerCount(scope, window)),
+  async computeSpan(source, scope, window) {
+    const members = new Map<number, string[]>();
+    for (const row of await source.customersByBucket(scope, window)) {
+      let list = members.get(row.bucket);
+      if (!list) members.set(row.bucket, (list = []));
+      list.push(row.customerId);
+    }
+    return new Map([...members].map(([bucket, ids]) => [bucket, { n: ids.length, s: sketchOf(ids) }]));
+  },
   computeTotal: (source, scope, window) => source.distinctCustomers(scope, window),
 };
 
 export const TOP_PRODUCTS: TopNMetric = {
+  ...STORED,
   name: 'TOP_PRODUCTS',
   field: 'Dashboard.topProducts',
   version: 1,
@@ -150,6 +190,9 @@ export const METRICS: Readonly<Record<MetricName, MetricDefinition>> = Object.fr
   CONVERSION_RATE,
   TOP_PRODUCTS,
 });
+
+/** The metrics kept in the cache, each with its own buckets. */
+export const STORED_METRICS: readonly StoredMetric[] = [REVENUE, ORDERS, SESSIONS, CUSTOMERS, TOP_PRODUCTS];
 
 /** Metrics whose declarations name `event`. */
 export function metricsTouchedBy(event: DomainEventType): MetricName[] {

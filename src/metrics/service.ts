@@ -5,6 +5,10 @@
  * `revenue` and `averageOrderValue`) is fetched once.
  */
 import { bucketsOf, type BucketWindow } from '../cache/buckets.js';
+import { buildKey } from '../cache/keys.js';
+import type { LookupResult } from '../cache/observer.js';
+import type { BucketSpec, CacheCore, RequestCache } from '../cache/read-through.js';
+import { countDistinct, sketchOf } from '../cache/sketch.js';
 import type { AggregateSource } from '../source/aggregates.js';
 import type { DataScope } from '../source/types.js';
 import {
@@ -13,7 +17,9 @@ import {
   REVENUE,
   SESSIONS,
   TOP_PRODUCTS,
+  type DistinctBucket,
   type ProductSalesByBucket,
+  type StoredMetric,
   type SumMetric,
 } from './definitions.js';
 import type { ProductSalesModel, SeriesModel } from './types.js';
@@ -33,34 +39,75 @@ export interface MetricsReader {
   conversionRate(scope: DataScope, window: BucketWindow): Promise<number | null>;
   /** Products ranked by orders (then id), at most `limit` (1..50). */
   topProducts(scope: DataScope, window: BucketWindow, limit: number): Promise<ProductSalesModel[]>;
+  /** Per metric, buckets hit, missed and served stale so far in this request. */
+  cacheStats(): Record<string, Record<LookupResult, number>>;
 }
 
 export interface MetricsService {
-  /** A reader whose lookups are shared for the life of one request. */
-  reader(): MetricsReader;
+  /**
+   * A reader whose lookups are shared for the life of one request.
+   * @param role the caller's role: part of a key only for metrics whose value differs by role.
+   */
+  reader(role?: string): MetricsReader;
 }
 
-export function createMetricsService(source: AggregateSource): MetricsService {
-  async function sumSeries(metric: SumMetric, scope: DataScope, window: BucketWindow): Promise<SeriesModel> {
-    const buckets = await metric.computeSpan(source, scope, window);
-    return toSeries(window, buckets, metric.unit);
+/** Where cached buckets live and how their keys are named. */
+export interface MetricsCache {
+  core: CacheCore;
+  /** Key prefix, e.g. `dash`. */
+  prefix: string;
+  /** Global CACHE_VERSION. */
+  cacheVersion: string;
+}
+
+/** The empty value of a bucket with no rows, per way of combining. */
+const EMPTY = { sum: 0, distinct: { n: 0, s: sketchOf([]) } as DistinctBucket, topN: {} as ProductSalesByBucket };
+
+/**
+ * @param cache absent: every bucket comes straight from the source (used to check
+ *   that cached results equal uncached ones).
+ */
+export function createMetricsService(source: AggregateSource, cache?: MetricsCache): MetricsService {
+  /** The cache spec of one stored metric for one scope and granularity. */
+  function specFor<V>(metric: StoredMetric, scope: DataScope, window: BucketWindow, role: string | undefined): BucketSpec<V> {
+    const base = {
+      prefix: cache!.prefix,
+      cacheVersion: cache!.cacheVersion,
+      tenant: scope.tenant,
+      metric: metric.name,
+      metricVersion: metric.version,
+      region: metric.scope.region ? scope.region : undefined,
+      role: metric.scope.role ? role : undefined,
+      granularity: window.granularity,
+    };
+    return {
+      metric: metric.name,
+      version: `${cache!.cacheVersion}/${metric.version}`,
+      granularity: window.granularity,
+      ttl: metric.ttl,
+      keyOf: (bucketStart) => buildKey({ ...base, bucketStart }),
+      compute: (span) => metric.computeSpan(source, scope, span) as Promise<unknown> as Promise<ReadonlyMap<number, V>>,
+      empty: EMPTY[metric.combine] as V,
+    };
   }
 
-  async function customers(scope: DataScope, window: BucketWindow): Promise<SeriesModel> {
-    const [buckets, total] = await Promise.all([
-      CUSTOMERS.computeSpan(source, scope, window),
-      CUSTOMERS.computeTotal(source, scope, window),
-    ]);
-    return { ...toSeries(window, buckets, 1), total };
-  }
-
-  async function productTotals(scope: DataScope, window: BucketWindow) {
-    return mergeProductBuckets((await TOP_PRODUCTS.computeSpan(source, scope, window)).values());
+  /** bucket → value for every bucket of the window: through the cache when there is one. */
+  async function bucketValues<V>(
+    metric: StoredMetric,
+    scope: DataScope,
+    window: BucketWindow,
+    request: RequestCache | undefined,
+    role: string | undefined,
+  ): Promise<ReadonlyMap<number, V>> {
+    if (!cache || !request) return (await metric.computeSpan(source, scope, window)) as unknown as ReadonlyMap<number, V>;
+    const results = await cache.core.read(specFor<V>(metric, scope, window, role), window, request);
+    return new Map(results.map((r) => [r.bucket, r.value]));
   }
 
   return {
-    reader() {
-      // Promises, not values, are memoised: two fields asking at once share one query.
+    reader(role) {
+      const request = cache?.core.forRequest();
+      // Promises, not values, are memoised: two fields asking at once share one lookup.
       const memo = new Map<string, Promise<unknown>>();
       const once = <T>(key: string, compute: () => Promise<T>): Promise<T> => {
         let hit = memo.get(key) as Promise<T> | undefined;
@@ -70,11 +117,23 @@ export function createMetricsService(source: AggregateSource): MetricsService {
       const keyOf = (what: string, scope: DataScope, window: BucketWindow) =>
         JSON.stringify([what, scope.tenant, scope.region ?? null, window.granularity, window.from, window.to]);
 
+      const sumSeries = (metric: SumMetric, scope: DataScope, window: BucketWindow) =>
+        once(keyOf(metric.name, scope, window), async () =>
+          toSeries(window, await bucketValues<number>(metric, scope, window, request, role), metric.unit),
+        );
+
       const reader: MetricsReader = {
-        revenue: (scope, window) => once(keyOf('REVENUE', scope, window), () => sumSeries(REVENUE, scope, window)),
-        orders: (scope, window) => once(keyOf('ORDERS', scope, window), () => sumSeries(ORDERS, scope, window)),
-        sessions: (scope, window) => once(keyOf('SESSIONS', scope, window), () => sumSeries(SESSIONS, scope, window)),
-        customers: (scope, window) => once(keyOf('CUSTOMERS', scope, window), () => customers(scope, window)),
+        revenue: (scope, window) => sumSeries(REVENUE, scope, window),
+        orders: (scope, window) => sumSeries(ORDERS, scope, window),
+        sessions: (scope, window) => sumSeries(SESSIONS, scope, window),
+        customers: (scope, window) =>
+          once(keyOf(CUSTOMERS.name, scope, window), async () => {
+            const buckets = await bucketValues<DistinctBucket>(CUSTOMERS, scope, window, request, role);
+            const series = toSeries(window, new Map([...buckets].map(([b, v]) => [b, v.n])), 1);
+            // Cached: merge the buckets' sketches. Uncached: ask the source for the exact count.
+            const total = cache ? countDistinct([...buckets.values()].map((v) => v.s)) : await CUSTOMERS.computeTotal(source, scope, window);
+            return { ...series, total };
+          }),
         async averageOrderValue(scope, window) {
           const [revenue, orders] = await Promise.all([reader.revenue(scope, window), reader.orders(scope, window)]);
           return orders.total === 0 ? null : revenue.total / orders.total;
@@ -84,7 +143,9 @@ export function createMetricsService(source: AggregateSource): MetricsService {
           return sessions.total === 0 ? null : orders.total / sessions.total;
         },
         async topProducts(scope, window, limit) {
-          const totals = await once(keyOf('TOP_PRODUCTS', scope, window), () => productTotals(scope, window));
+          const totals = await once(keyOf(TOP_PRODUCTS.name, scope, window), async () =>
+            mergeProductBuckets((await bucketValues<ProductSalesByBucket>(TOP_PRODUCTS, scope, window, request, role)).values()),
+          );
           const ranked = [...totals.entries()]
             .sort(([idA, a], [idB, b]) => b.orders - a.orders || (idA < idB ? -1 : idA > idB ? 1 : 0))
             .slice(0, limit);
@@ -96,6 +157,7 @@ export function createMetricsService(source: AggregateSource): MetricsService {
             revenue: sales.revenueCents / 100,
           }));
         },
+        cacheStats: () => Object.fromEntries(request?.stats ?? []),
       };
       return reader;
     },

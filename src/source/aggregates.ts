@@ -35,6 +35,8 @@ export interface AggregateSource {
   sessionCount(scope: DataScope, window: BucketWindow): Promise<BucketValue[]>;
   /** Distinct customers per bucket. */
   customerCount(scope: DataScope, window: BucketWindow): Promise<BucketValue[]>;
+  /** Each customer with an order in a bucket, once per bucket. */
+  customersByBucket(scope: DataScope, window: BucketWindow): Promise<Array<{ bucket: number; customerId: string }>>;
   /** Distinct customers over the whole window. */
   distinctCustomers(scope: DataScope, window: BucketWindow): Promise<number>;
   /** Per product and bucket: orders and revenue. */
@@ -72,6 +74,16 @@ export function createAggregateSource(database: Database): AggregateSource {
     orderCount: (scope, window) => perBucket('orders', sql`COUNT(*)`, scope, window),
     sessionCount: (scope, window) => perBucket('sessions', sql`COUNT(*)`, scope, window),
     customerCount: (scope, window) => perBucket('orders', sql`COUNT(DISTINCT customer_id)`, scope, window),
+
+    async customersByBucket(scope, window) {
+      const { rows } = await sql<{ bucket: number | string; customer_id: string }>`
+        SELECT ${bucketOf(window)} AS bucket, customer_id
+        FROM orders
+        WHERE ${where(scope, window)}
+        GROUP BY 1, 2
+        ORDER BY 1, 2`.execute(db);
+      return rows.map((r) => ({ bucket: Number(r.bucket), customerId: r.customer_id }));
+    },
 
     async distinctCustomers(scope, window) {
       const { rows } = await sql<{ value: number | string }>`

@@ -35,10 +35,13 @@ export const Dashboard: DashboardResolvers = {
   async revenueIn({ scope, window }, { currency }, { identity, metrics, services }) {
     assertCanRead(identity, 'Dashboard.revenueIn');
     const code = normaliseCurrency(currency);
+    // Asked now, in the same tick as the other fields, so that its buckets join their batch.
+    const revenuePromise = metrics.revenue(scope, window);
+    // If the rate fails first, this promise is never awaited here; its failure must not go unhandled.
+    revenuePromise.catch(() => {});
     const base = (await services.writes.tenant(scope.tenant))?.currency ?? 'USD';
-    // The rate first: an unknown currency is refused before any revenue is computed.
     const quote = await services.fx.quote(base, code);
-    const revenue = await metrics.revenue(scope, window);
+    const revenue = await revenuePromise;
     return { ...quote, currency: code, amount: Math.round(revenue.total * quote.rate * 100) / 100 };
   },
 };

@@ -12,11 +12,10 @@ export const Mutation: MutationResolvers = {
     assertCanWrite(identity, 'Mutation.recordSession');
     return services.recorder.recordSession(identity, input);
   },
-  invalidateMetrics(_, { range }, { identity }) {
+  invalidateMetrics(_, { metrics, range }, { identity, services }) {
     assertCanWrite(identity, 'Mutation.invalidateMetrics');
     if (range) validateRange(range.from, range.to, 'DAY', 'range');
-    // Nothing is cached yet, so nothing can be dropped (the cache core replaces this).
-    return 0;
+    return services.invalidation.manual(identity.tenant, metrics ?? undefined, range ?? undefined);
   },
 };
 

@@ -1,0 +1,84 @@
+/**
+ * Cache keys. One documented format, every component escaped, the tenant in a
+ * Redis Cluster hash tag so that all keys of a tenant share one slot:
+ *
+ *     <prefix>:<cacheVersion>:{<tenant>}:<metric>:<metricVersion>:<scope>:<granularity>:<bucketStart>
+ *     dash:1:{acme}:REVENUE:1:r=EU:H:1795600800000
+ *
+ * - `scope` is `r=<region>` or `r=*` (all regions), then `,role=<role>` only for a
+ *   metric whose value differs by role (roles that see the same value share entries).
+ * - Escaping: every character outside `[A-Za-z0-9_.-]` becomes `%XX` per UTF-8 byte,
+ *   so an escaped component holds no `:`, `{`, `}`, `*`, `%`-ambiguity or space, and
+ *   different inputs always give different keys (the encoding is injective and the
+ *   separators cannot occur inside a component).
+ * - The first `{…}` of the key is the tenant, so Redis Cluster hashes only it.
+ */
+import { BUCKET_MS, type Granularity } from './buckets.js';
+
+/** What a cached bucket is about. */
+export interface KeyParts {
+  /** Global prefix; no `{`, `}` or `:` (checked by `validatePrefix`). */
+  prefix: string;
+  /** Global CACHE_VERSION: bump to orphan every entry. */
+  cacheVersion: string;
+  tenant: string;
+  metric: string;
+  /** The metric's logic version: bump to orphan its entries. */
+  metricVersion: number;
+  /** Region scope; undefined means every region. */
+  region?: string | undefined;
+  /** Set only for metrics whose value differs by role. */
+  role?: string | undefined;
+  granularity: Granularity;
+  bucketStart: number;
+}
+
+const SAFE = /^[A-Za-z0-9_.-]$/;
+const GRANULARITY_CODE: Readonly<Record<Granularity, string>> = { HOUR: 'H', DAY: 'D' };
+
+/** Escapes one key component (see the module comment). */
+export function escapeComponent(value: string): string {
+  let out = '';
+  for (const char of value) {
+    if (SAFE.test(char)) out += char;
+    else for (const byte of Buffer.from(char, 'utf8')) out += `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  // An empty component would make `a::b` ambiguous with nothing; mark it.
+  return out === '' ? '%' : out;
+}
+
+/** Throws when a prefix could break the format or the hash tag. */
+export function validatePrefix(prefix: string): string {
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(prefix)) {
+    throw new RangeError(`cache key prefix must be 1 to 64 of [A-Za-z0-9_.-], got "${prefix}"`);
+  }
+  return prefix;
+}
+
+/** The part of every key of one tenant up to the metric: `<prefix>:<version>:{<tenant>}:`. */
+export function tenantPrefix(parts: Pick<KeyParts, 'prefix' | 'cacheVersion' | 'tenant'>): string {
+  return `${parts.prefix}:${escapeComponent(parts.cacheVersion)}:{${escapeComponent(parts.tenant)}}:`;
+}
+
+/** The scope component: region, then role when the metric depends on it. */
+export function scopeComponent(region: string | undefined, role: string | undefined): string {
+  const r = region === undefined ? 'r=*' : `r=${escapeComponent(region)}`;
+  return role === undefined ? r : `${r},role=${escapeComponent(role)}`;
+}
+
+/** The key of one bucket. */
+export function buildKey(parts: KeyParts): string {
+  if (parts.bucketStart % BUCKET_MS[parts.granularity] !== 0) {
+    throw new RangeError(`bucketStart ${parts.bucketStart} is not aligned to ${parts.granularity}`);
+  }
+  return (
+    tenantPrefix(parts) +
+    `${escapeComponent(parts.metric)}:${parts.metricVersion}:${scopeComponent(parts.region, parts.role)}:` +
+    `${GRANULARITY_CODE[parts.granularity]}:${parts.bucketStart}`
+  );
+}
+
+/** The key of the lock guarding the recompute of a span of buckets; same slot as its entries. */
+export function lockKey(firstBucketKey: string, bucketCount: number): string {
+  return `${firstBucketKey}:lock:${bucketCount}`;
+}

@@ -1,0 +1,74 @@
+/**
+ * The in-process store of the embedded default: bounded (LRU by entries and by
+ * bytes), with the same semantics as Redis, TTLs and locks included. Locks here
+ * hold within one process, which is all there is in the embedded mode.
+ */
+import { LRUCache } from 'lru-cache';
+import type { CacheStore, StoreWrite } from './store.js';
+
+/** @default maxEntries 100000, maxBytes 268435456 (256 MiB) */
+export interface MemoryStoreOptions {
+  /** Most entries kept; the least recently used go first. @default 100000 */
+  maxEntries?: number;
+  /** Most bytes kept (UTF-16 length of key and value, times two). @default 268435456 */
+  maxBytes?: number;
+  /** Epoch ms now, for lock expiry. @default Date.now */
+  clock?: () => number;
+}
+
+export function createMemoryStore(options: MemoryStoreOptions = {}): CacheStore {
+  const clock = options.clock ?? Date.now;
+  const entries = new LRUCache<string, string>({
+    max: options.maxEntries ?? 100_000,
+    maxSize: options.maxBytes ?? 256 * 1024 * 1024,
+    sizeCalculation: (value, key) => (value.length + key.length) * 2,
+    // Expired entries are dropped when read or when space is needed.
+    ttlAutopurge: false,
+  });
+  const locks = new Map<string, { token: string; expiresAt: number }>();
+  const liveLock = (key: string) => {
+    const lock = locks.get(key);
+    if (lock && lock.expiresAt <= clock()) {
+      locks.delete(key);
+      return undefined;
+    }
+    return lock;
+  };
+
+  return {
+    kind: 'memory',
+    async getMany(keys) {
+      return keys.map((key) => entries.get(key) ?? null);
+    },
+    async setMany(writes: readonly StoreWrite[]) {
+      for (const { key, value, ttlMs } of writes) entries.set(key, value, { ttl: Math.max(1, Math.ceil(ttlMs)) });
+    },
+    async deleteMany(keys) {
+      let n = 0;
+      for (const key of keys) if (entries.delete(key)) n++;
+      return n;
+    },
+    async deleteByPrefix(prefix) {
+      let n = 0;
+      for (const key of [...entries.keys()]) if (key.startsWith(prefix) && entries.delete(key)) n++;
+      return n;
+    },
+    async acquireLock(key, token, ttlMs) {
+      if (liveLock(key)) return false;
+      locks.set(key, { token, expiresAt: clock() + ttlMs });
+      return true;
+    },
+    async releaseLock(key, token) {
+      if (liveLock(key)?.token !== token) return false;
+      locks.delete(key);
+      return true;
+    },
+    async ping() {
+      return true;
+    },
+    async close() {
+      entries.clear();
+      locks.clear();
+    },
+  };
+}

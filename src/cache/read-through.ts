@@ -1,0 +1,238 @@
+/**
+ * The read-through: for a span of buckets, return each bucket's value and how it
+ * was got (hit, miss, stale). It composes the request's loader (one batched read),
+ * the freshness policy, in-process single-flight, the store lock across processes,
+ * and the caller's `compute` (one source query per contiguous span of misses).
+ *
+ * A store that fails never fails a read: the source answers and the failure is
+ * counted by the resilient store underneath.
+ */
+import { BUCKET_MS, bucketsOf, type BucketWindow, type Granularity } from './buckets.js';
+import { decodeEntry, encodeEntry, type Entry } from './entry.js';
+import { createBucketLoader, type BucketLoader } from './loader.js';
+import { DEFAULT_LOCK, lockToken, sleep, type LockOptions } from './lock.js';
+import { lockKey } from './keys.js';
+import { NOOP_OBSERVER, type CacheObserver, type LookupResult } from './observer.js';
+import { deadlines, decide, physicalTtlMs, type TtlPolicy } from './policy.js';
+import type { StoreWrite } from './store.js';
+import type { ResilientStore } from './resilient-store.js';
+
+/** One cached family of buckets: a metric for one scope at one granularity. */
+export interface BucketSpec<V> {
+  /** Metric name: the label of every count. */
+  metric: string;
+  /** Version stamped into entries: `<cacheVersion>/<metricVersion>`. */
+  version: string;
+  granularity: Granularity;
+  ttl: TtlPolicy;
+  /** The key of one bucket. */
+  keyOf(bucketStart: number): string;
+  /** Computes a contiguous span of buckets with one source query; absent buckets are `empty`. */
+  compute(span: BucketWindow): Promise<ReadonlyMap<number, V>>;
+  /** The value of a bucket with no source rows. */
+  empty: V;
+}
+
+export interface BucketResult<V> {
+  bucket: number;
+  value: V;
+  how: LookupResult;
+}
+
+/** Per request: the batching loader and what the request saw, for `extensions.cache`. */
+export interface RequestCache {
+  readonly loader: BucketLoader;
+  /** Per metric: buckets hit, missed and served stale in this request. */
+  readonly stats: Map<string, Record<LookupResult, number>>;
+}
+
+export interface CacheCore {
+  /** A fresh per-request state. */
+  forRequest(): RequestCache;
+  /** Every bucket of `window` with its value and how it was got. */
+  read<V>(spec: BucketSpec<V>, window: BucketWindow, request: RequestCache): Promise<Array<BucketResult<V>>>;
+  /** Background refreshes still running (tests and graceful stop wait on these). */
+  idle(): Promise<void>;
+}
+
+export interface CacheCoreOptions {
+  store: ResilientStore;
+  observer?: CacheObserver;
+  /** Epoch ms now. @default Date.now */
+  clock?: () => number;
+  lock?: Partial<LockOptions>;
+}
+
+export function createCacheCore(options: CacheCoreOptions): CacheCore {
+  const { store } = options;
+  const observer = options.observer ?? NOOP_OBSERVER;
+  const clock = options.clock ?? Date.now;
+  const lock: LockOptions = { ...DEFAULT_LOCK, ...options.lock };
+  // One computation per span at a time in this process, whoever asks.
+  const inFlight = new Map<string, Promise<Map<number, unknown>>>();
+  const background = new Set<Promise<unknown>>();
+
+  function spansOf(buckets: number[], granularity: Granularity): BucketWindow[] {
+    const size = BUCKET_MS[granularity];
+    const spans: BucketWindow[] = [];
+    for (const bucket of buckets) {
+      const last = spans[spans.length - 1];
+      if (last && last.to === bucket) spans[spans.length - 1] = { ...last, to: bucket + size };
+      else spans.push({ granularity, from: bucket, to: bucket + size });
+    }
+    return spans;
+  }
+
+  function decodeOrNull<V>(text: string | null | Error | undefined): Entry<V> | null {
+    if (typeof text !== 'string') return null;
+    try {
+      return decodeEntry<V>(text);
+    } catch (error) {
+      observer.storeError('get', error);
+      return null;
+    }
+  }
+
+  /** Computes a span from the source, stores it, and returns bucket → value. */
+  async function computeAndStore<V>(spec: BucketSpec<V>, span: BucketWindow): Promise<Map<number, V>> {
+    const started = performance.now();
+    observer.sourceQuery(spec.metric);
+    const computed = await spec.compute(span);
+    const buckets = bucketsOf(span);
+    observer.recomputed(spec.metric, buckets.length, performance.now() - started);
+    const now = clock();
+    const values = new Map<number, V>();
+    const writes: StoreWrite[] = [];
+    for (const bucket of buckets) {
+      const value = computed.get(bucket) ?? spec.empty;
+      values.set(bucket, value);
+      const entry: Entry<V> = { value, computedAt: now, version: spec.version, ...deadlines(bucket, spec.granularity, now, spec.ttl) };
+      writes.push({ key: spec.keyOf(bucket), value: encodeEntry(entry), ttlMs: physicalTtlMs(entry, now) });
+    }
+    await store.setMany(writes).catch(() => {});
+    return values;
+  }
+
+  /**
+   * The values of a span of missing buckets: from another worker if one holds the
+   * lock and finishes in time, else computed here (see lock.ts for the protocol).
+   */
+  async function fill<V>(spec: BucketSpec<V>, span: BucketWindow, wait: boolean): Promise<Map<number, V> | undefined> {
+    const buckets = bucketsOf(span);
+    const keys = buckets.map((b) => spec.keyOf(b));
+    const flightKey = `${keys[0]}|${keys.length}|${wait ? 'fill' : 'refresh'}`;
+    const existing = inFlight.get(flightKey);
+    if (existing) return existing as Promise<Map<number, V>>;
+    const run = (async (): Promise<Map<number, V>> => {
+      const key = lockKey(keys[0]!, keys.length);
+      const token = lockToken();
+      let acquired: boolean;
+      try {
+        acquired = await store.acquireLock(key, token, lock.ttlMs);
+      } catch {
+        // No store, no lock: compute here; the source answers.
+        return computeAndStore(spec, span);
+      }
+      if (acquired) {
+        try {
+          return await computeAndStore(spec, span);
+        } finally {
+          await store.releaseLock(key, token).catch(() => {});
+        }
+      }
+      if (!wait) return new Map(); // a refresh someone else is already doing
+      observer.lockWaited(spec.metric);
+      const waited = await waitForHolder<V>(spec, buckets, keys, key);
+      return waited ?? computeAndStore(spec, span);
+    })();
+    inFlight.set(flightKey, run as Promise<Map<number, unknown>>);
+    try {
+      return await run;
+    } finally {
+      inFlight.delete(flightKey);
+    }
+  }
+
+  /** Polls the span's entries and its lock together until the holder is done. */
+  async function waitForHolder<V>(spec: BucketSpec<V>, buckets: number[], keys: string[], key: string): Promise<Map<number, V> | undefined> {
+    const deadline = clock() + lock.waitMs;
+    let interval = lock.pollMs;
+    while (clock() < deadline) {
+      await sleep(Math.min(interval, Math.max(1, deadline - clock())));
+      interval = Math.min(100, interval * 1.5);
+      let texts: Array<string | null>;
+      try {
+        texts = await store.getMany([...keys, key]);
+      } catch {
+        return undefined;
+      }
+      const now = clock();
+      const entries = texts.slice(0, keys.length).map((t) => decodeOrNull<V>(t));
+      if (entries.every((e) => decide(e, now, spec.version) !== 'miss')) {
+        const values = new Map<number, V>();
+        buckets.forEach((bucket, i) => values.set(bucket, entries[i]!.value));
+        return values;
+      }
+      if (texts[keys.length] === null) return undefined; // holder gone without writing
+    }
+    return undefined;
+  }
+
+  return {
+    forRequest() {
+      return { loader: createBucketLoader(store), stats: new Map() };
+    },
+
+    async read<V>(spec: BucketSpec<V>, window: BucketWindow, request: RequestCache) {
+      const buckets = bucketsOf(window);
+      const keys = buckets.map((b) => spec.keyOf(b));
+      const texts = await request.loader.loadMany(keys);
+      const now = clock();
+      const results: Array<BucketResult<V>> = new Array(buckets.length);
+      const missing: number[] = [];
+      const stale: number[] = [];
+      buckets.forEach((bucket, i) => {
+        const entry = decodeOrNull<V>(texts[i] as string | null | Error);
+        const freshness = decide(entry, now, spec.version);
+        if (freshness === 'fresh') results[i] = { bucket, value: entry!.value, how: 'hit' };
+        else if (freshness === 'stale') {
+          results[i] = { bucket, value: entry!.value, how: 'stale' };
+          stale.push(bucket);
+        } else missing.push(bucket);
+      });
+
+      const counts = { hit: buckets.length - missing.length - stale.length, miss: missing.length, stale: stale.length };
+      for (const how of ['hit', 'miss', 'stale'] as const) if (counts[how]) observer.lookup(spec.metric, how, counts[how]);
+      if (stale.length) observer.staleServed(spec.metric, stale.length);
+      const seen = request.stats.get(spec.metric) ?? { hit: 0, miss: 0, stale: 0 };
+      request.stats.set(spec.metric, { hit: seen.hit + counts.hit, miss: seen.miss + counts.miss, stale: seen.stale + counts.stale });
+
+      // Stale buckets are served now; one refresh per span runs behind the response.
+      for (const span of spansOf(stale, spec.granularity)) {
+        const refresh = fill(spec, span, false)
+          .catch(() => undefined)
+          .finally(() => background.delete(refresh));
+        background.add(refresh);
+        for (const b of bucketsOf(span)) request.loader.clear(spec.keyOf(b));
+      }
+
+      if (missing.length) {
+        const index = new Map(buckets.map((b, i) => [b, i]));
+        await Promise.all(
+          spansOf(missing, spec.granularity).map(async (span) => {
+            const values = await fill(spec, span, true);
+            for (const bucket of bucketsOf(span)) {
+              request.loader.clear(spec.keyOf(bucket));
+              results[index.get(bucket)!] = { bucket, value: values!.get(bucket) ?? spec.empty, how: 'miss' };
+            }
+          }),
+        );
+      }
+      return results;
+    },
+
+    async idle() {
+      while (background.size) await Promise.allSettled([...background]);
+    },
+  };
+}

@@ -1,0 +1,157 @@
+/**
+ * The Redis store, for a single server (REDIS_URL) or a cluster
+ * (REDIS_CLUSTER_NODES), through ioredis. Keys of one call are grouped by hash slot:
+ * a dashboard's keys share one tenant tag, so its warm read is one MGET, and no
+ * multi-key command ever crosses slots in a cluster.
+ */
+import calculateSlot from 'cluster-key-slot';
+import { Cluster, Redis, type ChainableCommander, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { CacheStore, StoreWrite } from './store.js';
+
+/** @default commandTimeoutMs 500, connectTimeoutMs 2000 */
+export interface RedisStoreOptions {
+  /** A command not answered by then fails (and the source answers). @default 500 */
+  commandTimeoutMs?: number;
+  /** @default 2000 */
+  connectTimeoutMs?: number;
+}
+
+/**
+ * Lock release, atomic: delete the key only while it still holds the caller's token,
+ * so that a holder whose lock expired cannot release the next holder's lock.
+ */
+const RELEASE_LOCK = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+
+type Client = Redis | Cluster;
+type ReleaseCapable = Client & { releaseLock(key: string, token: string): Promise<number> };
+
+function baseOptions(options: RedisStoreOptions): RedisOptions {
+  return {
+    commandTimeout: options.commandTimeoutMs ?? 500,
+    connectTimeout: options.connectTimeoutMs ?? 2_000,
+    // Fail fast while disconnected instead of queueing: the source answers meanwhile.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    // Reconnect for ever, backing off to 2 s: caching resumes by itself when Redis returns.
+    retryStrategy: (times) => Math.min(times * 100, 2_000),
+    lazyConnect: true,
+  };
+}
+
+export function createRedisStore(url: string, options: RedisStoreOptions = {}): CacheStore {
+  const client = new Redis(url, baseOptions(options));
+  return wrap(client, 'redis');
+}
+
+export function createClusterStore(nodes: ReadonlyArray<{ host: string; port: number }>, options: RedisStoreOptions = {}): CacheStore {
+  const clusterOptions: ClusterOptions = {
+    redisOptions: baseOptions(options),
+    enableOfflineQueue: false,
+    lazyConnect: true,
+    clusterRetryStrategy: (times) => Math.min(times * 100, 2_000),
+    slotsRefreshTimeout: options.connectTimeoutMs ?? 2_000,
+  };
+  const client = new Cluster(
+    nodes.map((n) => ({ host: n.host, port: n.port })),
+    clusterOptions,
+  );
+  return wrap(client, 'cluster');
+}
+
+function wrap(raw: Client, kind: 'redis' | 'cluster'): CacheStore {
+  raw.defineCommand('releaseLock', { numberOfKeys: 1, lua: RELEASE_LOCK });
+  const client = raw as ReleaseCapable;
+  // ioredis reports connection errors as events; without a listener they would be
+  // logged as unhandled. Each failed command is counted where it fails.
+  client.on('error', () => {});
+  let connecting: Promise<void> | undefined = client.connect().catch(() => {});
+
+  /** Keys grouped by hash slot, each with its positions in the original list. */
+  const bySlot = <T extends { key: string }>(items: readonly T[]) => {
+    if (kind === 'redis') return [items];
+    const groups = new Map<number, T[]>();
+    for (const item of items) {
+      const slot = calculateSlot(item.key);
+      let group = groups.get(slot);
+      if (!group) groups.set(slot, (group = []));
+      group.push(item);
+    }
+    return [...groups.values()];
+  };
+
+  const execPipeline = async (pipeline: ChainableCommander) => {
+    const results = (await pipeline.exec()) ?? [];
+    for (const [error] of results) if (error) throw error;
+    return results.map(([, value]) => value);
+  };
+
+  const scanNodes = (): Redis[] => (kind === 'cluster' ? (client as Cluster).nodes('master') : [client as Redis]);
+
+  return {
+    kind,
+    async getMany(keys) {
+      if (keys.length === 0) return [];
+      const out = new Array<string | null>(keys.length).fill(null);
+      const groups = bySlot(keys.map((key, index) => ({ key, index })));
+      await Promise.all(
+        groups.map(async (group) => {
+          const values = await client.mget(...group.map((g) => g.key));
+          group.forEach((g, i) => (out[g.index] = values[i] ?? null));
+        }),
+      );
+      return out;
+    },
+    async setMany(writes: readonly StoreWrite[]) {
+      if (writes.length === 0) return;
+      await Promise.all(
+        bySlot(writes).map((group) => {
+          const pipeline = client.pipeline();
+          for (const w of group) pipeline.set(w.key, w.value, 'PX', Math.max(1, Math.ceil(w.ttlMs)));
+          return execPipeline(pipeline);
+        }),
+      );
+    },
+    async deleteMany(keys) {
+      if (keys.length === 0) return 0;
+      const counts = await Promise.all(bySlot(keys.map((key) => ({ key }))).map((group) => client.unlink(...group.map((g) => g.key))));
+      return counts.reduce((a, b) => a + b, 0);
+    },
+    async deleteByPrefix(prefix) {
+      // Escape glob characters so that the prefix matches itself only.
+      const pattern = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
+      let deleted = 0;
+      for (const node of scanNodes()) {
+        let cursor = '0';
+        do {
+          const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+          cursor = next;
+          // In a cluster, SCAN of one node returns only keys it serves; UNLINK them there.
+          for (const group of bySlot(keys.map((key) => ({ key })))) deleted += await node.unlink(...group.map((g) => g.key));
+        } while (cursor !== '0');
+      }
+      return deleted;
+    },
+    async acquireLock(key, token, ttlMs) {
+      return (await client.set(key, token, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')) === 'OK';
+    },
+    async releaseLock(key, token) {
+      return (await client.releaseLock(key, token)) === 1;
+    },
+    async ping() {
+      try {
+        if (connecting) await connecting;
+        connecting = undefined;
+        if (kind === 'cluster') {
+          const results = await Promise.all((client as Cluster).nodes('master').map((n) => n.ping()));
+          return results.length > 0 && results.every((r) => r === 'PONG');
+        }
+        return (await client.ping()) === 'PONG';
+      } catch {
+        return false;
+      }
+    },
+    async close() {
+      client.disconnect();
+    },
+  };
+}

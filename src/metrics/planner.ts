@@ -1,0 +1,70 @@
+/**
+ * The invalidation planner: what a domain event changes, exactly. That tenant; the
+ * metrics whose declarations name the event; at each granularity the one bucket
+ * that contains occurredAt; and every scope that can see the event's region (the
+ * all-regions entry and that region's entry; each role only for metrics keyed by
+ * role). Nothing else is dropped.
+ */
+import { BUCKET_MS, bucketStart, type BucketWindow } from '../cache/buckets.js';
+import { buildKey, tenantPrefix } from '../cache/keys.js';
+import type { DomainEvent } from '../events/types.js';
+import { REGIONS } from '../source/types.js';
+import { ROLES } from '../auth/identity.js';
+import { STORED_METRICS, type MetricName, type StoredMetric } from './definitions.js';
+
+export interface KeySpace {
+  prefix: string;
+  cacheVersion: string;
+}
+
+/** Keys to drop, grouped by metric (for counting). */
+export type InvalidationPlan = Map<MetricName, string[]>;
+
+function keysFor(space: KeySpace, metric: StoredMetric, tenant: string, regions: ReadonlyArray<string | undefined>, window: BucketWindow | ((g: 'HOUR' | 'DAY') => number[])): string[] {
+  const keys: string[] = [];
+  const roles: Array<string | undefined> = metric.scope.role ? [...ROLES] : [undefined];
+  const scopes = metric.scope.region ? regions : [undefined];
+  for (const granularity of metric.granularities) {
+    const buckets = typeof window === 'function' ? window(granularity) : [];
+    for (const bucket of buckets)
+      for (const region of scopes)
+        for (const role of roles)
+          keys.push(buildKey({ ...space, tenant, metric: metric.name, metricVersion: metric.version, region, role, granularity, bucketStart: bucket }));
+  }
+  return keys;
+}
+
+/** The keys an event changes. */
+export function planEvent(space: KeySpace, event: DomainEvent): InvalidationPlan {
+  const plan: InvalidationPlan = new Map();
+  for (const metric of STORED_METRICS) {
+    if (!metric.events.includes(event.type)) continue;
+    plan.set(
+      metric.name,
+      keysFor(space, metric, event.tenant, [undefined, event.region], (g) => [bucketStart(event.occurredAt, g)]),
+    );
+  }
+  return plan;
+}
+
+/** The keys of `metrics` over [from, to) for a tenant, every scope, both granularities. */
+export function planRange(space: KeySpace, tenant: string, metrics: readonly MetricName[], from: number, to: number): InvalidationPlan {
+  const plan: InvalidationPlan = new Map();
+  for (const metric of STORED_METRICS) {
+    if (!metrics.includes(metric.name)) continue;
+    plan.set(
+      metric.name,
+      keysFor(space, metric, tenant, [undefined, ...REGIONS], (g) => {
+        const starts: number[] = [];
+        for (let t = bucketStart(from, g); t < to; t += BUCKET_MS[g]) starts.push(t);
+        return starts;
+      }),
+    );
+  }
+  return plan;
+}
+
+/** The prefix of every key of one metric of a tenant, for dropping all its cached time. */
+export function metricPrefix(space: KeySpace, tenant: string, metric: StoredMetric): string {
+  return `${tenantPrefix({ ...space, tenant })}${metric.name}:${metric.version}:`;
+}

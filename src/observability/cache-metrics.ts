@@ -1,0 +1,63 @@
+/**
+ * The contract's cache metrics (CONTRACT.md, "Prometheus metrics"), fed by the cache
+ * core through the CacheObserver interface. Labels are fixed and bounded: a metric
+ * name, a lookup result, a reason or a store operation; never a tenant.
+ */
+import { Counter, Histogram, type Registry } from 'prom-client';
+import type { CacheObserver } from '../cache/observer.js';
+import type { Logger } from './logger.js';
+
+export interface CacheMetrics extends CacheObserver {
+  /** The instruments themselves, for tests and derived metrics. */
+  readonly instruments: {
+    requests: Counter<'metric' | 'result'>;
+    recomputes: Counter<'metric'>;
+    sourceQueries: Counter<'metric'>;
+    recomputeDuration: Histogram<'metric'>;
+    staleServed: Counter<'metric'>;
+    lockWaits: Counter<'metric'>;
+    invalidations: Counter<'metric' | 'reason'>;
+    errors: Counter<'operation'>;
+  };
+}
+
+export function createCacheMetrics(registry: Registry, logger?: Logger): CacheMetrics {
+  const registers = [registry];
+  const requests = new Counter({ name: 'cache_requests_total', help: 'Bucket lookups by result (hit, miss, stale)', labelNames: ['metric', 'result'] as const, registers });
+  const recomputes = new Counter({ name: 'cache_recomputes_total', help: 'Buckets computed from the source', labelNames: ['metric'] as const, registers });
+  const sourceQueries = new Counter({ name: 'cache_source_queries_total', help: 'Queries sent to the source database', labelNames: ['metric'] as const, registers });
+  const recomputeDuration = new Histogram({
+    name: 'cache_recompute_duration_seconds',
+    help: 'Duration of source computations of a span of buckets',
+    labelNames: ['metric'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers,
+  });
+  const staleServed = new Counter({ name: 'cache_stale_served_total', help: 'Stale values served while a refresh runs', labelNames: ['metric'] as const, registers });
+  const lockWaits = new Counter({ name: 'cache_lock_waits_total', help: "Lookups that waited on another worker's lock", labelNames: ['metric'] as const, registers });
+  const invalidations = new Counter({ name: 'cache_invalidations_total', help: 'Buckets dropped, by reason', labelNames: ['metric', 'reason'] as const, registers });
+  const errors = new Counter({ name: 'cache_errors_total', help: 'Cache store failures, each served from the source instead', labelNames: ['operation'] as const, registers });
+
+  // A dead store fails every request; one log line per second is enough to see it.
+  let lastLogged = 0;
+  return {
+    instruments: { requests, recomputes, sourceQueries, recomputeDuration, staleServed, lockWaits, invalidations, errors },
+    lookup: (metric, result, count = 1) => requests.inc({ metric, result }, count),
+    recomputed(metric, buckets, durationMs) {
+      recomputes.inc({ metric }, buckets);
+      recomputeDuration.observe({ metric }, durationMs / 1000);
+    },
+    sourceQuery: (metric) => sourceQueries.inc({ metric }),
+    staleServed: (metric, count = 1) => staleServed.inc({ metric }, count),
+    lockWaited: (metric) => lockWaits.inc({ metric }),
+    invalidated: (metric, reason, count) => invalidations.inc({ metric, reason }, count),
+    storeError(operation, error) {
+      errors.inc({ operation });
+      const now = Date.now();
+      if (logger && now - lastLogged > 1_000) {
+        lastLogged = now;
+        logger.warn({ operation, err: error }, 'cache store failed; serving from the source');
+      }
+    },
+  };
+}
