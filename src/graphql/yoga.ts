@@ -10,6 +10,7 @@ import { createSchema, createYoga, type YogaServerInstance } from 'graphql-yoga'
 import { verifyAuthorization } from '../auth/identity.js';
 import type { Config } from '../config/index.js';
 import { DomainError } from '../errors.js';
+import { checkDeclarations } from '../metrics/declarations-check.js';
 import type { MetricsService } from '../metrics/service.js';
 import type { Logger } from '../observability/logger.js';
 import type { GraphQLContext, GraphQLServices } from './context.js';
@@ -59,6 +60,7 @@ export type DashboardYoga = YogaServerInstance<{}, GraphQLContext>;
 
 export function createDashboardYoga({ config, services, metrics, logger, graphiqlToken }: YogaOptions): DashboardYoga {
   const schema = createSchema<GraphQLContext>({ typeDefs: loadTypeDefs(), resolvers: resolvers as never });
+  checkDeclarations(schema);
   return createYoga<{}, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
