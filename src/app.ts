@@ -76,6 +76,9 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
     cooldownMs: config.cache.breakerCooldownMs,
     observer: cacheMetrics,
   });
+  // Wait for the first connection (bounded by the connect timeout) so that the first
+  // requests do not count a store that is merely still connecting as failed.
+  if (!(await store.ping())) logger.warn({ store: store.kind }, 'cache store not reachable at start; serving from the source until it is');
   const cache = createCacheCore({
     store,
     observer: cacheMetrics,

@@ -7,6 +7,7 @@ import { signToken, type Role } from '../../src/auth/identity.js';
 import { loadConfig, type Config } from '../../src/config/index.js';
 import { createLogger } from '../../src/observability/logger.js';
 import type { SeedOptions } from '../../src/source/seed.js';
+import { parsePrometheus, type PromText } from './prometheus.js';
 import { createTestDatabase, type DatabaseKind, type TestDatabase } from './databases.js';
 
 export const TEST_SECRET = 'test-secret-0123456789-0123456789-abcdef';
@@ -25,6 +26,8 @@ export interface TestApp {
   token(claims: { tenant?: string; role?: Role; region?: string; ttlMs?: number }): Promise<string>;
   /** POSTs a GraphQL request; `token: null` sends none. */
   gql<T = any>(query: string, variables?: Record<string, unknown>, token?: string | null): Promise<GraphQLResponse<T>>;
+  /** The Prometheus text of /metrics, parsed: `value('cache_recomputes_total', { metric: 'ORDERS' })`. */
+  metrics(): Promise<PromText>;
   close(): Promise<void>;
 }
 
@@ -32,6 +35,8 @@ export interface TestAppOptions {
   database?: DatabaseKind;
   seed?: SeedOptions | false;
   env?: Record<string, string>;
+  /** Epoch ms now, for the app (tokens still use the real clock). */
+  clock?: () => number;
 }
 
 /** Small demo data: 10 days at 1/10th the volume, ending at the current hour. */
@@ -47,7 +52,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     PORT: '0',
     ...options.env,
   });
-  const app = await createApp(config, { logger: createLogger('silent'), seed: options.seed ?? SMALL_SEED });
+  const app = await createApp(config, { logger: createLogger('silent'), seed: options.seed ?? SMALL_SEED, clock: options.clock });
   const port = await app.listen(0);
   const url = `http://127.0.0.1:${port}`;
   const adminToken = await signToken({ tenant: 'acme', role: 'ADMIN' }, config.auth.jwtSecret);
@@ -69,6 +74,9 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
         body: JSON.stringify({ query, variables }),
       });
       return { status: response.status, body: (await response.json()) as GraphQLResponse['body'], headers: response.headers };
+    },
+    async metrics() {
+      return parsePrometheus(await (await fetch(`${url}/metrics`)).text());
     },
     async close() {
       await app.close();
