@@ -3,17 +3,42 @@
  * one request goes to the store in one `getMany` (one MGET for a tenant). A store
  * failure reads as "absent" for every key of the batch; the resilient store has
  * already counted it.
+ *
+ * Identical batches of concurrent requests in one process share one `getMany`:
+ * a hundred users opening the same dashboard at once cost one MGET, not a hundred
+ * (which would also starve the event loop parsing the same replies).
  */
 import DataLoader from 'dataloader';
 import type { CacheStore } from './store.js';
 
 export type BucketLoader = DataLoader<string, string | null>;
 
-export function createBucketLoader(store: CacheStore): BucketLoader {
+/** Shares in-flight `getMany` calls for the same key list across requests of one process. */
+export interface ReadCoalescer {
+  getMany(keys: readonly string[]): Promise<Array<string | null>>;
+}
+
+export function createReadCoalescer(store: CacheStore): ReadCoalescer {
+  const inFlight = new Map<string, Promise<Array<string | null>>>();
+  return {
+    getMany(keys) {
+      // Keys never contain a newline (keys.ts escapes every control character).
+      const id = keys.join('\n');
+      let pending = inFlight.get(id);
+      if (!pending) {
+        pending = store.getMany(keys).finally(() => inFlight.delete(id));
+        inFlight.set(id, pending);
+      }
+      return pending;
+    },
+  };
+}
+
+export function createBucketLoader(reads: ReadCoalescer): BucketLoader {
   return new DataLoader<string, string | null>(
     async (keys) => {
       try {
-        return await store.getMany(keys);
+        return await reads.getMany(keys);
       } catch {
         return keys.map(() => null);
       }

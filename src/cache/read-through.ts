@@ -9,7 +9,7 @@
  */
 import { BUCKET_MS, bucketsOf, type BucketWindow, type Granularity } from './buckets.js';
 import { decodeEntry, encodeEntry, type Entry } from './entry.js';
-import { createBucketLoader, type BucketLoader } from './loader.js';
+import { createBucketLoader, createReadCoalescer, type BucketLoader } from './loader.js';
 import { DEFAULT_LOCK, lockToken, sleep, type LockOptions } from './lock.js';
 import { lockKey } from './keys.js';
 import { NOOP_OBSERVER, type CacheObserver, type LookupResult } from './observer.js';
@@ -71,6 +71,8 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
   // One computation per span at a time in this process, whoever asks.
   const inFlight = new Map<string, Promise<Map<number, unknown>>>();
   const background = new Set<Promise<unknown>>();
+  const reads = createReadCoalescer(store);
+  const sharedReads = new Map<string, Promise<Array<BucketResult<unknown>>>>();
 
   function spansOf(buckets: number[], granularity: Granularity): BucketWindow[] {
     const size = BUCKET_MS[granularity];
@@ -135,7 +137,10 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
       }
       if (acquired) {
         try {
-          return await computeAndStore(spec, span);
+          // Double check: a worker that held the lock may have written the span and let
+          // go between our read and our lock.
+          const written = await readComplete(spec, buckets, keys, wait ? 'servable' : 'fresh');
+          return written ?? (await computeAndStore(spec, span));
         } finally {
           await store.releaseLock(key, token).catch(() => {});
         }
@@ -151,6 +156,22 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
     } finally {
       inFlight.delete(flightKey);
     }
+  }
+
+  /** The span's values if every bucket is stored and servable (or fresh) now, else undefined. */
+  async function readComplete<V>(
+    spec: BucketSpec<V>,
+    buckets: number[],
+    keys: string[],
+    need: 'servable' | 'fresh',
+  ): Promise<Map<number, V> | undefined> {
+    const texts = await store.getMany(keys).catch(() => undefined);
+    if (!texts) return undefined;
+    const now = clock();
+    const entries = texts.map((t) => decodeOrNull<V>(t));
+    const ok = (e: Entry<V> | null) => (need === 'fresh' ? decide(e, now, spec.version) === 'fresh' : decide(e, now, spec.version) !== 'miss');
+    if (!entries.every(ok)) return undefined;
+    return new Map(buckets.map((bucket, i) => [bucket, entries[i]!.value]));
   }
 
   /** Polls the span's entries and its lock together until the holder is done. */
@@ -178,61 +199,93 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
     return undefined;
   }
 
+  /** Counts what a request saw: in its stats always, in the observer once per store read. */
+  function tally(metric: string, request: RequestCache, results: ReadonlyArray<BucketResult<unknown>>, own: boolean): void {
+    const counts = { hit: 0, miss: 0, stale: 0 };
+    for (const r of results) counts[r.how]++;
+    if (own) {
+      for (const how of ['hit', 'miss', 'stale'] as const) if (counts[how]) observer.lookup(metric, how, counts[how]);
+      if (counts.stale) observer.staleServed(metric, counts.stale);
+    } else if (counts.hit + counts.miss + counts.stale) {
+      // A request that shared another's read looked its buckets up too: count them as
+      // hits, which is what they were for it (no store or source work of its own).
+      observer.lookup(metric, 'hit', results.length);
+    }
+    const seen = request.stats.get(metric) ?? { hit: 0, miss: 0, stale: 0 };
+    request.stats.set(metric, { hit: seen.hit + counts.hit, miss: seen.miss + counts.miss, stale: seen.stale + counts.stale });
+  }
+
+  async function readOwn<V>(spec: BucketSpec<V>, buckets: number[], keys: string[], request: RequestCache): Promise<Array<BucketResult<V>>> {
+    const texts = await request.loader.loadMany(keys);
+    const now = clock();
+    const results: Array<BucketResult<V>> = new Array(buckets.length);
+    const missing: number[] = [];
+    const stale: number[] = [];
+    buckets.forEach((bucket, i) => {
+      const entry = decodeOrNull<V>(texts[i] as string | null | Error);
+      const freshness = decide(entry, now, spec.version);
+      if (freshness === 'fresh') results[i] = { bucket, value: entry!.value, how: 'hit' };
+      else if (freshness === 'stale') {
+        results[i] = { bucket, value: entry!.value, how: 'stale' };
+        stale.push(bucket);
+      } else missing.push(bucket);
+    });
+
+    // Stale buckets are served now; one refresh per span runs behind the response.
+    for (const span of spansOf(stale, spec.granularity)) {
+      const refresh = fill(spec, span, false)
+        .catch(() => undefined)
+        .finally(() => background.delete(refresh));
+      background.add(refresh);
+      for (const b of bucketsOf(span)) request.loader.clear(spec.keyOf(b));
+    }
+
+    if (missing.length) {
+      const index = new Map(buckets.map((b, i) => [b, i]));
+      await Promise.all(
+        spansOf(missing, spec.granularity).map(async (span) => {
+          const values = await fill(spec, span, true);
+          for (const bucket of bucketsOf(span)) {
+            request.loader.clear(spec.keyOf(bucket));
+            results[index.get(bucket)!] = { bucket, value: values!.get(bucket) ?? spec.empty, how: 'miss' };
+          }
+        }),
+      );
+    }
+    return results;
+  }
+
   return {
     forRequest() {
-      return { loader: createBucketLoader(store), stats: new Map() };
+      return { loader: createBucketLoader(reads), stats: new Map() };
     },
 
     async read<V>(spec: BucketSpec<V>, window: BucketWindow, request: RequestCache) {
       const buckets = bucketsOf(window);
       const keys = buckets.map((b) => spec.keyOf(b));
-      const texts = await request.loader.loadMany(keys);
-      const now = clock();
-      const results: Array<BucketResult<V>> = new Array(buckets.length);
-      const missing: number[] = [];
-      const stale: number[] = [];
-      buckets.forEach((bucket, i) => {
-        const entry = decodeOrNull<V>(texts[i] as string | null | Error);
-        const freshness = decide(entry, now, spec.version);
-        if (freshness === 'fresh') results[i] = { bucket, value: entry!.value, how: 'hit' };
-        else if (freshness === 'stale') {
-          results[i] = { bucket, value: entry!.value, how: 'stale' };
-          stale.push(bucket);
-        } else missing.push(bucket);
-      });
-
-      const counts = { hit: buckets.length - missing.length - stale.length, miss: missing.length, stale: stale.length };
-      for (const how of ['hit', 'miss', 'stale'] as const) if (counts[how]) observer.lookup(spec.metric, how, counts[how]);
-      if (stale.length) observer.staleServed(spec.metric, stale.length);
-      const seen = request.stats.get(spec.metric) ?? { hit: 0, miss: 0, stale: 0 };
-      request.stats.set(spec.metric, { hit: seen.hit + counts.hit, miss: seen.miss + counts.miss, stale: seen.stale + counts.stale });
-
-      // Stale buckets are served now; one refresh per span runs behind the response.
-      for (const span of spansOf(stale, spec.granularity)) {
-        const refresh = fill(spec, span, false)
-          .catch(() => undefined)
-          .finally(() => background.delete(refresh));
-        background.add(refresh);
-        for (const b of bucketsOf(span)) request.loader.clear(spec.keyOf(b));
+      // Concurrent requests for the same buckets in this process share one read: the
+      // same array of results (callers treat it as read-only).
+      const sharedKey = `${keys[0]}|${keys.length}|${spec.version}`;
+      const shared = sharedReads.get(sharedKey) as Promise<Array<BucketResult<V>>> | undefined;
+      if (shared) {
+        const results = await shared;
+        tally(spec.metric, request, results, false);
+        return results;
       }
-
-      if (missing.length) {
-        const index = new Map(buckets.map((b, i) => [b, i]));
-        await Promise.all(
-          spansOf(missing, spec.granularity).map(async (span) => {
-            const values = await fill(spec, span, true);
-            for (const bucket of bucketsOf(span)) {
-              request.loader.clear(spec.keyOf(bucket));
-              results[index.get(bucket)!] = { bucket, value: values!.get(bucket) ?? spec.empty, how: 'miss' };
-            }
-          }),
-        );
+      const run = readOwn(spec, buckets, keys, request);
+      sharedReads.set(sharedKey, run);
+      try {
+        const results = await run;
+        tally(spec.metric, request, results, true);
+        return results;
+      } finally {
+        sharedReads.delete(sharedKey);
       }
-      return results;
     },
 
     async idle() {
       while (background.size) await Promise.allSettled([...background]);
     },
   };
+
 }

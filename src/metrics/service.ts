@@ -91,6 +91,15 @@ export function createMetricsService(source: AggregateSource, cache?: MetricsCac
     };
   }
 
+  // Concurrent identical requests share one read (the same results array): combine its
+  // buckets once for all of them too. Keyed weakly, so gone with the read.
+  const combined = new WeakMap<object, Promise<unknown>>();
+  const combineOnce = <T>(read: object, combine: () => Promise<T>): Promise<T> => {
+    let done = combined.get(read) as Promise<T> | undefined;
+    if (!done) combined.set(read, (done = combine()));
+    return done;
+  };
+
   /** bucket → value for every bucket of the window: through the cache when there is one. */
   async function bucketValues<V>(
     metric: StoredMetric,
@@ -98,10 +107,13 @@ export function createMetricsService(source: AggregateSource, cache?: MetricsCac
     window: BucketWindow,
     request: RequestCache | undefined,
     role: string | undefined,
-  ): Promise<ReadonlyMap<number, V>> {
-    if (!cache || !request) return (await metric.computeSpan(source, scope, window)) as unknown as ReadonlyMap<number, V>;
+  ): Promise<{ values: ReadonlyMap<number, V>; read: object }> {
+    if (!cache || !request) {
+      const values = (await metric.computeSpan(source, scope, window)) as unknown as ReadonlyMap<number, V>;
+      return { values, read: values };
+    }
     const results = await cache.core.read(specFor<V>(metric, scope, window, role), window, request);
-    return new Map(results.map((r) => [r.bucket, r.value]));
+    return { values: new Map(results.map((r) => [r.bucket, r.value])), read: results };
   }
 
   return {
@@ -118,9 +130,10 @@ export function createMetricsService(source: AggregateSource, cache?: MetricsCac
         JSON.stringify([what, scope.tenant, scope.region ?? null, window.granularity, window.from, window.to]);
 
       const sumSeries = (metric: SumMetric, scope: DataScope, window: BucketWindow) =>
-        once(keyOf(metric.name, scope, window), async () =>
-          toSeries(window, await bucketValues<number>(metric, scope, window, request, role), metric.unit),
-        );
+        once(keyOf(metric.name, scope, window), async () => {
+          const { values, read } = await bucketValues<number>(metric, scope, window, request, role);
+          return combineOnce(read, async () => toSeries(window, values, metric.unit));
+        });
 
       const reader: MetricsReader = {
         revenue: (scope, window) => sumSeries(REVENUE, scope, window),
@@ -128,11 +141,13 @@ export function createMetricsService(source: AggregateSource, cache?: MetricsCac
         sessions: (scope, window) => sumSeries(SESSIONS, scope, window),
         customers: (scope, window) =>
           once(keyOf(CUSTOMERS.name, scope, window), async () => {
-            const buckets = await bucketValues<DistinctBucket>(CUSTOMERS, scope, window, request, role);
-            const series = toSeries(window, new Map([...buckets].map(([b, v]) => [b, v.n])), 1);
-            // Cached: merge the buckets' sketches. Uncached: ask the source for the exact count.
-            const total = cache ? countDistinct([...buckets.values()].map((v) => v.s)) : await CUSTOMERS.computeTotal(source, scope, window);
-            return { ...series, total };
+            const { values, read } = await bucketValues<DistinctBucket>(CUSTOMERS, scope, window, request, role);
+            return combineOnce(read, async () => {
+              const series = toSeries(window, new Map([...values].map(([b, v]) => [b, v.n])), 1);
+              // Cached: merge the buckets' sketches. Uncached: ask the source for the exact count.
+              const total = cache ? countDistinct([...values.values()].map((v) => v.s)) : await CUSTOMERS.computeTotal(source, scope, window);
+              return { ...series, total };
+            });
           }),
         async averageOrderValue(scope, window) {
           const [revenue, orders] = await Promise.all([reader.revenue(scope, window), reader.orders(scope, window)]);
@@ -143,9 +158,10 @@ export function createMetricsService(source: AggregateSource, cache?: MetricsCac
           return sessions.total === 0 ? null : orders.total / sessions.total;
         },
         async topProducts(scope, window, limit) {
-          const totals = await once(keyOf(TOP_PRODUCTS.name, scope, window), async () =>
-            mergeProductBuckets((await bucketValues<ProductSalesByBucket>(TOP_PRODUCTS, scope, window, request, role)).values()),
-          );
+          const totals = await once(keyOf(TOP_PRODUCTS.name, scope, window), async () => {
+            const { values, read } = await bucketValues<ProductSalesByBucket>(TOP_PRODUCTS, scope, window, request, role);
+            return combineOnce(read, async () => mergeProductBuckets(values.values()));
+          });
           const ranked = [...totals.entries()]
             .sort(([idA, a], [idB, b]) => b.orders - a.orders || (idA < idB ? -1 : idA > idB ? 1 : 0))
             .slice(0, limit);
