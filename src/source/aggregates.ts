@@ -33,8 +33,6 @@ export interface AggregateSource {
   orderCount(scope: DataScope, window: BucketWindow): Promise<BucketValue[]>;
   /** Number of sessions per bucket. */
   sessionCount(scope: DataScope, window: BucketWindow): Promise<BucketValue[]>;
-  /** Distinct customers per bucket. */
-  customerCount(scope: DataScope, window: BucketWindow): Promise<BucketValue[]>;
   /** Each customer with an order in a bucket, once per bucket. */
   customersByBucket(scope: DataScope, window: BucketWindow): Promise<Array<{ bucket: number; customerId: string }>>;
   /** Distinct customers over the whole window. */
@@ -73,7 +71,6 @@ export function createAggregateSource(database: Database): AggregateSource {
     revenueCents: (scope, window) => perBucket('orders', sql`SUM(amount_cents)`, scope, window),
     orderCount: (scope, window) => perBucket('orders', sql`COUNT(*)`, scope, window),
     sessionCount: (scope, window) => perBucket('sessions', sql`COUNT(*)`, scope, window),
-    customerCount: (scope, window) => perBucket('orders', sql`COUNT(DISTINCT customer_id)`, scope, window),
 
     async customersByBucket(scope, window) {
       const { rows } = await sql<{ bucket: number | string; customer_id: string }>`

@@ -97,12 +97,20 @@ function recount(rows: { orders: any[]; sessions: any[] }, g: Granularity) {
   };
 }
 
+/** Distinct customers per bucket from the (bucket, customer) pairs, checking each pair is unique. */
+function countPerBucket(pairs: Array<{ bucket: number; customerId: string }>) {
+  expect(new Set(pairs.map((p) => `${p.bucket}|${p.customerId}`)).size).toBe(pairs.length);
+  const counts = new Map<number, number>();
+  for (const p of pairs) counts.set(p.bucket, (counts.get(p.bucket) ?? 0) + 1);
+  return [...counts.entries()].sort((a, b) => a[0] - b[0]).map(([bucket, value]) => ({ bucket, value }));
+}
+
 async function everything(source: AggregateSource, scope: DataScope, w: BucketWindow) {
   return {
     revenue: await source.revenueCents(scope, w),
     orders: await source.orderCount(scope, w),
     sessions: await source.sessionCount(scope, w),
-    customers: await source.customerCount(scope, w),
+    customers: countPerBucket(await source.customersByBucket(scope, w)),
     distinct: await source.distinctCustomers(scope, w),
     products: await source.productSales(scope, w),
   };
