@@ -36,6 +36,12 @@ export interface AppOptions {
    * @default the contract's demo data (90 days, scale 1)
    */
   seed?: SeedOptions | false;
+  /**
+   * `false` serves every bucket straight from the source, for benchmarks and for
+   * checking that cached results equal uncached ones. Not a configuration setting.
+   * @default true
+   */
+  cache?: boolean;
 }
 
 export interface App {
@@ -103,7 +109,7 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
     recorder: createRecorder({ writes, bus, clock }),
     fx: createStaticRates(),
   };
-  const metrics = createMetricsService(createAggregateSource(database), { core: cache, ...space });
+  const metrics = createMetricsService(createAggregateSource(database), options.cache === false ? undefined : { core: cache, ...space });
   const yoga = createDashboardYoga({
     config,
     services,
