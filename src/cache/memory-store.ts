@@ -38,19 +38,29 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): CacheStore 
   return {
     kind: 'memory',
     async getMany(keys) {
-      return keys.map((key) => entries.get(key) ?? null);
+      // Locks read like any key, as in Redis: a waiter polls a lock with its entries.
+      return keys.map((key) => entries.get(key) ?? liveLock(key)?.token ?? null);
     },
     async setMany(writes: readonly StoreWrite[]) {
       for (const { key, value, ttlMs } of writes) entries.set(key, value, { ttl: Math.max(1, Math.ceil(ttlMs)) });
     },
     async deleteMany(keys) {
       let n = 0;
-      for (const key of keys) if (entries.delete(key)) n++;
+      for (const key of keys) {
+        // `has` is false for an expired entry that the LRU has not dropped yet; Redis would
+        // not count it either.
+        if (entries.has(key)) n++;
+        entries.delete(key);
+      }
       return n;
     },
     async deleteByPrefix(prefix) {
       let n = 0;
-      for (const key of [...entries.keys()]) if (key.startsWith(prefix) && entries.delete(key)) n++;
+      for (const key of [...entries.keys()]) {
+        if (!key.startsWith(prefix)) continue;
+        if (entries.has(key)) n++;
+        entries.delete(key);
+      }
       return n;
     },
     async acquireLock(key, token, ttlMs) {

@@ -68,7 +68,8 @@ function wrap(raw: Client, kind: 'redis' | 'cluster'): CacheStore {
 
   /** Keys grouped by hash slot, each with its positions in the original list. */
   const bySlot = <T extends { key: string }>(items: readonly T[]) => {
-    if (kind === 'redis') return [items];
+    // An empty batch must not become a command with no keys (UNLINK would refuse it).
+    if (kind === 'redis') return items.length > 0 ? [items] : [];
     const groups = new Map<number, T[]>();
     for (const item of items) {
       const slot = calculateSlot(item.key);
