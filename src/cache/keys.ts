@@ -7,7 +7,8 @@
  *
  * - `scope` is `r=<region>` or `r=*` (all regions), then `,role=<role>` only for a
  *   metric whose value differs by role (roles that see the same value share entries).
- * - Escaping: every character outside `[A-Za-z0-9_.-]` becomes `%XX` per UTF-8 byte,
+ * - Escaping: every character outside `[A-Za-z0-9_.-]` becomes `%XX` per UTF-8 byte
+ *   (a lone UTF-16 surrogate, which has no UTF-8 form, becomes `%uXXXX`),
  *   so an escaped component holds no `:`, `{`, `}`, `*`, `%`-ambiguity or space, and
  *   different inputs always give different keys (the encoding is injective and the
  *   separators cannot occur inside a component).
@@ -40,7 +41,11 @@ const GRANULARITY_CODE: Readonly<Record<Granularity, string>> = { HOUR: 'H', DAY
 export function escapeComponent(value: string): string {
   let out = '';
   for (const char of value) {
+    const code = char.codePointAt(0)!;
     if (SAFE.test(char)) out += char;
+    // A lone surrogate has no UTF-8 form (it would become U+FFFD and collide with the
+    // real U+FFFD): it gets `%u` and its code unit, which byte escapes never produce.
+    else if (code >= 0xd800 && code <= 0xdfff) out += `%u${code.toString(16).toUpperCase()}`;
     else for (const byte of Buffer.from(char, 'utf8')) out += `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
   }
   // An empty component would make `a::b` ambiguous with nothing; mark it.

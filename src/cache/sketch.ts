@@ -25,8 +25,9 @@ export function sketchOf(ids: Iterable<string>): Sketch {
   const hashes = new Set<number>();
   for (const id of ids) hashes.add(murmur3(id, 0x9747b28c));
   if (hashes.size <= SET_MAX) return setSketch(hashes);
+  // From the hashes, not the ids: `ids` may be an iterable that can be read only once.
   const registers = new Uint8Array(M);
-  for (const id of ids) addToRegisters(registers, id);
+  for (const h of hashes) addHash(registers, h);
   return { k: 'hll', r: Buffer.from(registers).toString('base64') };
 }
 
@@ -63,10 +64,6 @@ function readSet(base64: string): Uint32Array {
   const copy = new Uint8Array(bytes.byteLength);
   copy.set(bytes);
   return new Uint32Array(copy.buffer, 0, copy.byteLength / 4);
-}
-
-function addToRegisters(registers: Uint8Array, id: string): void {
-  addHash(registers, murmur3(id, 0x9747b28c));
 }
 
 // The index comes from the top P bits of the member's hash, the rank from a second,
