@@ -8,7 +8,7 @@ import { createRecorder } from './domain/recorder.js';
 import { createEventBus } from './events/bus.js';
 import { createDashboardYoga, type DashboardYoga } from './graphql/yoga.js';
 import { createHttpServer, type HttpServer } from './http/server.js';
-import { createMetricsService } from './metrics/service.js';
+import { createMetricsService, type MetricsService } from './metrics/service.js';
 import type { Logger } from './observability/logger.js';
 import { createRegistry } from './observability/registry.js';
 import { createAggregateSource } from './source/aggregates.js';
@@ -54,6 +54,7 @@ export interface App {
   readonly cache: CacheCore;
   readonly cacheMetrics: CacheMetrics;
   readonly invalidation: InvalidationService;
+  readonly metrics: MetricsService;
   /** Binds config.port (or `port`) and resolves with the port bound. */
   listen(port?: number): Promise<number>;
   /** Graceful stop: HTTP first, then the database. */
@@ -142,6 +143,7 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
     cache,
     cacheMetrics,
     invalidation,
+    metrics,
     listen: (port) => http.listen(port ?? config.port, config.host),
     close() {
       closed ??= (async () => {
