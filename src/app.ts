@@ -26,6 +26,14 @@ import type { CacheStore } from './cache/store.js';
 import { createInvalidationService, type InvalidationService } from './metrics/invalidation-service.js';
 import { createCacheMetrics, type CacheMetrics } from './observability/cache-metrics.js';
 import type { Registry } from 'prom-client';
+import { BUCKET_MS, bucketStart } from './cache/buckets.js';
+import { createSubscriptionHub, type SubscriptionHub } from './events/hub.js';
+import { createLocalFanout, createRedisFanout, type InvalidationNotice } from './events/notices.js';
+import { connectRedis } from './events/redis-clients.js';
+import { StreamConsumer } from './events/stream-consumer.js';
+import { METRICS, metricsTouchedBy, type MetricName } from './metrics/definitions.js';
+import { storedMetricsOf } from './metrics/invalidation-service.js';
+import { createEventMetrics } from './observability/event-metrics.js';
 
 export interface AppOptions {
   logger: Logger;
@@ -42,6 +50,11 @@ export interface AppOptions {
    * @default true
    */
   cache?: boolean;
+  /**
+   * `false` leaves the event stream to the servers: for tools such as `npm run warm`
+   * that build the app for a few seconds. @default true
+   */
+  consumeEvents?: boolean;
 }
 
 export interface App {
@@ -55,6 +68,9 @@ export interface App {
   readonly cacheMetrics: CacheMetrics;
   readonly invalidation: InvalidationService;
   readonly metrics: MetricsService;
+  readonly hub: SubscriptionHub;
+  /** Reads dashboard:events; only when the store is Redis or a cluster. */
+  readonly consumer: StreamConsumer | undefined;
   /** Binds config.port (or `port`) and resolves with the port bound. */
   listen(port?: number): Promise<number>;
   /** Graceful stop: HTTP first, then the database. */
@@ -95,19 +111,81 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
   const space = { prefix: config.cache.keyPrefix, cacheVersion: config.cache.version };
   const invalidation = createInvalidationService(space, createInvalidator(store, cacheMetrics));
 
+  // Notices reach every instance through Redis pub/sub (in-process when embedded).
+  const publisher = connectRedis(config.store, 'publish');
+  const subscriber = connectRedis(config.store, 'subscribe');
+  const fanout =
+    publisher && subscriber
+      ? createRedisFanout(publisher, subscriber, (error) => logger.warn({ err: error }, 'invalidation notice fan-out failed'))
+      : createLocalFanout();
+  const hub = createSubscriptionHub({ fanout, metricOrder: Object.keys(METRICS), clock });
+  let readyTimer: NodeJS.Timeout | undefined;
+  await Promise.race([fanout.ready(), new Promise((resolve) => (readyTimer = setTimeout(resolve, 2_000)))]);
+  clearTimeout(readyTimer);
+  const notify = (notice: InvalidationNotice) =>
+    hub.notify(notice).catch((error) => logger.warn({ err: error, tenant: notice.tenant }, 'could not publish an invalidation notice'));
+
   const writes = createWriteSource(database);
   const bus = createEventBus((error, event) =>
     logger.error({ err: error, event: event.type, tenant: event.tenant }, 'event listener failed'),
   );
   // Entries are dropped before the write returns: read your writes, on every instance
-  // sharing the store.
-  bus.subscribe((event) => invalidation.onEvent(event).then(() => undefined));
+  // sharing the store. Then every subscriber of the tenant hears which metrics changed.
+  bus.subscribe(async (event) => {
+    await invalidation.onEvent(event);
+    const hour = bucketStart(event.occurredAt, 'HOUR');
+    // Not awaited: the write has landed and its entries are gone; the hint to
+    // subscribers must not hold the mutation up when pub/sub is slow or down.
+    void notify({
+      tenant: event.tenant,
+      region: event.region,
+      metrics: metricsTouchedBy(event.type),
+      from: hour,
+      to: hour + BUCKET_MS.HOUR,
+      reason: event.type,
+    });
+  });
+  const notifyingInvalidation: InvalidationService = {
+    ...invalidation,
+    async manual(tenant: string, names: readonly MetricName[] | undefined, range?: { from: number; to: number }) {
+      const dropped = await invalidation.manual(tenant, names, range);
+      const stored = storedMetricsOf(names);
+      // Derived metrics change with their inputs: name them too.
+      const metrics = Object.values(METRICS)
+        .filter((m) => stored.includes(m.name) || (m.combine === 'derived' && m.inputs.some((i) => stored.includes(i))))
+        .map((m) => m.name);
+      const now = clock();
+      void notify({
+        tenant,
+        metrics,
+        from: range?.from ?? bucketStart(now - 400 * BUCKET_MS.DAY, 'DAY'),
+        to: range?.to ?? bucketStart(now, 'DAY') + BUCKET_MS.DAY,
+        reason: 'manual',
+      });
+      return dropped;
+    },
+  };
+  const recorder = createRecorder({ writes, bus, clock });
+  const streamConnection = options.consumeEvents === false ? undefined : connectRedis(config.store, 'stream');
+  let consumer: StreamConsumer | undefined;
+  const eventMetrics = createEventMetrics(registry, {
+    subscribers: () => hub.size(),
+    pending: streamConnection && (() => consumer!.pending()),
+  });
+  consumer = streamConnection
+    ? new StreamConsumer({ redis: streamConnection, handle: (event) => recorder.ingest(event), logger, clock, onResult: eventMetrics.consumed })
+    : undefined;
+  if (consumer) {
+    await consumer.start().catch((error) => logger.warn({ err: error }, 'event stream consumer could not start; events from other services wait'));
+  }
+
   const services = {
-    invalidation,
+    invalidation: notifyingInvalidation,
+    hub,
     writes,
     bus,
     clock,
-    recorder: createRecorder({ writes, bus, clock }),
+    recorder,
     fx: createStaticRates(),
   };
   const metrics = createMetricsService(createAggregateSource(database), options.cache === false ? undefined : { core: cache, ...space });
@@ -142,12 +220,16 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
     store,
     cache,
     cacheMetrics,
-    invalidation,
+    invalidation: notifyingInvalidation,
     metrics,
+    hub,
+    consumer,
     listen: (port) => http.listen(port ?? config.port, config.host),
     close() {
       closed ??= (async () => {
+        await consumer?.stop();
         await http.close();
+        await hub.close();
         await cache.idle();
         await store.close();
         await database.close();

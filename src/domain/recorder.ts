@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Identity } from '../auth/identity.js';
 import { forbidden, invalidInput } from '../errors.js';
 import type { EventBus } from '../events/bus.js';
+import type { DomainEvent } from '../events/types.js';
 import type { OrderRow, SessionRow } from '../source/types.js';
 import type { WriteSource } from '../source/writes.js';
 import { resolveRegion, validateAmount, validateId, validateOccurredAt } from './validation.js';
@@ -30,6 +31,13 @@ export interface RecordSessionInput {
 export interface Recorder {
   recordOrder(identity: Identity, input: RecordOrderInput): Promise<OrderRow>;
   recordSession(identity: Identity, input: RecordSessionInput): Promise<SessionRow>;
+  /**
+   * Ingests an event another service published: writes its row once (a repeated id
+   * changes nothing), then publishes it like our own writes. Publishing a repeat is
+   * harmless (invalidation is idempotent) and covers a crash between write and publish.
+   * @returns whether the row was new.
+   */
+  ingest(event: DomainEvent): Promise<boolean>;
 }
 
 export interface RecorderDeps {
@@ -88,6 +96,29 @@ export function createRecorder({ writes, bus, clock }: RecorderDeps): Recorder {
       await writes.insertSession(row);
       await bus.publish({ type: 'session.recorded', id: row.id, tenant: row.tenantId, region, occurredAt, visitorId });
       return row;
+    },
+
+    async ingest(event) {
+      const inserted =
+        event.type === 'order.recorded'
+          ? await writes.insertOrder({
+              tenantId: event.tenant,
+              id: event.id,
+              productId: event.productId,
+              customerId: event.customerId,
+              amountCents: Math.round(event.amount * 100),
+              region: event.region,
+              occurredAt: event.occurredAt,
+            })
+          : await writes.insertSession({
+              tenantId: event.tenant,
+              id: event.id,
+              visitorId: event.visitorId,
+              region: event.region,
+              occurredAt: event.occurredAt,
+            });
+      await bus.publish(event);
+      return inserted;
     },
   };
 }

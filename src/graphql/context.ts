@@ -5,6 +5,7 @@
 import type { Identity } from '../auth/identity.js';
 import type { Recorder } from '../domain/recorder.js';
 import type { EventBus } from '../events/bus.js';
+import type { SubscriptionHub } from '../events/hub.js';
 import type { InvalidationService } from '../metrics/invalidation-service.js';
 import type { MetricsReader } from '../metrics/service.js';
 import type { WriteSource } from '../source/writes.js';
@@ -14,6 +15,7 @@ import type { FxRates } from '../vendors/fx.js';
 export interface GraphQLServices {
   recorder: Recorder;
   invalidation: InvalidationService;
+  hub: SubscriptionHub;
   writes: WriteSource;
   fx: FxRates;
   bus: EventBus;

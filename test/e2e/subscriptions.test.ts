@@ -74,8 +74,8 @@ describe('metricsInvalidated over SSE', () => {
           data: {
             metricsInvalidated: {
               metrics: ['REVENUE', 'ORDERS', 'CUSTOMERS', 'AVERAGE_ORDER_VALUE', 'CONVERSION_RATE', 'TOP_PRODUCTS'],
-              from: '2026-11-20T00:00:00.000Z',
-              to: '2026-11-21T00:00:00.000Z',
+              from: '2026-11-20T10:00:00.000Z',
+              to: '2026-11-20T11:00:00.000Z',
               reason: 'order.recorded',
               at: expect.any(String),
             },

@@ -1,28 +1,24 @@
 /**
- * `metricsInvalidated`: domain events of the caller's tenant and scope, as the
- * metrics they change. In-process delivery for now.
+ * `metricsInvalidated`: which metrics of the caller's tenant changed, and over which
+ * range, coalesced per tenant by the hub. The filter comes from the verified token
+ * only; the subscription ends when the token expires.
  */
 import { Repeater } from 'graphql-yoga';
-import { metricsTouchedBy, type MetricName } from '../../metrics/definitions.js';
-import type { SubscriptionResolvers } from '../resolvers.generated.js';
-import { BUCKET_MS, bucketStart } from '../../cache/buckets.js';
+import type { MetricsInvalidatedPayload } from '../../events/hub.js';
+import type { MetricName, SubscriptionResolvers } from '../resolvers.generated.js';
 
 export const Subscription: SubscriptionResolvers = {
   metricsInvalidated: {
     subscribe(_, { metrics: wanted }, { identity, services }) {
-      const filter = wanted && wanted.length > 0 ? new Set<MetricName>(wanted) : undefined;
-      return new Repeater(async (push, stop) => {
-        const unsubscribe = services.bus.subscribe((event) => {
-          // Tenant equality on the verified token's tenant: nothing else is ever delivered.
-          if (event.tenant !== identity.tenant) return;
-          if (identity.region !== undefined && event.region !== identity.region) return;
-          const metrics = metricsTouchedBy(event.type).filter((m) => !filter || filter.has(m));
-          if (metrics.length === 0) return;
-          const from = bucketStart(event.occurredAt, 'DAY');
-          void push({
-            metricsInvalidated: { metrics, from, to: from + BUCKET_MS.DAY, reason: event.type, at: services.clock() },
-          });
-        });
+      return new Repeater<{ metricsInvalidated: MetricsInvalidatedPayload & { metrics: MetricName[] } }>(async (push, stop) => {
+        const unsubscribe = services.hub.subscribe(
+          {
+            tenant: identity.tenant,
+            region: identity.region,
+            metrics: wanted && wanted.length > 0 ? new Set<string>(wanted) : undefined,
+          },
+          (payload) => void push({ metricsInvalidated: payload as MetricsInvalidatedPayload & { metrics: MetricName[] } }),
+        );
         // A subscription lives no longer than its token (setTimeout caps near 24.8 days).
         const expiry = setTimeout(stop, Math.min(2 ** 31 - 1, Math.max(0, identity.expiresAt - services.clock())));
         await stop;
