@@ -6,6 +6,7 @@ import { signToken } from './auth/identity.js';
 import type { Config } from './config/index.js';
 import { createRecorder } from './domain/recorder.js';
 import { createEventBus } from './events/bus.js';
+import { attachWebSocket } from './graphql/websocket.js';
 import { createDashboardYoga, type DashboardYoga } from './graphql/yoga.js';
 import { createHttpServer, type HttpServer } from './http/server.js';
 import { createMetricsService, type MetricsService } from './metrics/service.js';
@@ -118,7 +119,7 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
     publisher && subscriber
       ? createRedisFanout(publisher, subscriber, (error) => logger.warn({ err: error }, 'invalidation notice fan-out failed'))
       : createLocalFanout();
-  const hub = createSubscriptionHub({ fanout, metricOrder: Object.keys(METRICS), clock });
+  const hub = createSubscriptionHub({ fanout, metricOrder: Object.keys(METRICS), clock, coalesceMs: config.events.coalesceMs });
   let readyTimer: NodeJS.Timeout | undefined;
   await Promise.race([fanout.ready(), new Promise((resolve) => (readyTimer = setTimeout(resolve, 2_000)))]);
   clearTimeout(readyTimer);
@@ -173,7 +174,14 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
     pending: streamConnection && (() => consumer!.pending()),
   });
   consumer = streamConnection
-    ? new StreamConsumer({ redis: streamConnection, handle: (event) => recorder.ingest(event), logger, clock, onResult: eventMetrics.consumed })
+    ? new StreamConsumer({
+        redis: streamConnection,
+        handle: (event) => recorder.ingest(event),
+        logger,
+        clock,
+        claimIdleMs: config.events.claimIdleMs,
+        onResult: eventMetrics.consumed,
+      })
     : undefined;
   if (consumer) {
     await consumer.start().catch((error) => logger.warn({ err: error }, 'event stream consumer could not start; events from other services wait'));
@@ -210,6 +218,8 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
     },
   });
 
+  const websocket = attachWebSocket(http.server, yoga, config.auth.jwtSecret);
+
   let closed: Promise<void> | undefined;
   return {
     config,
@@ -228,6 +238,7 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
     close() {
       closed ??= (async () => {
         await consumer?.stop();
+        await websocket.close();
         await http.close();
         await hub.close();
         await cache.idle();

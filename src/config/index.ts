@@ -87,6 +87,12 @@ export interface Config {
   };
   limits: QueryLimits;
   cache: CacheSettings;
+  events: {
+    /** Pending stream entries idle this long are claimed from a crashed instance. @default 30000 */
+    claimIdleMs: number;
+    /** How long notices of one tenant gather before subscribers hear them. @default 250 */
+    coalesceMs: number;
+  };
   /** Lowest log level written. @default 'info' */
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
 }
@@ -127,6 +133,7 @@ export const DEFAULTS = Object.freeze({
     memoryMaxEntries: 100_000,
     memoryMaxBytes: 256 * 1024 * 1024,
   } satisfies CacheSettings),
+  events: Object.freeze({ claimIdleMs: 30_000, coalesceMs: 250 }),
   /** @default 'info' */
   logLevel: 'info' as const,
 });
@@ -268,6 +275,10 @@ export function loadConfig(env: Env = process.env): Config {
       lockWaitMs: integer(env, 'CACHE_LOCK_WAIT_MS', DEFAULTS.cache.lockWaitMs, 0, 600_000),
       memoryMaxEntries: integer(env, 'CACHE_MEMORY_MAX_ENTRIES', DEFAULTS.cache.memoryMaxEntries, 100, 100_000_000),
       memoryMaxBytes: integer(env, 'CACHE_MEMORY_MAX_BYTES', DEFAULTS.cache.memoryMaxBytes, 1_048_576, 64 * 1024 ** 3),
+    },
+    events: {
+      claimIdleMs: integer(env, 'EVENTS_CLAIM_IDLE_MS', DEFAULTS.events.claimIdleMs, 100, 3_600_000),
+      coalesceMs: integer(env, 'SUBSCRIPTION_COALESCE_MS', DEFAULTS.events.coalesceMs, 0, 10_000),
     },
     logLevel: oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, DEFAULTS.logLevel),
   };

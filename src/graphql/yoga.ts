@@ -101,7 +101,7 @@ export function createDashboardYoga({ config, services, metrics, logger, graphiq
     async context(initial) {
       // graphql-ws clients send the token in connectionParams; HTTP and SSE in the header.
       const params = (initial as { connectionParams?: { authorization?: unknown } }).connectionParams;
-      const header = typeof params?.authorization === 'string' ? params.authorization : initial.request.headers.get('authorization');
+      const header = typeof params?.authorization === 'string' ? params.authorization : initial.request?.headers.get('authorization');
       try {
         const identity = await verifyAuthorization(header, config.auth.jwtSecret);
         return { identity, services, metrics: metrics.reader(identity.role) };

@@ -1,0 +1,64 @@
+/**
+ * Subscriptions over WebSocket (graphql-ws protocol) at /graphql, next to SSE. The
+ * token comes in connectionParams `{ authorization: "Bearer <JWT>" }`; a connection
+ * without a valid one is closed with 4403 before any operation runs. Each operation
+ * then goes through the same yoga pipeline (context, plugins, limits) as HTTP.
+ */
+import type { Server } from 'node:http';
+import type { ExecutionArgs } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import { verifyAuthorization } from '../auth/identity.js';
+import type { DashboardYoga } from './yoga.js';
+
+export interface WebSocketEndpoint {
+  /** Closes every socket and stops accepting new ones. */
+  close(): Promise<void>;
+}
+
+type Enveloped = ReturnType<DashboardYoga['getEnveloped']>;
+
+export function attachWebSocket(server: Server, yoga: DashboardYoga, secret: Uint8Array): WebSocketEndpoint {
+  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
+  const disposable = useServer(
+    {
+      execute: (args) => (args.rootValue as Pick<Enveloped, 'execute'>).execute(args as ExecutionArgs),
+      subscribe: (args) => (args.rootValue as Pick<Enveloped, 'subscribe'>).subscribe(args as ExecutionArgs),
+      async onConnect(ctx) {
+        const authorization = (ctx.connectionParams as { authorization?: unknown } | undefined)?.authorization;
+        try {
+          await verifyAuthorization(typeof authorization === 'string' ? authorization : undefined, secret);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      async onSubscribe(ctx, _id, params) {
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          ...ctx,
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params,
+        });
+        const document = parse(params.query);
+        const errors = validate(schema, document);
+        if (errors.length) return errors;
+        return {
+          schema,
+          document,
+          operationName: params.operationName,
+          variableValues: params.variables,
+          contextValue: await contextFactory(),
+          rootValue: { execute, subscribe },
+        };
+      },
+    },
+    wss,
+  );
+  return {
+    async close() {
+      for (const client of wss.clients) client.terminate();
+      await disposable.dispose();
+    },
+  };
+}
