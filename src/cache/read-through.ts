@@ -37,6 +37,8 @@ export interface BucketResult<V> {
   bucket: number;
   value: V;
   how: LookupResult;
+  /** Until when the value stays fresh, epoch ms (now for a stale one). */
+  freshUntil: number;
 }
 
 /** Per request: the batching loader and what the request saw, for `extensions.cache`. */
@@ -44,6 +46,8 @@ export interface RequestCache {
   readonly loader: BucketLoader;
   /** Per metric: buckets hit, missed and served stale in this request. */
   readonly stats: Map<string, Record<LookupResult, number>>;
+  /** The earliest `freshUntil` of every bucket this request read: how long its answer holds. */
+  freshUntil: number;
 }
 
 export interface CacheCore {
@@ -202,7 +206,10 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
   /** Counts what a request saw: in its stats always, in the observer once per store read. */
   function tally(metric: string, request: RequestCache, results: ReadonlyArray<BucketResult<unknown>>, own: boolean): void {
     const counts = { hit: 0, miss: 0, stale: 0 };
-    for (const r of results) counts[r.how]++;
+    for (const r of results) {
+      counts[r.how]++;
+      if (r.freshUntil < request.freshUntil) request.freshUntil = r.freshUntil;
+    }
     if (own) {
       for (const how of ['hit', 'miss', 'stale'] as const) if (counts[how]) observer.lookup(metric, how, counts[how]);
       if (counts.stale) observer.staleServed(metric, counts.stale);
@@ -224,9 +231,9 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
     buckets.forEach((bucket, i) => {
       const entry = decodeOrNull<V>(texts[i] as string | null | Error);
       const freshness = decide(entry, now, spec.version);
-      if (freshness === 'fresh') results[i] = { bucket, value: entry!.value, how: 'hit' };
+      if (freshness === 'fresh') results[i] = { bucket, value: entry!.value, how: 'hit', freshUntil: entry!.freshUntil };
       else if (freshness === 'stale') {
-        results[i] = { bucket, value: entry!.value, how: 'stale' };
+        results[i] = { bucket, value: entry!.value, how: 'stale', freshUntil: now };
         stale.push(bucket);
       } else missing.push(bucket);
     });
@@ -247,7 +254,12 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
           const values = await fill(spec, span, true);
           for (const bucket of bucketsOf(span)) {
             request.loader.clear(spec.keyOf(bucket));
-            results[index.get(bucket)!] = { bucket, value: values!.get(bucket) ?? spec.empty, how: 'miss' };
+            results[index.get(bucket)!] = {
+              bucket,
+              value: values!.get(bucket) ?? spec.empty,
+              how: 'miss',
+              freshUntil: deadlines(bucket, spec.granularity, clock(), spec.ttl).freshUntil,
+            };
           }
         }),
       );
@@ -257,7 +269,7 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
 
   return {
     forRequest() {
-      return { loader: createBucketLoader(reads), stats: new Map() };
+      return { loader: createBucketLoader(reads), stats: new Map(), freshUntil: Infinity };
     },
 
     async read<V>(spec: BucketSpec<V>, window: BucketWindow, request: RequestCache) {

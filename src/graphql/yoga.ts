@@ -16,6 +16,7 @@ import type { Logger } from '../observability/logger.js';
 import type { GraphQLContext, GraphQLServices } from './context.js';
 import { createMaskError, findDomainError, toGraphQLError } from './errors.js';
 import { cacheExtensionPlugin } from './plugins/cache-extension.js';
+import { httpCachingPlugin } from './plugins/http-caching.js';
 import { queryLimitPlugins } from './plugins/query-limits.js';
 import { resolvers } from './resolvers/index.js';
 
@@ -110,6 +111,6 @@ export function createDashboardYoga({ config, services, metrics, logger, graphiq
         throw new GraphQLError('Could not verify the token.', { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
       }
     },
-    plugins: [...queryLimitPlugins(config.limits), ...(config.env === 'production' ? [] : [cacheExtensionPlugin()])],
+    plugins: [...queryLimitPlugins(config.limits), httpCachingPlugin(), ...(config.env === 'production' ? [] : [cacheExtensionPlugin()])],
   });
 }

@@ -3,6 +3,7 @@
  * size check), health at /healthz and /readyz, Prometheus text at /metrics, and a
  * graceful close that finishes in-flight requests.
  */
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import { createHttpInstruments, type Route } from '../observability/http-metrics.js';
@@ -119,6 +120,21 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     response.headers.forEach((value, name) => {
       outHeaders[name] = name === 'set-cookie' ? response.headers.getSetCookie() : value;
     });
+    // A cacheable GET answer gets an ETag of its body, and a matching If-None-Match a 304.
+    if (method === 'GET' && response.status === 200 && /max-age=/.test(response.headers.get('cache-control') ?? '')) {
+      const body = Buffer.from(await response.arrayBuffer());
+      const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
+      outHeaders.etag = etag;
+      if (ifNoneMatch(req.headers['if-none-match'], etag)) {
+        delete outHeaders['content-length'];
+        delete outHeaders['content-type'];
+        res.writeHead(304, outHeaders);
+        return void res.end();
+      }
+      outHeaders['content-length'] = String(body.length);
+      res.writeHead(200, outHeaders);
+      return void res.end(body);
+    }
     res.writeHead(response.status, outHeaders);
     if (!response.body || method === 'HEAD') return void res.end();
 
@@ -167,6 +183,15 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       await closed;
     },
   };
+}
+
+/** True when an If-None-Match header names `etag` (or is `*`). */
+function ifNoneMatch(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  return header.split(',').some((tag) => {
+    const t = tag.trim();
+    return t === '*' || t === etag || t === `W/${etag}`;
+  });
 }
 
 /** The whole body, or 'too-large' as soon as it passes `limit` bytes. */

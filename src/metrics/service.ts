@@ -41,6 +41,8 @@ export interface MetricsReader {
   topProducts(scope: DataScope, window: BucketWindow, limit: number): Promise<ProductSalesModel[]>;
   /** Per metric, buckets hit, missed and served stale so far in this request. */
   cacheStats(): Record<string, Record<LookupResult, number>>;
+  /** Until when everything read so far stays fresh (epoch ms); Infinity when nothing was read, now when uncached. */
+  freshUntil(): number;
 }
 
 export interface MetricsService {
@@ -174,6 +176,7 @@ export function createMetricsService(source: AggregateSource, cache?: MetricsCac
           }));
         },
         cacheStats: () => Object.fromEntries(request?.stats ?? []),
+        freshUntil: () => (request ? request.freshUntil : memo.size > 0 ? 0 : Infinity),
       };
       return reader;
     },
