@@ -18,6 +18,9 @@ import { migrate } from './source/migrations.js';
 import { isSeeded, seed, type SeedOptions } from './source/seed.js';
 import { createWriteSource } from './source/writes.js';
 import { createStaticRates } from './vendors/fx.js';
+import { createCachedVendorRates } from './vendors/fx-cached.js';
+import { createFxMetrics } from './observability/fx-metrics.js';
+import { createGraphQLMetrics } from './observability/graphql-metrics.js';
 import { createCacheCore, type CacheCore } from './cache/read-through.js';
 import { createInvalidator } from './cache/invalidation.js';
 import { createMemoryStore } from './cache/memory-store.js';
@@ -194,7 +197,18 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
     bus,
     clock,
     recorder,
-    fx: createStaticRates(),
+    fx: config.fx.apiUrl
+      ? createCachedVendorRates({
+          apiUrl: config.fx.apiUrl,
+          ttlMs: config.fx.ttlMs,
+          timeoutMs: config.fx.timeoutMs,
+          store,
+          keyPrefix: `${config.cache.keyPrefix}:${config.cache.version}`,
+          logger,
+          clock,
+          observer: createFxMetrics(registry),
+        })
+      : createStaticRates(),
   };
   const metrics = createMetricsService(createAggregateSource(database), options.cache === false ? undefined : { core: cache, ...space });
   const yoga = createDashboardYoga({
@@ -202,6 +216,7 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
     services,
     metrics,
     logger,
+    graphqlMetrics: createGraphQLMetrics(registry),
     graphiqlToken: () => signToken({ tenant: 'acme', role: 'ADMIN' }, config.auth.jwtSecret, clock()),
   });
   const http = createHttpServer({

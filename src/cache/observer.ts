@@ -23,6 +23,8 @@ export interface CacheObserver {
   invalidated(metric: string, reason: string, count: number): void;
   /** A store failure; the source answered instead. */
   storeError(operation: StoreOperation, error: unknown): void;
+  /** One store command and how long it took, failed or not. */
+  storeCommand?(operation: StoreOperation, durationMs: number): void;
 }
 
 /** An observer that records nothing. */

@@ -56,6 +56,7 @@ export function createResilientStore(
     }
     const trial = now === 'half-open';
     if (trial) trialInFlight = true;
+    const started = performance.now();
     try {
       const result = await run();
       failures = 0;
@@ -77,6 +78,7 @@ export function createResilientStore(
       throw error;
     } finally {
       if (trial) trialInFlight = false;
+      observer.storeCommand?.(operation, performance.now() - started);
     }
   }
 

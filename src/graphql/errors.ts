@@ -14,6 +14,14 @@ const GRAPHQL_CODES: Readonly<Record<ErrorCode, { code: string; status?: number 
   [ErrorCodes.E_LIMIT_EXCEEDED]: { code: 'QUERY_TOO_COMPLEX' },
 };
 
+/** The contract code an error carries or will carry once masked. */
+export function codeOf(error: unknown): string {
+  const code = (error as { extensions?: { code?: unknown } })?.extensions?.code;
+  if (typeof code === 'string') return code;
+  const domain = findDomainError(error);
+  return domain ? GRAPHQL_CODES[domain.code].code : 'INTERNAL_SERVER_ERROR';
+}
+
 /** Code given to query-limit refusals (depth, aliases, tokens, cost). */
 export const QUERY_TOO_COMPLEX = 'QUERY_TOO_COMPLEX';
 

@@ -32,6 +32,8 @@ export type ConvertedAmount = {
   source: Scalars['String']['output'];
   /** True when the vendor could not be reached and the last good rate was used. */
   stale: Scalars['Boolean']['output'];
+  /** The vendor's own date of the rate (YYYY-MM-DD); null for the built-in table. */
+  vendorDate?: Maybe<Scalars['String']['output']>;
 };
 
 /** Metrics of one tenant (and region scope) over one range. Each field is computed on its own. */
@@ -372,6 +374,7 @@ export type ConvertedAmountResolvers<ContextType = GraphQLContext, ParentType ex
   rate?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
   source?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   stale?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  vendorDate?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 };
 
 export type DashboardResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Dashboard'] = ResolversParentTypes['Dashboard']> = {

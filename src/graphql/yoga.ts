@@ -17,6 +17,8 @@ import type { GraphQLContext, GraphQLServices } from './context.js';
 import { createMaskError, findDomainError, toGraphQLError } from './errors.js';
 import { cacheExtensionPlugin } from './plugins/cache-extension.js';
 import { httpCachingPlugin } from './plugins/http-caching.js';
+import { requestMetricsPlugin } from './plugins/request-metrics.js';
+import type { GraphQLMetrics } from '../observability/graphql-metrics.js';
 import { queryLimitPlugins } from './plugins/query-limits.js';
 import { resolvers } from './resolvers/index.js';
 
@@ -53,13 +55,15 @@ export interface YogaOptions {
   services: GraphQLServices;
   metrics: MetricsService;
   logger: Logger;
+  /** Request duration and errors per operation. */
+  graphqlMetrics?: GraphQLMetrics | undefined;
   /** Signs a token to prefill in GraphiQL's headers; used outside production only. */
   graphiqlToken?: (() => Promise<string>) | undefined;
 }
 
 export type DashboardYoga = YogaServerInstance<{}, GraphQLContext>;
 
-export function createDashboardYoga({ config, services, metrics, logger, graphiqlToken }: YogaOptions): DashboardYoga {
+export function createDashboardYoga({ config, services, metrics, logger, graphiqlToken, graphqlMetrics }: YogaOptions): DashboardYoga {
   const schema = createSchema<GraphQLContext>({ typeDefs: loadTypeDefs(), resolvers: resolvers as never });
   checkDeclarations(schema);
   return createYoga<{}, GraphQLContext>({
@@ -111,6 +115,11 @@ export function createDashboardYoga({ config, services, metrics, logger, graphiq
         throw new GraphQLError('Could not verify the token.', { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
       }
     },
-    plugins: [...queryLimitPlugins(config.limits), httpCachingPlugin(), ...(config.env === 'production' ? [] : [cacheExtensionPlugin()])],
+    plugins: [
+      ...queryLimitPlugins(config.limits),
+      httpCachingPlugin(),
+      ...(graphqlMetrics ? [requestMetricsPlugin(graphqlMetrics)] : []),
+      ...(config.env === 'production' ? [] : [cacheExtensionPlugin()]),
+    ],
   });
 }

@@ -18,6 +18,7 @@ export interface CacheMetrics extends CacheObserver {
     lockWaits: Counter<'metric'>;
     invalidations: Counter<'metric' | 'reason'>;
     errors: Counter<'operation'>;
+    storeDuration: Histogram<'operation'>;
   };
 }
 
@@ -36,12 +37,20 @@ export function createCacheMetrics(registry: Registry, logger?: Logger): CacheMe
   const staleServed = new Counter({ name: 'cache_stale_served_total', help: 'Stale values served while a refresh runs', labelNames: ['metric'] as const, registers });
   const lockWaits = new Counter({ name: 'cache_lock_waits_total', help: "Lookups that waited on another worker's lock", labelNames: ['metric'] as const, registers });
   const invalidations = new Counter({ name: 'cache_invalidations_total', help: 'Buckets dropped, by reason', labelNames: ['metric', 'reason'] as const, registers });
+  const storeDuration = new Histogram({
+    name: 'cache_store_command_duration_seconds',
+    help: 'Latency of cache store commands by operation, failed ones included',
+    labelNames: ['operation'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers,
+  });
   const errors = new Counter({ name: 'cache_errors_total', help: 'Cache store failures, each served from the source instead', labelNames: ['operation'] as const, registers });
 
   // A dead store fails every request; one log line per second is enough to see it.
   let lastLogged = 0;
   return {
-    instruments: { requests, recomputes, sourceQueries, recomputeDuration, staleServed, lockWaits, invalidations, errors },
+    instruments: { requests, recomputes, sourceQueries, recomputeDuration, staleServed, lockWaits, invalidations, errors, storeDuration },
+    storeCommand: (operation, durationMs) => storeDuration.observe({ operation }, durationMs / 1000),
     lookup: (metric, result, count = 1) => requests.inc({ metric, result }, count),
     recomputed(metric, buckets, durationMs) {
       recomputes.inc({ metric }, buckets);

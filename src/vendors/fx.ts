@@ -15,6 +15,8 @@ export interface FxQuote {
   fetchedAt: number;
   /** True when the vendor failed and the last good rate is served. */
   stale: boolean;
+  /** The vendor's own date of the rate, when it gives one. */
+  vendorDate?: string | undefined;
 }
 
 /** What `ConvertedAmount` resolves from. */
