@@ -3,6 +3,7 @@
  * shared by every request, the metrics reader is made for this one.
  */
 import type { Identity } from '../auth/identity.js';
+import type { Logger } from '../observability/logger.js';
 import type { Recorder } from '../domain/recorder.js';
 import type { EventBus } from '../events/bus.js';
 import type { SubscriptionHub } from '../events/hub.js';
@@ -25,6 +26,8 @@ export interface GraphQLServices {
 
 export interface GraphQLContext {
   identity: Identity;
+  /** This request's logger: request id, tenant and role on every line. */
+  log: Logger;
   metrics: MetricsReader;
   services: GraphQLServices;
 }

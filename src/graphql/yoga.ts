@@ -18,6 +18,7 @@ import { createMaskError, findDomainError, toGraphQLError } from './errors.js';
 import { cacheExtensionPlugin } from './plugins/cache-extension.js';
 import { httpCachingPlugin } from './plugins/http-caching.js';
 import { requestMetricsPlugin } from './plugins/request-metrics.js';
+import { requestLogPlugin } from './plugins/request-log.js';
 import type { GraphQLMetrics } from '../observability/graphql-metrics.js';
 import { queryLimitPlugins } from './plugins/query-limits.js';
 import { resolvers } from './resolvers/index.js';
@@ -109,7 +110,9 @@ export function createDashboardYoga({ config, services, metrics, logger, graphiq
       const header = typeof params?.authorization === 'string' ? params.authorization : initial.request?.headers.get('authorization');
       try {
         const identity = await verifyAuthorization(header, config.auth.jwtSecret);
-        return { identity, services, metrics: metrics.reader(identity.role) };
+        const reqId = initial.request?.headers.get('x-request-id') ?? undefined;
+        const log = logger.child({ reqId, tenant: identity.tenant, role: identity.role });
+        return { identity, services, log, metrics: metrics.reader(identity.role) };
       } catch (error) {
         if (error instanceof DomainError) throw toGraphQLError(error);
         throw new GraphQLError('Could not verify the token.', { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
@@ -119,6 +122,7 @@ export function createDashboardYoga({ config, services, metrics, logger, graphiq
       ...queryLimitPlugins(config.limits),
       httpCachingPlugin(),
       ...(graphqlMetrics ? [requestMetricsPlugin(graphqlMetrics)] : []),
+      requestLogPlugin(),
       ...(config.env === 'production' ? [] : [cacheExtensionPlugin()]),
     ],
   });

@@ -3,7 +3,7 @@
  * size check), health at /healthz and /readyz, Prometheus text at /metrics, and a
  * graceful close that finishes in-flight requests.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import { createHttpInstruments, type Route } from '../observability/http-metrics.js';
@@ -113,6 +113,12 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       if (value === undefined) continue;
       for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v);
     }
+    // Every request has an id, the caller's when it sends a sane one: logs carry it and
+    // the response gives it back.
+    const given = headers.get('x-request-id');
+    const requestId = given && /^[\w.:-]{1,64}$/.test(given) ? given : randomUUID();
+    headers.set('x-request-id', requestId);
+    res.setHeader('x-request-id', requestId);
     const request = new Request(url.href, { method, headers, body: body as BodyInit | undefined, signal: abort.signal });
     const response = await options.graphql(request, { req, res });
 

@@ -1,0 +1,34 @@
+/**
+ * One structured log line per executed operation, on the request's logger (request
+ * id, tenant, role): its type and name, how long it took, and its error codes. Never
+ * the query text or variables (they may hold anything), never the token.
+ */
+import { getOperationAST } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import type { GraphQLContext } from '../context.js';
+import { codeOf } from '../errors.js';
+
+export function requestLogPlugin(): Plugin<GraphQLContext> {
+  return {
+    onExecute({ args }) {
+      const started = performance.now();
+      const log = (args.contextValue as Partial<GraphQLContext>).log;
+      if (!log) return;
+      const operation = getOperationAST(args.document, args.operationName ?? undefined);
+      return {
+        onExecuteDone({ result }) {
+          const errors = 'errors' in result && result.errors ? result.errors.map(codeOf) : [];
+          log[errors.includes('INTERNAL_SERVER_ERROR') ? 'error' : 'info'](
+            {
+              operation: operation?.name?.value ?? null,
+              type: operation?.operation ?? 'unknown',
+              durationMs: Math.round(performance.now() - started),
+              errors: errors.length ? errors : undefined,
+            },
+            'graphql operation',
+          );
+        },
+      };
+    },
+  };
+}
