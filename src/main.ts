@@ -6,6 +6,7 @@ import { signToken } from './auth/identity.js';
 import { ConfigError, loadConfig, type Config } from './config/index.js';
 import { createApp } from './app.js';
 import { createLogger } from './observability/logger.js';
+import { startTracing } from './observability/tracing.js';
 
 async function main(): Promise<void> {
   let config: Config;
@@ -19,6 +20,8 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.logLevel);
+  const tracing = startTracing(config.tracing);
+  if (config.tracing.enabled) logger.info({ exporter: config.tracing.exporter, endpoint: config.tracing.endpoint }, 'tracing on');
   if (config.auth.usingDevSecret) {
     logger.warn('JWT_SECRET is not set: using the fixed development secret. Never do this in production.');
   }
@@ -54,6 +57,7 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'shutting down: finishing in-flight requests');
     try {
       await app.close();
+      await tracing.shutdown();
       logger.info('stopped');
       process.exit(0);
     } catch (error) {

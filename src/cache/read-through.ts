@@ -7,6 +7,7 @@
  * A store that fails never fails a read: the source answers and the failure is
  * counted by the resilient store underneath.
  */
+import { SpanStatusCode, trace, type Attributes } from '@opentelemetry/api';
 import { BUCKET_MS, bucketsOf, type BucketWindow, type Granularity } from './buckets.js';
 import { decodeEntry, encodeEntry, type Entry } from './entry.js';
 import { createBucketLoader, createReadCoalescer, type BucketLoader } from './loader.js';
@@ -67,8 +68,26 @@ export interface CacheCoreOptions {
   lock?: Partial<LockOptions>;
 }
 
+const tracer = trace.getTracer('dashboard-api/cache');
+
+/** Runs `work` in a span (a no-op unless tracing is on), ending it however work ends. */
+async function inSpan<T>(name: string, attributes: Attributes, work: (set: (a: Attributes) => void) => Promise<T>): Promise<T> {
+  return tracer.startActiveSpan(name, { attributes }, async (span) => {
+    try {
+      return await work((a) => span.setAttributes(a));
+    } catch (error) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error)?.message });
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
+}
+
 export function createCacheCore(options: CacheCoreOptions): CacheCore {
   const { store } = options;
+  // Semantic conventions name the store the lookups go to; the in-process store has none.
+  const storeAttributes: Attributes = store.kind === 'memory' ? { 'cache.store': 'memory' } : { 'db.system': 'redis', 'cache.store': store.kind };
   const observer = options.observer ?? NOOP_OBSERVER;
   const clock = options.clock ?? Date.now;
   const lock: LockOptions = { ...DEFAULT_LOCK, ...options.lock };
@@ -100,7 +119,15 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
   }
 
   /** Computes a span from the source, stores it, and returns bucket → value. */
-  async function computeAndStore<V>(spec: BucketSpec<V>, span: BucketWindow): Promise<Map<number, V>> {
+  function computeAndStore<V>(spec: BucketSpec<V>, span: BucketWindow): Promise<Map<number, V>> {
+    return inSpan(
+      'cache.recompute',
+      { 'cache.metric': spec.metric, 'cache.granularity': spec.granularity, 'cache.buckets': bucketsOf(span).length, 'cache.span.from': new Date(span.from).toISOString(), 'cache.span.to': new Date(span.to).toISOString() },
+      () => computeAndStoreNow(spec, span),
+    );
+  }
+
+  async function computeAndStoreNow<V>(spec: BucketSpec<V>, span: BucketWindow): Promise<Map<number, V>> {
     const started = performance.now();
     observer.sourceQuery(spec.metric);
     const computed = await spec.compute(span);
@@ -151,7 +178,11 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
       }
       if (!wait) return new Map(); // a refresh someone else is already doing
       observer.lockWaited(spec.metric);
-      const waited = await waitForHolder<V>(spec, buckets, keys, key);
+      const waited = await inSpan('cache.lock_wait', { 'cache.metric': spec.metric, 'cache.buckets': buckets.length, ...storeAttributes }, async (set) => {
+        const got = await waitForHolder<V>(spec, buckets, keys, key);
+        set({ 'cache.lock_wait.outcome': got ? 'filled_by_holder' : 'computed_here' });
+        return got;
+      });
       return waited ?? computeAndStore(spec, span);
     })();
     inFlight.set(flightKey, run as Promise<Map<number, unknown>>);
@@ -284,7 +315,13 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
         tally(spec.metric, request, results, false);
         return results;
       }
-      const run = readOwn(spec, buckets, keys, request);
+      const run = inSpan('cache.lookup', { 'cache.metric': spec.metric, 'cache.granularity': spec.granularity, 'cache.buckets': buckets.length, ...storeAttributes }, async (set) => {
+        const results = await readOwn(spec, buckets, keys, request);
+        const counts = { hit: 0, miss: 0, stale: 0 };
+        for (const r of results) counts[r.how]++;
+        set({ 'cache.hits': counts.hit, 'cache.misses': counts.miss, 'cache.stale': counts.stale });
+        return results;
+      });
       sharedReads.set(sharedKey, run);
       try {
         const results = await run;

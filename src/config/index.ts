@@ -93,6 +93,21 @@ export interface Config {
     /** How long notices of one tenant gather before subscribers hear them. @default 250 */
     coalesceMs: number;
   };
+  /**
+   * OpenTelemetry tracing, off unless the standard OTEL_* variables ask for it:
+   * OTEL_TRACES_EXPORTER=otlp|console, or an OTLP endpoint; OTEL_SDK_DISABLED=true or
+   * OTEL_TRACES_EXPORTER=none turn it off.
+   */
+  tracing: {
+    enabled: boolean;
+    exporter: 'otlp' | 'console';
+    /** OTEL_SERVICE_NAME. @default 'dashboard-api' */
+    serviceName: string;
+    /** Traces endpoint: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces. */
+    endpoint: string | undefined;
+    /** OTEL_EXPORTER_OTLP_HEADERS / OTEL_EXPORTER_OTLP_TRACES_HEADERS, parsed. */
+    headers: Readonly<Record<string, string>>;
+  };
   /** Lowest log level written. @default 'info' */
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
 }
@@ -151,6 +166,32 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
     throw new ConfigError(name, `expected a whole number from ${min} to ${max}, got ${value}`);
   }
   return value;
+}
+
+function parseTracing(env: Env): Config['tracing'] {
+  const exporterRaw = env.OTEL_TRACES_EXPORTER?.split(',')[0]?.trim();
+  if (exporterRaw !== undefined && exporterRaw !== '' && !['otlp', 'console', 'none'].includes(exporterRaw)) {
+    throw new ConfigError('OTEL_TRACES_EXPORTER', `expected otlp, console or none, got "${exporterRaw}"`);
+  }
+  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.replace(/\/+$/, '');
+  const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || (base ? `${base}/v1/traces` : undefined);
+  if (endpoint !== undefined && !/^https?:\/\/\S+$/.test(endpoint)) {
+    throw new ConfigError(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ? 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' : 'OTEL_EXPORTER_OTLP_ENDPOINT', `expected an http(s) URL, got "${redact(endpoint)}"`);
+  }
+  const headers: Record<string, string> = {};
+  for (const pair of (env.OTEL_EXPORTER_OTLP_TRACES_HEADERS || env.OTEL_EXPORTER_OTLP_HEADERS || '').split(',')) {
+    const at = pair.indexOf('=');
+    if (at > 0) headers[decodeURIComponent(pair.slice(0, at).trim())] = decodeURIComponent(pair.slice(at + 1).trim());
+  }
+  const disabled = env.OTEL_SDK_DISABLED === 'true' || exporterRaw === 'none';
+  const wanted = exporterRaw === 'otlp' || exporterRaw === 'console' || endpoint !== undefined;
+  return {
+    enabled: !disabled && wanted,
+    exporter: exporterRaw === 'console' ? 'console' : 'otlp',
+    serviceName: env.OTEL_SERVICE_NAME || 'dashboard-api',
+    endpoint,
+    headers,
+  };
 }
 
 /** A key component: 1 to 64 of [A-Za-z0-9_.-]. */
@@ -280,6 +321,7 @@ export function loadConfig(env: Env = process.env): Config {
       claimIdleMs: integer(env, 'EVENTS_CLAIM_IDLE_MS', DEFAULTS.events.claimIdleMs, 100, 3_600_000),
       coalesceMs: integer(env, 'SUBSCRIPTION_COALESCE_MS', DEFAULTS.events.coalesceMs, 0, 10_000),
     },
+    tracing: parseTracing(env),
     logLevel: oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, DEFAULTS.logLevel),
   };
   return deepFreeze(config);

@@ -19,6 +19,7 @@ import { cacheExtensionPlugin } from './plugins/cache-extension.js';
 import { httpCachingPlugin } from './plugins/http-caching.js';
 import { requestMetricsPlugin } from './plugins/request-metrics.js';
 import { requestLogPlugin } from './plugins/request-log.js';
+import { tracingPlugin } from './plugins/tracing.js';
 import type { GraphQLMetrics } from '../observability/graphql-metrics.js';
 import { queryLimitPlugins } from './plugins/query-limits.js';
 import { resolvers } from './resolvers/index.js';
@@ -120,6 +121,7 @@ export function createDashboardYoga({ config, services, metrics, logger, graphiq
     },
     plugins: [
       ...queryLimitPlugins(config.limits),
+      tracingPlugin(),
       httpCachingPlugin(),
       ...(graphqlMetrics ? [requestMetricsPlugin(graphqlMetrics)] : []),
       requestLogPlugin(),

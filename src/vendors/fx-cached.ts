@@ -16,6 +16,7 @@
  * Stored entries live 7 days: long enough to serve stale through a vendor outage,
  * finite like every entry.
  */
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { lockToken, sleep } from '../cache/lock.js';
 import type { CacheStore } from '../cache/store.js';
 import { invalidInput, unavailable } from '../errors.js';
@@ -49,6 +50,7 @@ export interface CachedVendorOptions {
 }
 
 const STORED_FOR_MS = 7 * 86_400_000;
+const tracer = trace.getTracer('dashboard-api/fx');
 
 export function createCachedVendorRates(options: CachedVendorOptions): FxRates & { breakerOpen(): boolean } {
   const clock = options.clock ?? Date.now;
@@ -76,8 +78,14 @@ export function createCachedVendorRates(options: CachedVendorOptions): FxRates &
       return undefined;
     }
     const started = performance.now();
+    const span = tracer.startSpan('fx.vendor GET', {
+      kind: SpanKind.CLIENT,
+      attributes: { 'http.request.method': 'GET', 'url.full': `${options.apiUrl}/latest?from=${base}`, 'server.address': new URL(options.apiUrl).hostname },
+    });
     try {
       const rates = await fetchVendorRates(options.apiUrl, base, options.timeoutMs, clock);
+      span.setAttributes({ 'http.response.status_code': rates.httpStatus, 'fx.vendor.outcome': 'ok' });
+      span.end();
       observer?.vendorCall('ok', performance.now() - started);
       if (openUntil !== 0) observer?.circuit(false);
       openUntil = 0;
@@ -85,6 +93,9 @@ export function createCachedVendorRates(options: CachedVendorOptions): FxRates &
       return rates;
     } catch (error) {
       const outcome = error instanceof VendorError ? error.outcome : 'error';
+      span.setAttributes({ 'fx.vendor.outcome': outcome, ...(error instanceof VendorError && error.httpStatus ? { 'http.response.status_code': error.httpStatus } : {}) });
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error)?.message });
+      span.end();
       observer?.vendorCall(outcome, performance.now() - started);
       openUntil = clock() + cooldownMs;
       observer?.circuit(true);
