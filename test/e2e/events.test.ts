@@ -13,17 +13,18 @@ import { migrate } from '../../src/source/migrations.js';
 import { seed } from '../../src/source/seed.js';
 import { HOUR_MS, iso, TEST_SECRET } from '../helpers/app.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
-import { eventually, runScript, type Child } from '../helpers/process.js';
+import { eventually } from '../helpers/process.js';
 import { parsePrometheus, sumOver } from '../helpers/prometheus.js';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis.js';
-import { freePort } from '../helpers/services.js';
+import { startInstances, type Instance, type Instances } from '../helpers/instances.js';
 import { subscribeSse } from '../helpers/sse.js';
 
 let database: TestDatabase;
 let db: Database;
 let redis: RedisServerHandle;
 let client: Redis;
-const servers: Array<{ child: Child; url: string }> = [];
+const servers: Instance[] = [];
+let instances: Instances | undefined;
 const secret = new TextEncoder().encode(TEST_SECRET);
 const token = (tenant = 'acme') => signToken({ tenant, role: 'ADMIN' }, secret);
 
@@ -33,27 +34,16 @@ beforeAll(async () => {
   await migrate(db.db);
   await seed(db, { days: 3, scale: 0.05 });
   client = new Redis(redis.url);
-  for (let i = 0; i < 2; i++) {
-    const port = await freePort();
-    const child = runScript('src/main.ts', [], {
-      PORT: String(port),
-      DATABASE_URL: database.url,
-      REDIS_URL: redis.url,
-      JWT_SECRET: TEST_SECRET,
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'warn',
+  instances = await startInstances(2, {
+    DATABASE_URL: database.url,
+    REDIS_URL: redis.url,
       EVENTS_CLAIM_IDLE_MS: '500',
-    });
-    servers.push({ child, url: `http://127.0.0.1:${port}` });
-  }
-  await Promise.all(servers.map((s) => s.child.waitFor(/GraphiQL: http/, 60_000)));
+  });
+  servers.push(...instances.servers);
 }, 120_000);
 
 afterAll(async () => {
-  for (const s of servers) {
-    s.child.kill('SIGTERM');
-    await s.child.exited;
-  }
+  await instances?.stop();
   client?.disconnect();
   await db?.close();
   await redis?.stop();

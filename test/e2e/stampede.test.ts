@@ -10,15 +10,15 @@ import { migrate } from '../../src/source/migrations.js';
 import { seed } from '../../src/source/seed.js';
 import { DAY_MS, iso, TEST_SECRET } from '../helpers/app.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
-import { runScript, type Child } from '../helpers/process.js';
 import { parsePrometheus, sumOver } from '../helpers/prometheus.js';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis.js';
-import { freePort } from '../helpers/services.js';
+import { startInstances, type Instance, type Instances } from '../helpers/instances.js';
 
 const STORED = ['REVENUE', 'ORDERS', 'SESSIONS', 'CUSTOMERS', 'TOP_PRODUCTS'];
 let database: TestDatabase;
 let redis: RedisServerHandle;
-const servers: Array<{ child: Child; url: string }> = [];
+const servers: Instance[] = [];
+let instances: Instances | undefined;
 
 beforeAll(async () => {
   [database, redis] = await Promise.all([createTestDatabase('postgres'), startRedisServer()]);
@@ -26,30 +26,19 @@ beforeAll(async () => {
   await migrate(db.db);
   await seed(db, { days: 35, scale: 0.1 });
   await db.close();
-  for (let i = 0; i < 2; i++) {
-    const port = await freePort();
-    const child = runScript('src/main.ts', [], {
-      PORT: String(port),
-      DATABASE_URL: database.url,
-      REDIS_URL: redis.url,
-      JWT_SECRET: TEST_SECRET,
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'warn',
+  instances = await startInstances(2, {
+    DATABASE_URL: database.url,
+    REDIS_URL: redis.url,
       // 200 requests at once saturate this 2-core machine (two servers, Redis, PostgreSQL,
       // the test runner): a 500 ms command timer can fire before a reply that has already
       // arrived is read. The point here is the lock, so give commands room.
       REDIS_COMMAND_TIMEOUT_MS: '3000',
-    });
-    servers.push({ child, url: `http://127.0.0.1:${port}` });
-  }
-  await Promise.all(servers.map((s) => s.child.waitFor(/GraphiQL: http/, 60_000)));
+  });
+  servers.push(...instances.servers);
 }, 120_000);
 
 afterAll(async () => {
-  for (const s of servers) {
-    s.child.kill('SIGTERM');
-    await s.child.exited;
-  }
+  await instances?.stop();
   await redis?.stop();
   await database?.drop();
 });
