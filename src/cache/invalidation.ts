@@ -1,6 +1,6 @@
 /**
- * Dropping entries: by key (an event's exact buckets) or by prefix (all cached time
- * of a metric). Counted per metric and reason. A store that fails to drop is counted
+ * Dropping entries: by key (an event's exact buckets, each left as a short-lived
+ * tombstone) or by prefix (all cached time of a metric). Counted per metric and reason. A store that fails to drop is counted
  * too; its entries then live until their TTL, which is why every entry has one.
  */
 import { NOOP_OBSERVER, type CacheObserver } from './observer.js';
@@ -13,7 +13,12 @@ export interface Invalidator {
   dropPrefix(metric: string, reason: string, prefix: string): Promise<number>;
 }
 
-export function createInvalidator(store: CacheStore, observer: CacheObserver = NOOP_OBSERVER): Invalidator {
+/**
+ * @param tombstoneMs how long a dropped key keeps its tombstone: at least as long as
+ *   a recompute may run (the lock TTL), so that one started before the drop cannot
+ *   write back what it read before the write.
+ */
+export function createInvalidator(store: CacheStore, observer: CacheObserver = NOOP_OBSERVER, clock: () => number = Date.now, tombstoneMs = 10_000): Invalidator {
   const count = (metric: string, reason: string, n: number) => {
     if (n > 0) observer.invalidated(metric, reason, n);
     return n;
@@ -21,7 +26,7 @@ export function createInvalidator(store: CacheStore, observer: CacheObserver = N
   return {
     async drop(metric, reason, keys) {
       if (keys.length === 0) return 0;
-      return count(metric, reason, await store.deleteMany(keys).catch(() => 0));
+      return count(metric, reason, await store.invalidate(keys, clock(), tombstoneMs).catch(() => 0));
     },
     async dropPrefix(metric, reason, prefix) {
       return count(metric, reason, await store.deleteByPrefix(prefix).catch(() => 0));

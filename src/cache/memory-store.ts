@@ -4,7 +4,7 @@
  * hold within one process, which is all there is in the embedded mode.
  */
 import { LRUCache } from 'lru-cache';
-import type { CacheStore, StoreWrite } from './store.js';
+import { tombstone, tombstoneTime, type CacheStore, type StoreWrite } from './store.js';
 
 /** @default maxEntries 100000, maxBytes 268435456 (256 MiB) */
 export interface MemoryStoreOptions {
@@ -41,8 +41,22 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): CacheStore 
       // Locks read like any key, as in Redis: a waiter polls a lock with its entries.
       return keys.map((key) => entries.get(key) ?? liveLock(key)?.token ?? null);
     },
-    async setMany(writes: readonly StoreWrite[]) {
-      for (const { key, value, ttlMs } of writes) entries.set(key, value, { ttl: Math.max(1, Math.ceil(ttlMs)) });
+    async setMany(writes: readonly StoreWrite[], options) {
+      const since = options?.unlessInvalidatedSince;
+      for (const { key, value, ttlMs } of writes) {
+        const dropped = since === undefined ? undefined : tombstoneTime(entries.get(key));
+        if (dropped !== undefined && dropped >= since!) continue;
+        entries.set(key, value, { ttl: Math.max(1, Math.ceil(ttlMs)) });
+      }
+    },
+    async invalidate(keys, at, ttlMs) {
+      let n = 0;
+      for (const key of keys) {
+        const current = entries.get(key);
+        if (current !== undefined && tombstoneTime(current) === undefined) n++;
+        entries.set(key, tombstone(at), { ttl: Math.max(1, Math.ceil(ttlMs)) });
+      }
+      return n;
     },
     async deleteMany(keys) {
       let n = 0;

@@ -15,7 +15,7 @@ import { DEFAULT_LOCK, lockToken, sleep, type LockOptions } from './lock.js';
 import { lockKey } from './keys.js';
 import { NOOP_OBSERVER, type CacheObserver, type LookupResult } from './observer.js';
 import { deadlines, decide, physicalTtlMs, type TtlPolicy } from './policy.js';
-import type { StoreWrite } from './store.js';
+import { tombstoneTime, type StoreWrite } from './store.js';
 import type { ResilientStore } from './resilient-store.js';
 
 /** One cached family of buckets: a metric for one scope at one granularity. */
@@ -109,7 +109,7 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
   }
 
   function decodeOrNull<V>(text: string | null | Error | undefined): Entry<V> | null {
-    if (typeof text !== 'string') return null;
+    if (typeof text !== 'string' || tombstoneTime(text) !== undefined) return null;
     try {
       return decodeEntry<V>(text);
     } catch (error) {
@@ -129,6 +129,9 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
 
   async function computeAndStoreNow<V>(spec: BucketSpec<V>, span: BucketWindow): Promise<Map<number, V>> {
     const started = performance.now();
+    // Before the source is read: an invalidation at or after this instant may concern a
+    // row this computation does not see, so its result must not replace the tombstone.
+    const readFrom = clock();
     observer.sourceQuery(spec.metric);
     const computed = await spec.compute(span);
     const buckets = bucketsOf(span);
@@ -142,7 +145,7 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
       const entry: Entry<V> = { value, computedAt: now, version: spec.version, ...deadlines(bucket, spec.granularity, now, spec.ttl) };
       writes.push({ key: spec.keyOf(bucket), value: encodeEntry(entry), ttlMs: physicalTtlMs(entry, now) });
     }
-    await store.setMany(writes).catch(() => {});
+    await store.setMany(writes, { unlessInvalidatedSince: readFrom }).catch(() => {});
     return values;
   }
 

@@ -6,7 +6,7 @@
  */
 import calculateSlot from 'cluster-key-slot';
 import { Cluster, Redis, type ChainableCommander, type ClusterOptions, type RedisOptions } from 'ioredis';
-import type { CacheStore, StoreWrite } from './store.js';
+import { tombstone, type CacheStore, type StoreWrite } from './store.js';
 
 /** @default commandTimeoutMs 500, connectTimeoutMs 2000 */
 export interface RedisStoreOptions {
@@ -22,8 +22,38 @@ export interface RedisStoreOptions {
  */
 const RELEASE_LOCK = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 
+/**
+ * Conditional write of a batch: each key is set unless it holds a tombstone of
+ * ARGV[1] or later (an invalidation that came after the recompute started). ARGV then
+ * holds value, ttl pairs in KEYS order. Atomic, so no invalidation slips in between.
+ */
+const SET_UNLESS_INVALIDATED = `
+local since = tonumber(ARGV[1])
+for i, key in ipairs(KEYS) do
+  local current = redis.call('GET', key)
+  local t = current and tonumber(string.match(current, '^{"t":(%d+)}$'))
+  if not (t and t >= since) then
+    redis.call('SET', key, ARGV[2 * i], 'PX', ARGV[2 * i + 1])
+  end
+end
+return 0`;
+
+/** Tombstones in place of entries (ARGV: tombstone, ttl); returns how many held a live entry. */
+const INVALIDATE = `
+local n = 0
+for _, key in ipairs(KEYS) do
+  local current = redis.call('GET', key)
+  if current and not string.match(current, '^{"t":%d+}$') then n = n + 1 end
+  redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
+end
+return n`;
+
 type Client = Redis | Cluster;
-type ReleaseCapable = Client & { releaseLock(key: string, token: string): Promise<number> };
+type ReleaseCapable = Client & {
+  releaseLock(key: string, token: string): Promise<number>;
+  setUnlessInvalidated(...args: Array<string | number>): Promise<number>;
+  invalidateKeys(...args: Array<string | number>): Promise<number>;
+};
 
 function baseOptions(options: RedisStoreOptions): RedisOptions {
   return {
@@ -60,6 +90,8 @@ export function createClusterStore(nodes: ReadonlyArray<{ host: string; port: nu
 
 function wrap(raw: Client, kind: 'redis' | 'cluster'): CacheStore {
   raw.defineCommand('releaseLock', { numberOfKeys: 1, lua: RELEASE_LOCK });
+  raw.defineCommand('setUnlessInvalidated', { lua: SET_UNLESS_INVALIDATED });
+  raw.defineCommand('invalidateKeys', { lua: INVALIDATE });
   const client = raw as ReleaseCapable;
   // ioredis reports connection errors as events; without a listener they would be
   // logged as unhandled. Each failed command is counted where it fails.
@@ -102,8 +134,22 @@ function wrap(raw: Client, kind: 'redis' | 'cluster'): CacheStore {
       );
       return out;
     },
-    async setMany(writes: readonly StoreWrite[]) {
+    async setMany(writes: readonly StoreWrite[], options) {
       if (writes.length === 0) return;
+      const since = options?.unlessInvalidatedSince;
+      if (since !== undefined) {
+        await Promise.all(
+          bySlot(writes).map((group) =>
+            client.setUnlessInvalidated(
+              group.length,
+              ...group.map((w) => w.key),
+              Math.floor(since),
+              ...group.flatMap((w) => [w.value, Math.max(1, Math.ceil(w.ttlMs))]),
+            ),
+          ),
+        );
+        return;
+      }
       await Promise.all(
         bySlot(writes).map((group) => {
           const pipeline = client.pipeline();
@@ -111,6 +157,15 @@ function wrap(raw: Client, kind: 'redis' | 'cluster'): CacheStore {
           return execPipeline(pipeline);
         }),
       );
+    },
+    async invalidate(keys, at, ttlMs) {
+      if (keys.length === 0) return 0;
+      const counts = await Promise.all(
+        bySlot(keys.map((key) => ({ key }))).map((group) =>
+          client.invalidateKeys(group.length, ...group.map((g) => g.key), tombstone(at), Math.max(1, Math.ceil(ttlMs))),
+        ),
+      );
+      return counts.reduce((a, b) => a + Number(b), 0);
     },
     async deleteMany(keys) {
       if (keys.length === 0) return 0;

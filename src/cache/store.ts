@@ -15,13 +15,37 @@ export interface StoreWrite {
   ttlMs: number;
 }
 
+/**
+ * What an invalidation leaves where an entry was: `{"t":<epoch ms>}`, for a short
+ * while. A recompute that started before that instant read the source before the
+ * write that caused it, so its result must not land (see `setMany`'s
+ * `unlessInvalidatedSince`); readers take a tombstone for a miss.
+ */
+export function tombstone(at: number): string {
+  return `{"t":${Math.floor(at)}}`;
+}
+
+/** The instant of a tombstone, or undefined when `value` is not one. */
+export function tombstoneTime(value: string | null | undefined): number | undefined {
+  const m = value ? /^\{"t":(\d+)\}$/.exec(value) : null;
+  return m ? Number(m[1]) : undefined;
+}
+
 export interface CacheStore {
   /** Which implementation this is, for /readyz. */
   readonly kind: 'memory' | 'redis' | 'cluster';
   /** The values of `keys`, in order, null where absent or expired. */
   getMany(keys: readonly string[]): Promise<Array<string | null>>;
-  /** Writes every value with its TTL. */
-  setMany(writes: readonly StoreWrite[]): Promise<void>;
+  /**
+   * Writes every value with its TTL. With `unlessInvalidatedSince`, a key holding a
+   * tombstone of that instant or later is left alone (atomically per key).
+   */
+  setMany(writes: readonly StoreWrite[], options?: { unlessInvalidatedSince?: number }): Promise<void>;
+  /**
+   * Replaces each key by a tombstone of `at` living `ttlMs`; resolves with how many
+   * keys held a live entry (a tombstone does not count).
+   */
+  invalidate(keys: readonly string[], at: number, ttlMs: number): Promise<number>;
   /** Deletes `keys`; resolves with how many existed. */
   deleteMany(keys: readonly string[]): Promise<number>;
   /** Deletes every key that starts with `prefix`; resolves with how many existed. */

@@ -9,7 +9,7 @@ import calculateSlot from 'cluster-key-slot';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createMemoryStore } from '../../src/cache/memory-store.js';
 import { createClusterStore, createRedisStore } from '../../src/cache/redis-store.js';
-import type { CacheStore } from '../../src/cache/store.js';
+import { tombstoneTime, type CacheStore } from '../../src/cache/store.js';
 import { eventually } from '../helpers/process.js';
 import { cleanupPrefix, startRedisCluster, uniquePrefix } from '../helpers/redis.js';
 
@@ -140,6 +140,37 @@ describe.each(SUBJECTS)('store contract: $name', ({ name, open }) => {
     ]);
     await eventually(async () => (await store.getMany([`${p}:{t}:short`]))[0] === null, 3_000, 'the 50 ms entry expiring');
     expect(await store.getMany([`${p}:{t}:short`, `${p}:{t}:long`])).toEqual([null, 'long']);
+  });
+
+  it('invalidate leaves a short-lived tombstone in each key and counts the keys that held an entry', async () => {
+    const p = fresh();
+    await store.setMany([
+      { key: `${p}:{t}:a`, value: 'A', ttlMs: 60_000 },
+      { key: `${p}:{t}:b`, value: 'B', ttlMs: 60_000 },
+    ]);
+    expect(await store.invalidate([`${p}:{t}:a`, `${p}:{t}:b`, `${p}:{t}:absent`], 1_000, 60)).toBe(2);
+    const values = await store.getMany([`${p}:{t}:a`, `${p}:{t}:b`, `${p}:{t}:absent`]);
+    expect(values.map((v) => tombstoneTime(v))).toEqual([1_000, 1_000, 1_000]);
+    // A tombstone is not an entry: invalidating again counts nothing.
+    expect(await store.invalidate([`${p}:{t}:a`], 2_000, 60)).toBe(0);
+    await eventually(async () => (await store.getMany([`${p}:{t}:a`, `${p}:{t}:absent`])).every((v) => v === null), 2_000, 'tombstones expiring');
+  });
+
+  it('setMany unlessInvalidatedSince keeps a newer tombstone and replaces an older one, per key', async () => {
+    const p = fresh();
+    const [older, newer, plain] = [`${p}:{u}:older`, `${p}:{u}:newer`, `${p}:{u}:plain`];
+    await store.invalidate([older], 1_000, 60_000);
+    await store.invalidate([newer], 5_000, 60_000);
+    await store.setMany([{ key: plain, value: 'old', ttlMs: 60_000 }]);
+    // A computation that read the source at 3000: after the first drop, before the second.
+    await store.setMany(
+      [older, newer, plain].map((key) => ({ key, value: 'computed', ttlMs: 60_000 })),
+      { unlessInvalidatedSince: 3_000 },
+    );
+    const [o, n2, pl] = await store.getMany([older, newer, plain]);
+    expect(o).toBe('computed');
+    expect(tombstoneTime(n2)).toBe(5_000);
+    expect(pl).toBe('computed');
   });
 
   it('deleteMany resolves with how many of the keys existed, and deletes them', async () => {

@@ -134,7 +134,7 @@ export function recordingObserver(): RecordingObserver {
   return observer;
 }
 
-export type StoreMethod = 'getMany' | 'setMany' | 'deleteMany' | 'deleteByPrefix' | 'acquireLock' | 'releaseLock' | 'ping' | 'close';
+export type StoreMethod = 'getMany' | 'setMany' | 'invalidate' | 'deleteMany' | 'deleteByPrefix' | 'acquireLock' | 'releaseLock' | 'ping' | 'close';
 
 /**
  * A hand-written double of our own CacheStore interface (not a Redis mock): it
@@ -168,6 +168,7 @@ export function createFlakyStore(options: FlakyStoreOptions = {}): FlakyStore {
   const calls: Record<StoreMethod, number> = {
     getMany: 0,
     setMany: 0,
+    invalidate: 0,
     deleteMany: 0,
     deleteByPrefix: 0,
     acquireLock: 0,
@@ -191,9 +192,13 @@ export function createFlakyStore(options: FlakyStoreOptions = {}): FlakyStore {
       if (!options.locksReadable) return values;
       return values.map((value, i) => value ?? heldLocks.get(keys[i]!) ?? null);
     },
-    async setMany(writes: readonly StoreWrite[]) {
+    async setMany(writes: readonly StoreWrite[], setOptions?: { unlessInvalidatedSince?: number }) {
       await enter('setMany');
-      return inner.setMany(writes);
+      return inner.setMany(writes, setOptions);
+    },
+    async invalidate(keys: readonly string[], at: number, ttlMs: number) {
+      await enter('invalidate');
+      return inner.invalidate(keys, at, ttlMs);
     },
     async deleteMany(keys: readonly string[]) {
       await enter('deleteMany');
