@@ -100,6 +100,13 @@ export function createCachedVendorRates(options: CachedVendorOptions): FxRates &
       openUntil = clock() + cooldownMs;
       observer?.circuit(true);
       options.logger.warn({ outcome, err: error, cooldownMs }, 'FX vendor failed; serving the last good rate and resting the vendor');
+      // Keep the failed attempt beside the last good rates: what an operator debugging the
+      // vendor wants to see in the store.
+      const stored = await readStored(base);
+      if (stored) {
+        const lastAttempt = { at: clock(), outcome, httpStatus: error instanceof VendorError ? error.httpStatus : undefined, latencyMs: Math.round(performance.now() - started) };
+        await options.store.setMany([{ key: keyOf(base), value: JSON.stringify({ ...stored, lastAttempt }), ttlMs: STORED_FOR_MS }]).catch(() => {});
+      }
       return undefined;
     }
   }

@@ -16,6 +16,8 @@ export interface VendorRates {
   fetchedAt: number;
   latencyMs: number;
   httpStatus: number;
+  /** The latest attempt, when it failed after these rates were fetched. */
+  lastAttempt?: { at: number; outcome: VendorFailure; httpStatus?: number | undefined; latencyMs: number } | undefined;
 }
 
 export type VendorFailure = 'timeout' | 'error' | 'invalid';

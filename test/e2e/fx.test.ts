@@ -112,6 +112,27 @@ describe('a vendor in trouble', () => {
     });
   }
 
+  it('keeps the rates with their metadata, and the last failed attempt beside them, in the store', async () => {
+    nextPeriod();
+    vendor.mode = 'error500';
+    await t.gql(Q());
+    const [text] = await t.app.store.getMany(['dash:1:fx:USD']);
+    const stored = JSON.parse(text!);
+    expect(stored).toMatchObject({
+      base: 'USD',
+      date: '2026-11-25',
+      source: vendor.url.replace('http://', ''),
+      httpStatus: 200,
+      rates: { USD: 1, EUR: 0.95 },
+      lastAttempt: { outcome: 'error', httpStatus: 500, at: clock },
+    });
+    expect(stored.latencyMs).toBeGreaterThan(0);
+    expect(typeof stored.fetchedAt).toBe('number');
+    nextPeriod();
+    vendor.mode = 'ok';
+    await t.gql(Q());
+  });
+
   it('counts vendor calls by outcome', async () => {
     const m = await t.metrics();
     for (const outcome of ['ok', 'error', 'timeout', 'invalid']) expect(m.value('fx_vendor_requests_total', { outcome }), outcome).toBeGreaterThan(0);
