@@ -7,6 +7,7 @@ import type { Config } from './config/index.js';
 import { createRecorder } from './domain/recorder.js';
 import { createEventBus } from './events/bus.js';
 import { attachWebSocket } from './graphql/websocket.js';
+import { createResponseCache } from './graphql/plugins/response-cache.js';
 import { createDashboardYoga, type DashboardYoga } from './graphql/yoga.js';
 import { createHttpServer, type HttpServer } from './http/server.js';
 import { createMetricsService, type MetricsService } from './metrics/service.js';
@@ -129,6 +130,11 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
   const notify = (notice: InvalidationNotice) =>
     hub.notify(notice).catch((error) => logger.warn({ err: error, tenant: notice.tenant }, 'could not publish an invalidation notice'));
 
+  const responseCache =
+    config.responseCacheTtlMs > 0
+      ? createResponseCache({ store, ...space, secret: config.auth.jwtSecret, ttlMs: config.responseCacheTtlMs, clock })
+      : undefined;
+
   const writes = createWriteSource(database);
   const bus = createEventBus((error, event) =>
     logger.error({ err: error, event: event.type, tenant: event.tenant }, 'event listener failed'),
@@ -136,7 +142,7 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
   // Entries are dropped before the write returns: read your writes, on every instance
   // sharing the store. Then every subscriber of the tenant hears which metrics changed.
   bus.subscribe(async (event) => {
-    await invalidation.onEvent(event);
+    await Promise.all([invalidation.onEvent(event), responseCache?.generations.bump(event.tenant)]);
     const hour = bucketStart(event.occurredAt, 'HOUR');
     // Not awaited: the write has landed and its entries are gone; the hint to
     // subscribers must not hold the mutation up when pub/sub is slow or down.
@@ -152,7 +158,7 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
   const notifyingInvalidation: InvalidationService = {
     ...invalidation,
     async manual(tenant: string, names: readonly MetricName[] | undefined, range?: { from: number; to: number }) {
-      const dropped = await invalidation.manual(tenant, names, range);
+      const [dropped] = await Promise.all([invalidation.manual(tenant, names, range), responseCache?.generations.bump(tenant)]);
       const stored = storedMetricsOf(names);
       // Derived metrics change with their inputs: name them too.
       const metrics = Object.values(METRICS)
@@ -217,6 +223,7 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
     metrics,
     logger,
     graphqlMetrics: createGraphQLMetrics(registry),
+    plugins: responseCache ? [responseCache.plugin] : [],
     graphiqlToken: () => signToken({ tenant: 'acme', role: 'ADMIN' }, config.auth.jwtSecret, clock()),
   });
   const http = createHttpServer({

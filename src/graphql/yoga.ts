@@ -6,7 +6,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GraphQLError } from 'graphql';
-import { createSchema, createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { createSchema, createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { verifyAuthorization } from '../auth/identity.js';
 import type { Config } from '../config/index.js';
 import { DomainError } from '../errors.js';
@@ -57,6 +57,8 @@ export interface YogaOptions {
   services: GraphQLServices;
   metrics: MetricsService;
   logger: Logger;
+  /** More plugins, after ours (the whole-response layer). */
+  plugins?: Plugin[] | undefined;
   /** Request duration and errors per operation. */
   graphqlMetrics?: GraphQLMetrics | undefined;
   /** Signs a token to prefill in GraphiQL's headers; used outside production only. */
@@ -65,7 +67,7 @@ export interface YogaOptions {
 
 export type DashboardYoga = YogaServerInstance<{}, GraphQLContext>;
 
-export function createDashboardYoga({ config, services, metrics, logger, graphiqlToken, graphqlMetrics }: YogaOptions): DashboardYoga {
+export function createDashboardYoga({ config, services, metrics, logger, graphiqlToken, graphqlMetrics, plugins }: YogaOptions): DashboardYoga {
   const schema = createSchema<GraphQLContext>({ typeDefs: loadTypeDefs(), resolvers: resolvers as never });
   checkDeclarations(schema);
   return createYoga<{}, GraphQLContext>({
@@ -126,6 +128,7 @@ export function createDashboardYoga({ config, services, metrics, logger, graphiq
       ...(graphqlMetrics ? [requestMetricsPlugin(graphqlMetrics)] : []),
       requestLogPlugin(),
       ...(config.env === 'production' ? [] : [cacheExtensionPlugin()]),
+      ...(plugins ?? []),
     ],
   });
 }
