@@ -349,7 +349,7 @@ async function main(): Promise<void> {
   const memory = await start({}, true);
   const redisWarm = await start({ REDIS_URL: redis.url, CACHE_KEY_PREFIX: 'bench-warm' }, true);
   const redisSliding = await start({ REDIS_URL: redis.url, CACHE_KEY_PREFIX: 'bench-slide' }, true);
-  // The whole-response layer in front of c (on by default in the service).
+  // The whole-response layer in front of c (off by default in the service).
   const responseCached = await start({ REDIS_URL: redis.url, CACHE_KEY_PREFIX: 'bench-resp', RESPONSE_CACHE_TTL_MS: '30000' }, true);
 
   // The last 7 days at HOUR, up to the end of the current (open) hour: 168 buckets.

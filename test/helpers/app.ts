@@ -50,9 +50,6 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     DATABASE_URL: database.url,
     HOST: '127.0.0.1',
     PORT: '0',
-    // The whole-response layer would answer repeated queries before the field cache that
-    // most tests observe; tests of that layer turn it on.
-    RESPONSE_CACHE_TTL_MS: '0',
     ...options.env,
   });
   const app = await createApp(config, { logger: createLogger('silent'), seed: options.seed ?? SMALL_SEED, clock: options.clock });
