@@ -196,7 +196,21 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
     await consumer.start().catch((error) => logger.warn({ err: error }, 'event stream consumer could not start; events from other services wait'));
   }
 
+  // revenueIn needs the tenant's currency on every request; it hardly ever changes, so a
+  // minute-old answer is fine and spares the source a query per request.
+  const currencies = new Map<string, { currency: Promise<string>; until: number }>();
+  const currencyOf = (tenant: string): Promise<string> => {
+    const known = currencies.get(tenant);
+    if (known && known.until > clock()) return known.currency;
+    const currency = writes.tenant(tenant).then((row) => row?.currency ?? 'USD');
+    currency.catch(() => currencies.delete(tenant));
+    if (currencies.size > 10_000) currencies.clear();
+    currencies.set(tenant, { currency, until: clock() + 60_000 });
+    return currency;
+  };
+
   const services = {
+    currencyOf,
     invalidation: notifyingInvalidation,
     hub,
     writes,

@@ -18,6 +18,8 @@ export interface GraphQLServices {
   invalidation: InvalidationService;
   hub: SubscriptionHub;
   writes: WriteSource;
+  /** The currency a tenant's amounts are in (USD for an unknown tenant); remembered for a minute. */
+  currencyOf(tenant: string): Promise<string>;
   fx: FxRates;
   bus: EventBus;
   /** Epoch ms now. */

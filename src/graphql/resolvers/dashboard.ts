@@ -39,7 +39,7 @@ export const Dashboard: DashboardResolvers = {
     const revenuePromise = metrics.revenue(scope, window);
     // If the rate fails first, this promise is never awaited here; its failure must not go unhandled.
     revenuePromise.catch(() => {});
-    const base = (await services.writes.tenant(scope.tenant))?.currency ?? 'USD';
+    const base = await services.currencyOf(scope.tenant);
     const quote = await services.fx.quote(base, code);
     const revenue = await revenuePromise;
     return { ...quote, currency: code, amount: Math.round(revenue.total * quote.rate * 100) / 100 };
