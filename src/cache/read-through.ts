@@ -108,12 +108,13 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
     return spans;
   }
 
-  function decodeOrNull<V>(text: string | null | Error | undefined): Entry<V> | null {
+  /** The entry in `text`, or null; a corrupt entry is reported once, where it is first read. */
+  function decodeOrNull<V>(text: string | null | Error | undefined, report = true): Entry<V> | null {
     if (typeof text !== 'string' || tombstoneTime(text) !== undefined) return null;
     try {
       return decodeEntry<V>(text);
     } catch (error) {
-      observer.storeError('get', error);
+      if (report) observer.storeError('get', error);
       return null;
     }
   }
@@ -206,7 +207,7 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
     const texts = await store.getMany(keys).catch(() => undefined);
     if (!texts) return undefined;
     const now = clock();
-    const entries = texts.map((t) => decodeOrNull<V>(t));
+    const entries = texts.map((t) => decodeOrNull<V>(t, false));
     const ok = (e: Entry<V> | null) => (need === 'fresh' ? decide(e, now, spec.version) === 'fresh' : decide(e, now, spec.version) !== 'miss');
     if (!entries.every(ok)) return undefined;
     return new Map(buckets.map((bucket, i) => [bucket, entries[i]!.value]));
@@ -226,7 +227,7 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
         return undefined;
       }
       const now = clock();
-      const entries = texts.slice(0, keys.length).map((t) => decodeOrNull<V>(t));
+      const entries = texts.slice(0, keys.length).map((t) => decodeOrNull<V>(t, false));
       if (entries.every((e) => decide(e, now, spec.version) !== 'miss')) {
         const values = new Map<number, V>();
         buckets.forEach((bucket, i) => values.set(bucket, entries[i]!.value));
