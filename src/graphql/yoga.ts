@@ -6,6 +6,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GraphQLError } from 'graphql';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createSchema, createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { verifyAuthorization } from '../auth/identity.js';
 import type { Config } from '../config/index.js';
@@ -74,6 +75,9 @@ export function createDashboardYoga({ config, services, metrics, logger, graphiq
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
+    // GraphiQL's assets inlined rather than fetched from a CDN: it works offline, on a
+    // laptop with nothing but Node, and behind a strict firewall.
+    renderGraphiQL,
     logging: {
       debug: (...args) => logger.debug(args.map(String).join(' ')),
       info: (...args) => logger.info(args.map(String).join(' ')),
