@@ -114,7 +114,10 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
     lock: { ttlMs: config.cache.lockTtlMs, waitMs: config.cache.lockWaitMs },
   });
   const space = { prefix: config.cache.keyPrefix, cacheVersion: config.cache.version };
-  const invalidation = createInvalidationService(space, createInvalidator(store, cacheMetrics, clock, config.cache.lockTtlMs));
+  const invalidation = createInvalidationService(
+    space,
+    createInvalidator(store, cacheMetrics, clock, config.cache.lockTtlMs, (keys) => cache.forget(keys)),
+  );
 
   // Notices reach every instance through Redis pub/sub (in-process when embedded).
   const publisher = connectRedis(config.store, 'publish');

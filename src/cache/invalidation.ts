@@ -18,7 +18,14 @@ export interface Invalidator {
  *   a recompute may run (the lock TTL), so that one started before the drop cannot
  *   write back what it read before the write.
  */
-export function createInvalidator(store: CacheStore, observer: CacheObserver = NOOP_OBSERVER, clock: () => number = Date.now, tombstoneMs = 10_000): Invalidator {
+export function createInvalidator(
+  store: CacheStore,
+  observer: CacheObserver = NOOP_OBSERVER,
+  clock: () => number = Date.now,
+  tombstoneMs = 10_000,
+  /** Told which keys were dropped, e.g. so that the read-through stops sharing work on them. */
+  onDrop?: (keys: readonly string[]) => void,
+): Invalidator {
   const count = (metric: string, reason: string, n: number) => {
     if (n > 0) observer.invalidated(metric, reason, n);
     return n;
@@ -26,6 +33,7 @@ export function createInvalidator(store: CacheStore, observer: CacheObserver = N
   return {
     async drop(metric, reason, keys) {
       if (keys.length === 0) return 0;
+      onDrop?.(keys);
       return count(metric, reason, await store.invalidate(keys, clock(), tombstoneMs).catch(() => 0));
     },
     async dropPrefix(metric, reason, prefix) {

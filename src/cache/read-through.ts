@@ -58,6 +58,12 @@ export interface CacheCore {
   read<V>(spec: BucketSpec<V>, window: BucketWindow, request: RequestCache): Promise<Array<BucketResult<V>>>;
   /** Background refreshes still running (tests and graceful stop wait on these). */
   idle(): Promise<void>;
+  /**
+   * Stops new requests of this process from joining reads and computations that cover
+   * `keys` and began before they were dropped: those began before the write behind the
+   * drop, so what they return may not show it. Their current waiters still get it.
+   */
+  forget(keys: readonly string[]): void;
 }
 
 export interface CacheCoreOptions {
@@ -92,10 +98,10 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
   const clock = options.clock ?? Date.now;
   const lock: LockOptions = { ...DEFAULT_LOCK, ...options.lock };
   // One computation per span at a time in this process, whoever asks.
-  const inFlight = new Map<string, Promise<Map<number, unknown>>>();
+  const inFlight = new Map<string, { run: Promise<Map<number, unknown>>; keys: ReadonlySet<string> }>();
   const background = new Set<Promise<unknown>>();
   const reads = createReadCoalescer(store);
-  const sharedReads = new Map<string, Promise<Array<BucketResult<unknown>>>>();
+  const sharedReads = new Map<string, { run: Promise<Array<BucketResult<unknown>>>; keys: ReadonlySet<string> }>();
 
   function spansOf(buckets: number[], granularity: Granularity): BucketWindow[] {
     const size = BUCKET_MS[granularity];
@@ -159,7 +165,7 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
     const keys = buckets.map((b) => spec.keyOf(b));
     const flightKey = `${keys[0]}|${keys.length}|${wait ? 'fill' : 'refresh'}`;
     const existing = inFlight.get(flightKey);
-    if (existing) return existing as Promise<Map<number, V>>;
+    if (existing) return existing.run as Promise<Map<number, V>>;
     const run = (async (): Promise<Map<number, V>> => {
       const key = lockKey(keys[0]!, keys.length);
       const token = lockToken();
@@ -189,11 +195,12 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
       });
       return waited ?? computeAndStore(spec, span);
     })();
-    inFlight.set(flightKey, run as Promise<Map<number, unknown>>);
+    inFlight.set(flightKey, { run: run as Promise<Map<number, unknown>>, keys: new Set(keys) });
     try {
       return await run;
     } finally {
-      inFlight.delete(flightKey);
+      // Only if still ours: `forget` may have let a newer computation take the slot.
+      if (inFlight.get(flightKey)?.run === run) inFlight.delete(flightKey);
     }
   }
 
@@ -313,7 +320,7 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
       // Concurrent requests for the same buckets in this process share one read: the
       // same array of results (callers treat it as read-only).
       const sharedKey = `${keys[0]}|${keys.length}|${spec.version}`;
-      const shared = sharedReads.get(sharedKey) as Promise<Array<BucketResult<V>>> | undefined;
+      const shared = sharedReads.get(sharedKey)?.run as Promise<Array<BucketResult<V>>> | undefined;
       if (shared) {
         const results = await shared;
         tally(spec.metric, request, results, false);
@@ -326,14 +333,20 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
         set({ 'cache.hits': counts.hit, 'cache.misses': counts.miss, 'cache.stale': counts.stale });
         return results;
       });
-      sharedReads.set(sharedKey, run);
+      sharedReads.set(sharedKey, { run, keys: new Set(keys) });
       try {
         const results = await run;
         tally(spec.metric, request, results, true);
         return results;
       } finally {
-        sharedReads.delete(sharedKey);
+        if (sharedReads.get(sharedKey)?.run === run) sharedReads.delete(sharedKey);
       }
+    },
+
+    forget(dropped) {
+      const gone = (keys: ReadonlySet<string>) => dropped.some((k) => keys.has(k));
+      for (const [id, entry] of inFlight) if (gone(entry.keys)) inFlight.delete(id);
+      for (const [id, entry] of sharedReads) if (gone(entry.keys)) sharedReads.delete(id);
     },
 
     async idle() {

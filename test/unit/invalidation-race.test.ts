@@ -63,3 +63,43 @@ describe('a recompute racing an invalidation', () => {
     expect(warm[0]).toMatchObject({ value: 2, how: 'hit' });
   });
 });
+
+describe('a request after the drop, in the same process', () => {
+  it('does not join work that began before the write', async () => {
+    let now = BUCKET + 5 * BUCKET_MS.HOUR;
+    const store = createResilientStore(createMemoryStore());
+    const core = createCacheCore({ store, clock: () => now, lock: { waitMs: 50, pollMs: 5 } });
+    const invalidator = createInvalidator(store, undefined, () => now, 10_000, (keys) => core.forget(keys));
+    let sourceValue = 1;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let computes = 0;
+    const key = buildKey({ prefix: 'race2', cacheVersion: '1', tenant: 't', metric: 'ORDERS', metricVersion: 1, granularity: 'HOUR', bucketStart: BUCKET });
+    const spec: BucketSpec<number> = {
+      metric: 'ORDERS',
+      version: '1/1',
+      granularity: 'HOUR',
+      ttl: DEFAULT_TTL,
+      keyOf: () => key,
+      empty: 0,
+      async compute() {
+        computes++;
+        const read = sourceValue;
+        if (computes === 1) await gate;
+        return new Map([[BUCKET, read]]);
+      },
+    };
+    const slow = core.read(spec, WINDOW, core.forRequest());
+    await new Promise((resolve) => setImmediate(resolve));
+    now += 5;
+    sourceValue = 2;
+    await invalidator.drop('ORDERS', 'order.recorded', [key]);
+    now += 1;
+    // The write has returned: a new request must see it, even though the slow one still runs.
+    const after = await core.read(spec, WINDOW, core.forRequest());
+    expect(after[0]!.value).toBe(2);
+    expect(computes).toBe(2);
+    release();
+    expect((await slow)[0]!.value).toBe(1);
+  });
+});
