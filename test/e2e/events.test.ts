@@ -8,11 +8,9 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signToken } from '../../src/auth/identity.js';
-import { openDatabase, type Database } from '../../src/source/database.js';
-import { migrate } from '../../src/source/migrations.js';
-import { seed } from '../../src/source/seed.js';
+import type { Database } from '../../src/source/database.js';
 import { HOUR_MS, iso, TEST_SECRET } from '../helpers/app.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
+import { createSeededDatabase, type TestDatabase } from '../helpers/databases.js';
 import { eventually } from '../helpers/process.js';
 import { parsePrometheus, sumOver } from '../helpers/prometheus.js';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis.js';
@@ -29,15 +27,14 @@ const secret = new TextEncoder().encode(TEST_SECRET);
 const token = (tenant = 'acme') => signToken({ tenant, role: 'ADMIN' }, secret);
 
 beforeAll(async () => {
-  [database, redis] = await Promise.all([createTestDatabase('postgres'), startRedisServer()]);
-  db = openDatabase(database.config);
-  await migrate(db.db);
-  await seed(db, { days: 3, scale: 0.05 });
+  let seeded: Awaited<ReturnType<typeof createSeededDatabase>>;
+  [seeded, redis] = await Promise.all([createSeededDatabase('postgres', { days: 3, scale: 0.05 }), startRedisServer()]);
+  ({ test: database, database: db } = seeded);
   client = new Redis(redis.url);
   instances = await startInstances(2, {
     DATABASE_URL: database.url,
     REDIS_URL: redis.url,
-      EVENTS_CLAIM_IDLE_MS: '500',
+    EVENTS_CLAIM_IDLE_MS: '500',
   });
   servers.push(...instances.servers);
 }, 120_000);

@@ -5,11 +5,8 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { signToken } from '../../src/auth/identity.js';
-import { openDatabase } from '../../src/source/database.js';
-import { migrate } from '../../src/source/migrations.js';
-import { seed } from '../../src/source/seed.js';
 import { DAY_MS, iso, TEST_SECRET } from '../helpers/app.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
+import { createSeededDatabase, type TestDatabase } from '../helpers/databases.js';
 import { parsePrometheus, sumOver } from '../helpers/prometheus.js';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis.js';
 import { startInstances, type Instance, type Instances } from '../helpers/instances.js';
@@ -21,18 +18,17 @@ const servers: Instance[] = [];
 let instances: Instances | undefined;
 
 beforeAll(async () => {
-  [database, redis] = await Promise.all([createTestDatabase('postgres'), startRedisServer()]);
-  const db = openDatabase(database.config);
-  await migrate(db.db);
-  await seed(db, { days: 35, scale: 0.1 });
-  await db.close();
+  let seeded: Awaited<ReturnType<typeof createSeededDatabase>>;
+  [seeded, redis] = await Promise.all([createSeededDatabase('postgres', { days: 35, scale: 0.1 }), startRedisServer()]);
+  database = seeded.test;
+  await seeded.database.close();
   instances = await startInstances(2, {
     DATABASE_URL: database.url,
     REDIS_URL: redis.url,
-      // 200 requests at once saturate this 2-core machine (two servers, Redis, PostgreSQL,
-      // the test runner): a 500 ms command timer can fire before a reply that has already
-      // arrived is read. The point here is the lock, so give commands room.
-      REDIS_COMMAND_TIMEOUT_MS: '3000',
+    // 200 requests at once saturate this 2-core machine (two servers, Redis, PostgreSQL,
+    // the test runner): a 500 ms command timer can fire before a reply that has already
+    // arrived is read. The point here is the lock, so give commands room.
+    REDIS_COMMAND_TIMEOUT_MS: '3000',
   });
   servers.push(...instances.servers);
 }, 120_000);

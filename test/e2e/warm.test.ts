@@ -10,11 +10,9 @@ import { signToken, type Role } from '../../src/auth/identity.js';
 import { loadConfig } from '../../src/config/index.js';
 import { STORED_METRICS } from '../../src/metrics/definitions.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { openDatabase, type Database } from '../../src/source/database.js';
-import { migrate } from '../../src/source/migrations.js';
-import { seed } from '../../src/source/seed.js';
+import type { Database } from '../../src/source/database.js';
 import { DAY_MS, HOUR_MS, TEST_SECRET, iso } from '../helpers/app.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
+import { createSeededDatabase, type TestDatabase } from '../helpers/databases.js';
 import { runScript } from '../helpers/process.js';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis.js';
 
@@ -33,10 +31,9 @@ let database: Database;
 let server: App;
 
 beforeAll(async () => {
-  [redis, testDatabase] = await Promise.all([startRedisServer(), createTestDatabase('postgres')]);
-  database = openDatabase(testDatabase.config);
-  await migrate(database.db);
-  await seed(database, { days: 10, scale: 0.05 });
+  let seeded: Awaited<ReturnType<typeof createSeededDatabase>>;
+  [redis, seeded] = await Promise.all([startRedisServer(), createSeededDatabase('postgres', { days: 10, scale: 0.05 })]);
+  ({ test: testDatabase, database } = seeded);
   // A server on the same database and store, as the one traffic would reach.
   const config = loadConfig({
     NODE_ENV: 'test',

@@ -9,6 +9,9 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
 import type { DatabaseConfig } from '../../src/config/index.js';
+import { openDatabase, type Database } from '../../src/source/database.js';
+import { migrate } from '../../src/source/migrations.js';
+import { seed, type SeedOptions } from '../../src/source/seed.js';
 
 export type DatabaseKind = 'sqlite' | 'postgres';
 
@@ -43,4 +46,13 @@ export async function createTestDatabase(kind: DatabaseKind): Promise<TestDataba
       await client.end();
     },
   };
+}
+
+/** A private database of `kind`, migrated and seeded, with an open handle on it. */
+export async function createSeededDatabase(kind: DatabaseKind, options: SeedOptions): Promise<{ test: TestDatabase; database: Database }> {
+  const test = await createTestDatabase(kind);
+  const database = openDatabase(test.config);
+  await migrate(database.db);
+  await seed(database, options);
+  return { test, database };
 }

@@ -14,12 +14,10 @@ import { SET_MAX } from '../../src/cache/sketch.js';
 import type { CacheStore } from '../../src/cache/store.js';
 import { createMetricsService, type MetricsService } from '../../src/metrics/service.js';
 import { createAggregateSource } from '../../src/source/aggregates.js';
-import { openDatabase, type Database } from '../../src/source/database.js';
-import { migrate } from '../../src/source/migrations.js';
+import type { Database } from '../../src/source/database.js';
 import { createRandom } from '../../src/source/prng.js';
-import { seed } from '../../src/source/seed.js';
 import type { DataScope } from '../../src/source/types.js';
-import { createTestDatabase, type DatabaseKind, type TestDatabase } from '../helpers/databases.js';
+import { createSeededDatabase, type DatabaseKind, type TestDatabase } from '../helpers/databases.js';
 import { cleanupPrefix, uniquePrefix } from '../helpers/redis.js';
 
 const END = Math.floor(Date.now() / BUCKET_MS.HOUR) * BUCKET_MS.HOUR;
@@ -36,10 +34,7 @@ const fixtures = new Map<DatabaseKind, Fixture>();
 const prefix = uniquePrefix('equivalence');
 
 async function open(kind: DatabaseKind): Promise<Fixture> {
-  const test = await createTestDatabase(kind);
-  const database = openDatabase(test.config);
-  await migrate(database.db);
-  await seed(database, { days: 12, scale: 0.05, endMs: END });
+  const { test, database } = await createSeededDatabase(kind, { days: 12, scale: 0.05, endMs: END });
   // A tenant whose daily buckets hold more customers than an exact set keeps: HLL territory.
   const rows = [];
   for (let day = 0; day < 3; day++) {
