@@ -3,12 +3,11 @@
  * `dashboard:events` (CONTRACT.md, "Domain events"): flat string fields, checked here
  * as strictly as our own writes. Pure: no IO.
  */
-import { DOMAIN_EVENTS } from '../metrics/definitions.js';
 import { parseIsoInstant } from '../domain/iso-time.js';
 import { validateAmount, validateId, validateOccurredAt } from '../domain/validation.js';
 import { DomainError } from '../errors.js';
 import { isRegion } from '../source/types.js';
-import type { DomainEvent } from './types.js';
+import { DOMAIN_EVENTS, type DomainEvent } from './types.js';
 
 /** The stream other services publish to. */
 export const EVENT_STREAM = 'dashboard:events';

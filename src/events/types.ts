@@ -1,6 +1,10 @@
 /** Domain events: every write is one, whether it came from us or from the stream. */
 import type { Region } from '../source/types.js';
 
+/** Every domain event type. */
+export const DOMAIN_EVENTS = ['order.recorded', 'session.recorded'] as const;
+export type DomainEventType = (typeof DOMAIN_EVENTS)[number];
+
 interface BaseEvent {
   /** The row's id, and the idempotency key. */
   id: string;

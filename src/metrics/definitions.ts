@@ -9,6 +9,7 @@ import { DEFAULT_TTL, type TtlPolicy } from '../cache/policy.js';
 import { sketchOf, type Sketch } from '../cache/sketch.js';
 import type { AggregateSource } from '../source/aggregates.js';
 import type { DataScope } from '../source/types.js';
+import { DOMAIN_EVENTS, type DomainEventType } from '../events/types.js';
 
 /** Names of the contract's `MetricName` enum. */
 export type MetricName =
@@ -20,9 +21,7 @@ export type MetricName =
   | 'CONVERSION_RATE'
   | 'TOP_PRODUCTS';
 
-/** Domain events that change source rows. */
-export const DOMAIN_EVENTS = ['order.recorded', 'session.recorded'] as const;
-export type DomainEventType = (typeof DOMAIN_EVENTS)[number];
+export { DOMAIN_EVENTS, type DomainEventType };
 
 /** Per-product sales inside one bucket (cents). */
 export type ProductSalesByBucket = Record<string, { orders: number; revenueCents: number }>;
