@@ -74,9 +74,7 @@ export function createRedisFanout(publisher: Redis | Cluster, subscriber: Redis 
   });
   return {
     ready: () => subscribed,
-    async publish(notice) {
-      await publisher.publish(NOTICE_CHANNEL, JSON.stringify(notice));
-    },
+    publish: (notice) => publishNotice(publisher, notice),
     listen(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
@@ -87,6 +85,11 @@ export function createRedisFanout(publisher: Redis | Cluster, subscriber: Redis 
       publisher.disconnect();
     },
   };
+}
+
+/** Publishes one notice on the channel: for tools that drop entries and have no subscribers of their own. */
+export async function publishNotice(publisher: Redis | Cluster, notice: InvalidationNotice): Promise<void> {
+  await publisher.publish(NOTICE_CHANNEL, JSON.stringify(notice));
 }
 
 function parseNotice(raw: unknown): InvalidationNotice {

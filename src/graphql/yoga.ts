@@ -23,7 +23,7 @@ import { requestLogPlugin } from './plugins/request-log.js';
 import { tracingPlugin } from './plugins/tracing.js';
 import type { GraphQLMetrics } from '../observability/graphql-metrics.js';
 import { queryLimitPlugins } from './plugins/query-limits.js';
-import { resolvers } from './resolvers/index.js';
+import { createResolvers } from './resolvers/index.js';
 
 const SCHEMA_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'schema');
 
@@ -64,13 +64,20 @@ export interface YogaOptions {
   graphqlMetrics?: GraphQLMetrics | undefined;
   /** Signs a token to prefill in GraphiQL's headers; used outside production only. */
   graphiqlToken?: (() => Promise<string>) | undefined;
+  /** The SDL. @default schema/*.graphql (loadTypeDefs) */
+  typeDefs?: string | undefined;
 }
 
 export type DashboardYoga = YogaServerInstance<{}, GraphQLContext>;
 
-export function createDashboardYoga({ config, services, metrics, logger, graphiqlToken, graphqlMetrics, plugins }: YogaOptions): DashboardYoga {
-  const schema = createSchema<GraphQLContext>({ typeDefs: loadTypeDefs(), resolvers: resolvers as never });
-  checkDeclarations(schema);
+/**
+ * The yoga server over the metrics service's declarations.
+ * @throws DeclarationError when the declarations and the schema disagree.
+ */
+export function createDashboardYoga(options: YogaOptions): DashboardYoga {
+  const { config, services, metrics, logger, graphiqlToken, graphqlMetrics, plugins } = options;
+  const schema = createSchema<GraphQLContext>({ typeDefs: options.typeDefs ?? loadTypeDefs(), resolvers: createResolvers(metrics.registry) as never });
+  checkDeclarations(schema, metrics.registry);
   return createYoga<{}, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',

@@ -6,7 +6,9 @@
  * with a message that says what to fix.
  */
 import { isEnumType, isObjectType, type GraphQLSchema } from 'graphql';
-import { DOMAIN_EVENTS, METRICS, type MetricDefinition } from './definitions.js';
+import { DASHBOARD_REGISTRY, DeclarationError, type MetricRegistry } from './registry.js';
+
+export { DeclarationError };
 
 /** Dashboard fields that are not metrics of their own, and why. */
 export const NOT_METRICS: Readonly<Record<string, string>> = {
@@ -15,37 +17,32 @@ export const NOT_METRICS: Readonly<Record<string, string>> = {
   'Dashboard.revenueIn': 'REVENUE converted with an FX rate (cached by the FX client)',
 };
 
-export class DeclarationError extends Error {
-  override name = 'DeclarationError';
+/** True when the schema has the field at `coordinate` (`Type.field`). */
+function hasField(schema: GraphQLSchema, coordinate: string): boolean {
+  const [typeName, fieldName] = coordinate.split('.');
+  const type = typeName ? schema.getType(typeName) : undefined;
+  return isObjectType(type) && !!fieldName && !!type.getFields()[fieldName];
 }
 
-/** @throws DeclarationError listing every mismatch found. */
-export function checkDeclarations(schema: GraphQLSchema, metrics: Readonly<Record<string, MetricDefinition>> = METRICS): void {
+/**
+ * @param registry the declarations, already consistent among themselves (createMetricRegistry checked that).
+ * @throws DeclarationError listing every mismatch with the schema.
+ */
+export function checkDeclarations(schema: GraphQLSchema, registry: MetricRegistry = DASHBOARD_REGISTRY): void {
   const problems: string[] = [];
-  const declared = Object.values(metrics);
 
-  for (const metric of declared) {
-    const [typeName, fieldName] = metric.field.split('.');
-    const type = typeName ? schema.getType(typeName) : undefined;
-    if (!isObjectType(type) || !fieldName || !type.getFields()[fieldName]) {
+  for (const metric of registry.all) {
+    if (!hasField(schema, metric.field)) {
       problems.push(`metric ${metric.name} declares field ${metric.field}, which the schema does not have: fix its \`field\` or add the field to schema/`);
     }
-    for (const event of metric.events) {
-      if (!(DOMAIN_EVENTS as readonly string[]).includes(event)) {
-        problems.push(`metric ${metric.name} names event "${event}", which is not a domain event (${DOMAIN_EVENTS.join(', ')})`);
-      }
-    }
-    if (metric.combine === 'derived') {
-      for (const input of metric.inputs) {
-        const source = metrics[input];
-        if (!source || source.combine === 'derived') problems.push(`derived metric ${metric.name} needs ${input}, which is not a declared stored metric`);
-      }
+    for (const field of metric.alsoShownIn ?? []) {
+      if (!hasField(schema, field)) problems.push(`metric ${metric.name} names alsoShownIn ${field}, which the schema does not have`);
     }
   }
 
   const dashboard = schema.getType('Dashboard');
   if (isObjectType(dashboard)) {
-    const fields = new Set(declared.map((m) => m.field));
+    const fields = new Set(registry.all.map((m) => m.field));
     for (const name of Object.keys(dashboard.getFields())) {
       const coordinate = `Dashboard.${name}`;
       if (!fields.has(coordinate) && !(coordinate in NOT_METRICS)) {
@@ -57,8 +54,8 @@ export function checkDeclarations(schema: GraphQLSchema, metrics: Readonly<Recor
   const enumType = schema.getType('MetricName');
   if (isEnumType(enumType)) {
     const names = new Set(enumType.getValues().map((v) => v.name));
-    for (const metric of declared) if (!names.has(metric.name)) problems.push(`metric ${metric.name} is not a value of enum MetricName`);
-    for (const name of names) if (!metrics[name]) problems.push(`enum MetricName has ${name}, which has no declaration`);
+    for (const metric of registry.all) if (!names.has(metric.name)) problems.push(`metric ${metric.name} is not a value of enum MetricName`);
+    for (const name of names) if (!registry.get(name)) problems.push(`enum MetricName has ${name}, which has no declaration`);
   } else problems.push('the schema has no MetricName enum');
 
   if (problems.length) throw new DeclarationError(`metric declarations do not match the schema:\n- ${problems.join('\n- ')}`);

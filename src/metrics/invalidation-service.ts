@@ -1,49 +1,91 @@
 /**
- * Invalidation for the dashboard: domain events drop exactly the buckets they
- * change (planner.ts); `invalidateMetrics` drops named metrics over a range, or all
- * their cached time. Derived metrics are not stored: naming one drops its inputs.
+ * Invalidation for the dashboard: a domain event drops exactly the buckets it
+ * changes (planner.ts); `invalidateMetrics` drops named metrics over a range, or all
+ * their cached time. A derived metric is not stored: naming one drops its inputs.
+ *
+ * Entries are dropped before the call resolves — read your writes, on every instance
+ * sharing the store. Then subscribers are told which metrics changed, derived ones
+ * included; that notice is a hint and is not awaited.
  */
+import { BUCKET_MS, bucketStart } from '../cache/buckets.js';
 import type { Invalidator } from '../cache/invalidation.js';
+import type { InvalidationNotice } from '../events/notices.js';
 import type { DomainEvent } from '../events/types.js';
-import { METRICS, STORED_METRICS, type MetricName } from './definitions.js';
-import { metricPrefix, planEvent, planRange, type KeySpace } from './planner.js';
+import type { MetricName } from './define.js';
+import { metricPrefix, planEvent, planRange, type InvalidationPlan, type KeySpace } from './planner.js';
+import { DASHBOARD_REGISTRY, type MetricRegistry } from './registry.js';
 
 export interface InvalidationService {
-  /** Drops what `event` changes; resolves with the number of entries dropped. */
+  /** Drops what `event` changes and tells subscribers; resolves with the number of entries dropped. */
   onEvent(event: DomainEvent): Promise<number>;
   /**
    * Drops `metrics` (all when empty) of `tenant` over [from, to), or over all cached
-   * time when no range is given. Resolves with the number of entries dropped.
+   * time when no range is given, and tells subscribers (reason `manual`). Resolves
+   * with the number of entries dropped.
    */
   manual(tenant: string, metrics: readonly MetricName[] | undefined, range?: { from: number; to: number }): Promise<number>;
 }
 
-/** Stored metrics behind `names` (a derived metric stands for its inputs). */
-export function storedMetricsOf(names: readonly MetricName[] | undefined): MetricName[] {
-  if (!names || names.length === 0) return STORED_METRICS.map((m) => m.name);
-  const out = new Set<MetricName>();
-  for (const name of names) {
-    const metric = METRICS[name];
-    if (metric.combine === 'derived') for (const input of metric.inputs) out.add(input);
-    else out.add(name);
-  }
-  return [...out];
+export interface InvalidationOptions {
+  space: KeySpace;
+  invalidator: Invalidator;
+  /** @default the dashboard's metrics */
+  registry?: MetricRegistry;
+  /** Hears every drop once it is done; not awaited. */
+  notify?: (notice: InvalidationNotice) => void;
+  /** Also drops with every drop of a tenant (the whole-response layer's generation); awaited. */
+  alsoDrop?: (tenant: string) => Promise<void>;
+  /** Epoch ms now. @default Date.now */
+  clock?: () => number;
 }
 
-export function createInvalidationService(space: KeySpace, invalidator: Invalidator): InvalidationService {
-  const dropPlan = async (plan: Map<MetricName, string[]>, reason: string) => {
+/** A manual drop without a range covers every bucket a dashboard may still ask for. */
+const ALL_TIME_MS = 400 * BUCKET_MS.DAY;
+
+export function createInvalidationService(options: InvalidationOptions): InvalidationService {
+  const { space, invalidator } = options;
+  const registry = options.registry ?? DASHBOARD_REGISTRY;
+  const clock = options.clock ?? Date.now;
+  const notify = options.notify ?? (() => {});
+  const alsoDrop = options.alsoDrop ?? (async () => {});
+
+  const dropPlan = async (plan: InvalidationPlan, reason: string) => {
     const counts = await Promise.all([...plan].map(([metric, keys]) => invalidator.drop(metric, reason, keys)));
     return counts.reduce((a, b) => a + b, 0);
   };
+
   return {
-    onEvent: (event) => dropPlan(planEvent(space, event), event.type),
-    async manual(tenant, metrics, range) {
-      const names = storedMetricsOf(metrics);
-      if (range) return dropPlan(planRange(space, tenant, names, range.from, range.to), 'manual');
-      const counts = await Promise.all(
-        STORED_METRICS.filter((m) => names.includes(m.name)).map((m) => invalidator.dropPrefix(m.name, 'manual', metricPrefix(space, tenant, m))),
-      );
-      return counts.reduce((a, b) => a + b, 0);
+    async onEvent(event) {
+      const [dropped] = await Promise.all([dropPlan(planEvent(space, event, registry.stored), event.type), alsoDrop(event.tenant)]);
+      const hour = bucketStart(event.occurredAt, 'HOUR');
+      notify({
+        tenant: event.tenant,
+        region: event.region,
+        metrics: registry.touchedBy(event.type),
+        from: hour,
+        to: hour + BUCKET_MS.HOUR,
+        reason: event.type,
+      });
+      return dropped;
+    },
+
+    async manual(tenant, names, range) {
+      const metrics = registry.storedBehind(names);
+      const drop = range
+        ? dropPlan(planRange(space, tenant, metrics, range.from, range.to), 'manual')
+        : Promise.all(metrics.map((m) => invalidator.dropPrefix(m.name, 'manual', metricPrefix(space, tenant, m)))).then((counts) =>
+            counts.reduce((a, b) => a + b, 0),
+          );
+      const [dropped] = await Promise.all([drop, alsoDrop(tenant)]);
+      const now = clock();
+      notify({
+        tenant,
+        metrics: registry.affectedBy(metrics),
+        from: range?.from ?? bucketStart(now - ALL_TIME_MS, 'DAY'),
+        to: range?.to ?? bucketStart(now, 'DAY') + BUCKET_MS.DAY,
+        reason: 'manual',
+      });
+      return dropped;
     },
   };
 }

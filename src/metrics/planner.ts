@@ -5,12 +5,12 @@
  * all-regions entry and that region's entry; each role only for metrics keyed by
  * role). Nothing else is dropped.
  */
-import { BUCKET_MS, bucketStart, type BucketWindow } from '../cache/buckets.js';
+import { BUCKET_MS, bucketStart, type Granularity } from '../cache/buckets.js';
 import { buildKey, tenantPrefix } from '../cache/keys.js';
 import type { DomainEvent } from '../events/types.js';
 import { REGIONS } from '../source/types.js';
 import { ROLES } from '../auth/identity.js';
-import { STORED_METRICS, type MetricName, type StoredMetric } from './definitions.js';
+import type { MetricName, StoredMetric } from './define.js';
 
 export interface KeySpace {
   prefix: string;
@@ -20,13 +20,19 @@ export interface KeySpace {
 /** Keys to drop, grouped by metric (for counting). */
 export type InvalidationPlan = Map<MetricName, string[]>;
 
-function keysFor(space: KeySpace, metric: StoredMetric, tenant: string, regions: ReadonlyArray<string | undefined>, window: BucketWindow | ((g: 'HOUR' | 'DAY') => number[])): string[] {
+/** Every key of `metric` for the tenant: each granularity's buckets × region scopes × (roles, if keyed by role). */
+function keysFor(
+  space: KeySpace,
+  metric: StoredMetric,
+  tenant: string,
+  regions: ReadonlyArray<string | undefined>,
+  bucketsAt: (granularity: Granularity) => number[],
+): string[] {
   const keys: string[] = [];
   const roles: Array<string | undefined> = metric.scope.role ? [...ROLES] : [undefined];
   const scopes = metric.scope.region ? regions : [undefined];
   for (const granularity of metric.granularities) {
-    const buckets = typeof window === 'function' ? window(granularity) : [];
-    for (const bucket of buckets)
+    for (const bucket of bucketsAt(granularity))
       for (const region of scopes)
         for (const role of roles)
           keys.push(buildKey({ ...space, tenant, metric: metric.name, metricVersion: metric.version, region, role, granularity, bucketStart: bucket }));
@@ -34,10 +40,10 @@ function keysFor(space: KeySpace, metric: StoredMetric, tenant: string, regions:
   return keys;
 }
 
-/** The keys an event changes. */
-export function planEvent(space: KeySpace, event: DomainEvent): InvalidationPlan {
+/** The keys an event changes, among `metrics` (the registry's stored metrics). */
+export function planEvent(space: KeySpace, event: DomainEvent, metrics: readonly StoredMetric[]): InvalidationPlan {
   const plan: InvalidationPlan = new Map();
-  for (const metric of STORED_METRICS) {
+  for (const metric of metrics) {
     if (!metric.events.includes(event.type)) continue;
     plan.set(
       metric.name,
@@ -47,11 +53,10 @@ export function planEvent(space: KeySpace, event: DomainEvent): InvalidationPlan
   return plan;
 }
 
-/** The keys of `metrics` over [from, to) for a tenant, every scope, both granularities. */
-export function planRange(space: KeySpace, tenant: string, metrics: readonly MetricName[], from: number, to: number): InvalidationPlan {
+/** The keys of `metrics` over [from, to) for a tenant, every scope, every granularity each declares. */
+export function planRange(space: KeySpace, tenant: string, metrics: readonly StoredMetric[], from: number, to: number): InvalidationPlan {
   const plan: InvalidationPlan = new Map();
-  for (const metric of STORED_METRICS) {
-    if (!metrics.includes(metric.name)) continue;
+  for (const metric of metrics) {
     plan.set(
       metric.name,
       keysFor(space, metric, tenant, [undefined, ...REGIONS], (g) => {

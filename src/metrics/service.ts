@@ -1,44 +1,42 @@
 /**
- * The metrics service: resolvers ask it for a metric over a window; it asks the
- * source for the buckets it needs and combines them as each declaration says.
- * A reader is made per request so that a metric needed by two fields (revenue for
- * `revenue` and `averageOrderValue`) is fetched once.
+ * The metrics service: resolvers ask it for a metric over a window; it fetches the
+ * buckets that metric's declaration names (through the cache when there is one) and
+ * combines them as the declaration says. A reader is made per request so that a
+ * metric needed by two fields (revenue for `revenue` and `averageOrderValue`) is
+ * fetched once.
  */
 import { bucketsOf, type BucketWindow } from '../cache/buckets.js';
 import { buildKey } from '../cache/keys.js';
 import type { LookupResult } from '../cache/observer.js';
 import type { BucketSpec, CacheCore, RequestCache } from '../cache/read-through.js';
 import { countDistinct, sketchOf } from '../cache/sketch.js';
+import { validateLimit } from '../domain/validation.js';
 import type { AggregateSource } from '../source/aggregates.js';
 import type { DataScope } from '../source/types.js';
-import {
-  CUSTOMERS,
-  ORDERS,
-  REVENUE,
-  SESSIONS,
-  TOP_PRODUCTS,
-  type DistinctBucket,
-  type ProductSalesByBucket,
-  type StoredMetric,
-  type SumMetric,
-} from './definitions.js';
-import type { ProductSalesModel, SeriesModel } from './types.js';
-
-/** Largest `limit` of `topProducts`. */
-export const TOP_PRODUCTS_MAX = 50;
+import type {
+  DistinctBucket,
+  DistinctMetric,
+  GroupMeasures,
+  GroupsBucket,
+  MetricArgs,
+  MetricDefinition,
+  MetricValue,
+  StoredMetric,
+  TopNMetric,
+} from './define.js';
+import { DASHBOARD_REGISTRY, type MetricRegistry } from './registry.js';
+import type { SeriesModel } from './types.js';
 
 /** What resolvers use during one request. */
 export interface MetricsReader {
-  revenue(scope: DataScope, window: BucketWindow): Promise<SeriesModel>;
-  orders(scope: DataScope, window: BucketWindow): Promise<SeriesModel>;
-  sessions(scope: DataScope, window: BucketWindow): Promise<SeriesModel>;
-  customers(scope: DataScope, window: BucketWindow): Promise<SeriesModel>;
-  /** revenue.total / orders.total, or null without orders. */
-  averageOrderValue(scope: DataScope, window: BucketWindow): Promise<number | null>;
-  /** orders.total / sessions.total, or null without sessions. */
-  conversionRate(scope: DataScope, window: BucketWindow): Promise<number | null>;
-  /** Products ranked by orders (then id), at most `limit` (1..50). */
-  topProducts(scope: DataScope, window: BucketWindow, limit: number): Promise<ProductSalesModel[]>;
+  /**
+   * The value of `metric`'s field over `window` for `scope`: a series for sums and
+   * distinct counts, ranked items for a top-N, a number (or null) for a derived metric.
+   * @throws DomainError E_INVALID_INPUT for a `limit` outside the declaration's 1..max.
+   */
+  read<M extends MetricDefinition>(metric: M, scope: DataScope, window: BucketWindow, args?: MetricArgs): Promise<MetricValue<M>>;
+  /** Reads (and caches) every bucket of a stored metric without composing a value: for warming. */
+  prefetch(metric: StoredMetric, scope: DataScope, window: BucketWindow): Promise<void>;
   /** Per metric, buckets hit, missed and served stale so far in this request. */
   cacheStats(): Record<string, Record<LookupResult, number>>;
   /** Until when everything read so far stays fresh (epoch ms); Infinity when nothing was read, now when uncached. */
@@ -46,6 +44,8 @@ export interface MetricsReader {
 }
 
 export interface MetricsService {
+  /** The declarations this service serves. */
+  readonly registry: MetricRegistry;
   /**
    * A reader whose lookups are shared for the life of one request.
    * @param role the caller's role: part of a key only for metrics whose value differs by role.
@@ -62,14 +62,44 @@ export interface MetricsCache {
   cacheVersion: string;
 }
 
-/** The empty value of a bucket with no rows, per way of combining. */
-const EMPTY = { sum: 0, distinct: { n: 0, s: sketchOf([]) } as DistinctBucket, topN: {} as ProductSalesByBucket };
+/** The empty bucket, per way of combining. */
+const EMPTY: Readonly<Record<StoredMetric['combine'], unknown>> = Object.freeze({
+  sum: 0,
+  distinct: Object.freeze({ n: 0, s: sketchOf([]) }) as DistinctBucket,
+  topN: Object.freeze({}) as GroupsBucket,
+});
+
+/** One source query for a span of a stored metric's buckets: bucket → value, absent where no rows. */
+async function computeSpan(source: AggregateSource, metric: StoredMetric, scope: DataScope, span: BucketWindow): Promise<Map<number, unknown>> {
+  switch (metric.combine) {
+    case 'sum':
+      return new Map((await source.valuesPerBucket(metric.query, scope, span)).map((r) => [r.bucket, r.value]));
+    case 'distinct': {
+      const members = new Map<number, string[]>();
+      for (const row of await source.membersPerBucket(metric.query, scope, span)) {
+        let list = members.get(row.bucket);
+        if (!list) members.set(row.bucket, (list = []));
+        list.push(row.member);
+      }
+      return new Map([...members].map(([bucket, ids]) => [bucket, { n: ids.length, s: sketchOf(ids) } satisfies DistinctBucket]));
+    }
+    case 'topN': {
+      const buckets = new Map<number, GroupsBucket>();
+      for (const row of await source.groupsPerBucket(metric.query, scope, span)) {
+        let bucket = buckets.get(row.bucket);
+        if (!bucket) buckets.set(row.bucket, (bucket = {}));
+        bucket[row.group] = row.values;
+      }
+      return buckets;
+    }
+  }
+}
 
 /**
  * @param cache absent: every bucket comes straight from the source (used to check
  *   that cached results equal uncached ones).
  */
-export function createMetricsService(source: AggregateSource, cache?: MetricsCache): MetricsService {
+export function createMetricsService(source: AggregateSource, cache?: MetricsCache, registry: MetricRegistry = DASHBOARD_REGISTRY): MetricsService {
   /** The cache spec of one stored metric for one scope and granularity. */
   function specFor<V>(metric: StoredMetric, scope: DataScope, window: BucketWindow, role: string | undefined): BucketSpec<V> {
     const base = {
@@ -88,7 +118,7 @@ export function createMetricsService(source: AggregateSource, cache?: MetricsCac
       granularity: window.granularity,
       ttl: metric.ttl,
       keyOf: (bucketStart) => buildKey({ ...base, bucketStart }),
-      compute: (span) => metric.computeSpan(source, scope, span) as Promise<unknown> as Promise<ReadonlyMap<number, V>>,
+      compute: (span) => computeSpan(source, metric, scope, span) as Promise<ReadonlyMap<number, V>>,
       empty: EMPTY[metric.combine] as V,
     };
   }
@@ -111,14 +141,43 @@ export function createMetricsService(source: AggregateSource, cache?: MetricsCac
     role: string | undefined,
   ): Promise<{ values: ReadonlyMap<number, V>; read: object }> {
     if (!cache || !request) {
-      const values = (await metric.computeSpan(source, scope, window)) as unknown as ReadonlyMap<number, V>;
+      const values = (await computeSpan(source, metric, scope, window)) as ReadonlyMap<number, V>;
       return { values, read: values };
     }
     const results = await cache.core.read(specFor<V>(metric, scope, window, role), window, request);
     return { values: new Map(results.map((r) => [r.bucket, r.value])), read: results };
   }
 
+  /** The range value of a stored metric, composed from its buckets as its `combine` says. */
+  function compose(metric: StoredMetric, scope: DataScope, window: BucketWindow, values: ReadonlyMap<number, unknown>): Promise<unknown> {
+    switch (metric.combine) {
+      case 'sum':
+        return Promise.resolve(toSeries(window, values as ReadonlyMap<number, number>, metric.unit));
+      case 'distinct':
+        return composeDistinct(metric, scope, window, values as ReadonlyMap<number, DistinctBucket>);
+      case 'topN':
+        return Promise.resolve(mergeGroups((values as ReadonlyMap<number, GroupsBucket>).values()));
+    }
+  }
+
+  async function composeDistinct(metric: DistinctMetric, scope: DataScope, window: BucketWindow, values: ReadonlyMap<number, DistinctBucket>) {
+    const series = toSeries(window, new Map([...values].map(([b, v]) => [b, v.n])), 1);
+    // Cached: merge the buckets' sketches. Uncached: ask the source for the exact count.
+    const total = cache ? countDistinct([...values.values()].map((v) => v.s)) : await source.distinctMembers(metric.query, scope, window);
+    return { ...series, total };
+  }
+
+  async function rank<Item>(metric: TopNMetric<Item>, scope: DataScope, totals: Map<string, GroupMeasures>, limit: number): Promise<Item[]> {
+    const by = metric.rankBy;
+    const ranked = [...totals.entries()]
+      .sort(([idA, a], [idB, b]) => (b[by] ?? 0) - (a[by] ?? 0) || (idA < idB ? -1 : idA > idB ? 1 : 0))
+      .slice(0, limit);
+    const labels = await source.labels(metric.labels, scope.tenant, ranked.map(([key]) => key));
+    return ranked.map(([key, measures]) => metric.present(key, measures, labels.get(key) ?? key));
+  }
+
   return {
+    registry,
     reader(role) {
       const request = cache?.core.forRequest();
       // Promises, not values, are memoised: two fields asking at once share one lookup.
@@ -131,49 +190,33 @@ export function createMetricsService(source: AggregateSource, cache?: MetricsCac
       const keyOf = (what: string, scope: DataScope, window: BucketWindow) =>
         JSON.stringify([what, scope.tenant, scope.region ?? null, window.granularity, window.from, window.to]);
 
-      const sumSeries = (metric: SumMetric, scope: DataScope, window: BucketWindow) =>
+      /** A stored metric's composed range value, once per request (and per shared read). */
+      const composed = (metric: StoredMetric, scope: DataScope, window: BucketWindow) =>
         once(keyOf(metric.name, scope, window), async () => {
-          const { values, read } = await bucketValues<number>(metric, scope, window, request, role);
-          return combineOnce(read, async () => toSeries(window, values, metric.unit));
+          const { values, read } = await bucketValues(metric, scope, window, request, role);
+          return combineOnce(read, () => compose(metric, scope, window, values));
         });
 
       const reader: MetricsReader = {
-        revenue: (scope, window) => sumSeries(REVENUE, scope, window),
-        orders: (scope, window) => sumSeries(ORDERS, scope, window),
-        sessions: (scope, window) => sumSeries(SESSIONS, scope, window),
-        customers: (scope, window) =>
-          once(keyOf(CUSTOMERS.name, scope, window), async () => {
-            const { values, read } = await bucketValues<DistinctBucket>(CUSTOMERS, scope, window, request, role);
-            return combineOnce(read, async () => {
-              const series = toSeries(window, new Map([...values].map(([b, v]) => [b, v.n])), 1);
-              // Cached: merge the buckets' sketches. Uncached: ask the source for the exact count.
-              const total = cache ? countDistinct([...values.values()].map((v) => v.s)) : await CUSTOMERS.computeTotal(source, scope, window);
-              return { ...series, total };
-            });
-          }),
-        async averageOrderValue(scope, window) {
-          const [revenue, orders] = await Promise.all([reader.revenue(scope, window), reader.orders(scope, window)]);
-          return orders.total === 0 ? null : revenue.total / orders.total;
+        async read(metric, scope, window, args) {
+          switch (metric.combine) {
+            case 'sum':
+            case 'distinct':
+              return (await composed(metric, scope, window)) as never;
+            case 'topN': {
+              const limit = validateLimit(args?.limit ?? metric.limit.default, 1, metric.limit.max, 'limit');
+              const totals = (await composed(metric, scope, window)) as Map<string, GroupMeasures>;
+              return (await rank(metric, scope, totals, limit)) as never;
+            }
+            case 'derived': {
+              const inputs = metric.inputs.map((name) => registry.get(name) as StoredMetric);
+              const series = (await Promise.all(inputs.map((m) => composed(m, scope, window)))) as SeriesModel[];
+              return metric.formula(series.map((s) => s.total)) as never;
+            }
+          }
         },
-        async conversionRate(scope, window) {
-          const [orders, sessions] = await Promise.all([reader.orders(scope, window), reader.sessions(scope, window)]);
-          return sessions.total === 0 ? null : orders.total / sessions.total;
-        },
-        async topProducts(scope, window, limit) {
-          const totals = await once(keyOf(TOP_PRODUCTS.name, scope, window), async () => {
-            const { values, read } = await bucketValues<ProductSalesByBucket>(TOP_PRODUCTS, scope, window, request, role);
-            return combineOnce(read, async () => mergeProductBuckets(values.values()));
-          });
-          const ranked = [...totals.entries()]
-            .sort(([idA, a], [idB, b]) => b.orders - a.orders || (idA < idB ? -1 : idA > idB ? 1 : 0))
-            .slice(0, limit);
-          const names = await source.productNames(scope.tenant, ranked.map(([id]) => id));
-          return ranked.map(([productId, sales]) => ({
-            productId,
-            name: names.get(productId) ?? productId,
-            orders: sales.orders,
-            revenue: sales.revenueCents / 100,
-          }));
+        async prefetch(metric, scope, window) {
+          await bucketValues(metric, scope, window, request, role);
         },
         cacheStats: () => Object.fromEntries(request?.stats ?? []),
         freshUntil: () => (request ? request.freshUntil : memo.size > 0 ? 0 : Infinity),
@@ -198,16 +241,17 @@ export function toSeries(window: BucketWindow, buckets: ReadonlyMap<number, numb
   return { total: total / unit, points };
 }
 
-/** Adds per-bucket product maps into one map over the range. */
-export function mergeProductBuckets(buckets: Iterable<ProductSalesByBucket>): Map<string, { orders: number; revenueCents: number }> {
-  const totals = new Map<string, { orders: number; revenueCents: number }>();
+/** Adds per-bucket group maps into one map over the range, measure by measure; the inputs are not changed. */
+export function mergeGroups(buckets: Iterable<GroupsBucket>): Map<string, GroupMeasures> {
+  const totals = new Map<string, GroupMeasures>();
   for (const bucket of buckets) {
-    for (const [productId, sales] of Object.entries(bucket)) {
-      const sum = totals.get(productId);
-      if (sum) {
-        sum.orders += sales.orders;
-        sum.revenueCents += sales.revenueCents;
-      } else totals.set(productId, { ...sales });
+    for (const [key, measures] of Object.entries(bucket)) {
+      const sum = totals.get(key);
+      if (!sum) {
+        totals.set(key, { ...measures });
+        continue;
+      }
+      for (const [name, value] of Object.entries(measures)) sum[name] = (sum[name] ?? 0) + value;
     }
   }
   return totals;

@@ -2,11 +2,18 @@
  * Aggregations over the source rows, each computed per bucket in SQL for a whole
  * span of buckets in one query. The same SQL text runs on SQLite and PostgreSQL:
  * times are integer epoch milliseconds, so a bucket is integer division.
+ *
+ * The source offers a small vocabulary of query shapes; what each metric measures
+ * (its SQL expression, its table) is written in the metric's declaration, so that
+ * adding a metric does not touch this file.
  */
 import { sql, type RawBuilder } from 'kysely';
 import { BUCKET_MS, type BucketWindow } from '../cache/buckets.js';
 import type { Database } from './database.js';
 import type { DataScope } from './types.js';
+
+/** Tables that hold timed rows (each has `tenant_id`, `region` and `occurred_at`). */
+export type EventTable = 'orders' | 'sessions';
 
 /** One bucket's value. */
 export interface BucketValue {
@@ -14,12 +21,47 @@ export interface BucketValue {
   value: number;
 }
 
-/** One product's sales inside one bucket. */
-export interface ProductBucketValue {
+/** One member (a customer id, say) seen in one bucket. */
+export interface BucketMember {
   bucket: number;
-  productId: string;
-  orders: number;
-  revenueCents: number;
+  member: string;
+}
+
+/** One group's measures inside one bucket. */
+export interface BucketGroup {
+  bucket: number;
+  group: string;
+  values: Record<string, number>;
+}
+
+/** `SELECT <value> … GROUP BY bucket`: one number per bucket. */
+export interface ValueQuery {
+  readonly from: EventTable;
+  /** An aggregate SQL expression over the table's columns, e.g. sql`SUM(amount_cents)`. */
+  readonly value: RawBuilder<unknown>;
+}
+
+/** Every distinct value of `column` per bucket. */
+export interface MembersQuery {
+  readonly from: EventTable;
+  /** A column name of the table, e.g. `customer_id`. */
+  readonly member: string;
+}
+
+/** Per bucket and per value of `by`: each named aggregate expression. */
+export interface GroupQuery {
+  readonly from: EventTable;
+  /** The grouping column, e.g. `product_id`. */
+  readonly by: string;
+  /** Measure name → aggregate SQL expression, e.g. `{ orders: sql\`COUNT(*)\` }`. */
+  readonly values: Readonly<Record<string, RawBuilder<unknown>>>;
+}
+
+/** Where a group's display name is looked up: `SELECT <label> FROM <from> WHERE tenant_id = ? AND <key> IN (…)`. */
+export interface LabelQuery {
+  readonly from: 'products';
+  readonly key: string;
+  readonly label: string;
 }
 
 /**
@@ -27,22 +69,25 @@ export interface ProductBucketValue {
  * query; buckets with no rows are absent from the result.
  */
 export interface AggregateSource {
-  /** Sum of order amounts per bucket, in cents. */
-  revenueCents(scope: DataScope, window: BucketWindow): Promise<BucketValue[]>;
-  /** Number of orders per bucket. */
-  orderCount(scope: DataScope, window: BucketWindow): Promise<BucketValue[]>;
-  /** Number of sessions per bucket. */
-  sessionCount(scope: DataScope, window: BucketWindow): Promise<BucketValue[]>;
-  /** Each customer with an order in a bucket, once per bucket. */
-  customersByBucket(scope: DataScope, window: BucketWindow): Promise<Array<{ bucket: number; customerId: string }>>;
-  /** Distinct customers over the whole window. */
-  distinctCustomers(scope: DataScope, window: BucketWindow): Promise<number>;
-  /** Per product and bucket: orders and revenue. */
-  productSales(scope: DataScope, window: BucketWindow): Promise<ProductBucketValue[]>;
-  /** Names of the tenant's products, by id. */
-  productNames(tenant: string, ids: readonly string[]): Promise<Map<string, string>>;
+  /** One aggregate value per bucket. */
+  valuesPerBucket(query: ValueQuery, scope: DataScope, window: BucketWindow): Promise<BucketValue[]>;
+  /** Each distinct member per bucket, once per bucket. */
+  membersPerBucket(query: MembersQuery, scope: DataScope, window: BucketWindow): Promise<BucketMember[]>;
+  /** Distinct members over the whole window (the exact count a sketch estimates). */
+  distinctMembers(query: MembersQuery, scope: DataScope, window: BucketWindow): Promise<number>;
+  /** Each group's measures per bucket. */
+  groupsPerBucket(query: GroupQuery, scope: DataScope, window: BucketWindow): Promise<BucketGroup[]>;
+  /** Display names of a tenant's groups, by key; absent keys have no row. */
+  labels(query: LabelQuery, tenant: string, keys: readonly string[]): Promise<Map<string, string>>;
 }
 
+/** Identifiers come from declarations, never from callers; still, only plain names pass. */
+function column(name: string): RawBuilder<unknown> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new RangeError(`not a column name: "${name}"`);
+  return sql.ref(name);
+}
+
+/** Builds the source's queries over an open database. */
 export function createAggregateSource(database: Database): AggregateSource {
   const { db } = database;
 
@@ -57,61 +102,56 @@ export function createAggregateSource(database: Database): AggregateSource {
       ? sql`tenant_id = ${scope.tenant} AND occurred_at >= ${window.from} AND occurred_at < ${window.to}`
       : sql`tenant_id = ${scope.tenant} AND region = ${scope.region} AND occurred_at >= ${window.from} AND occurred_at < ${window.to}`;
 
-  async function perBucket(table: 'orders' | 'sessions', measure: RawBuilder<unknown>, scope: DataScope, window: BucketWindow) {
-    const { rows } = await sql<{ bucket: number | string; value: number | string }>`
-      SELECT ${bucketOf(window)} AS bucket, ${measure} AS value
-      FROM ${sql.table(table)}
-      WHERE ${where(scope, window)}
-      GROUP BY 1
-      ORDER BY 1`.execute(db);
-    return rows.map((r) => ({ bucket: Number(r.bucket), value: Number(r.value) }));
-  }
-
   return {
-    revenueCents: (scope, window) => perBucket('orders', sql`SUM(amount_cents)`, scope, window),
-    orderCount: (scope, window) => perBucket('orders', sql`COUNT(*)`, scope, window),
-    sessionCount: (scope, window) => perBucket('sessions', sql`COUNT(*)`, scope, window),
+    async valuesPerBucket(query, scope, window) {
+      const { rows } = await sql<{ bucket: number | string; value: number | string }>`
+        SELECT ${bucketOf(window)} AS bucket, ${query.value} AS value
+        FROM ${sql.table(query.from)}
+        WHERE ${where(scope, window)}
+        GROUP BY 1
+        ORDER BY 1`.execute(db);
+      return rows.map((r) => ({ bucket: Number(r.bucket), value: Number(r.value) }));
+    },
 
-    async customersByBucket(scope, window) {
-      const { rows } = await sql<{ bucket: number | string; customer_id: string }>`
-        SELECT ${bucketOf(window)} AS bucket, customer_id
-        FROM orders
+    async membersPerBucket(query, scope, window) {
+      const { rows } = await sql<{ bucket: number | string; member: string }>`
+        SELECT ${bucketOf(window)} AS bucket, ${column(query.member)} AS member
+        FROM ${sql.table(query.from)}
         WHERE ${where(scope, window)}
         GROUP BY 1, 2
         ORDER BY 1, 2`.execute(db);
-      return rows.map((r) => ({ bucket: Number(r.bucket), customerId: r.customer_id }));
+      return rows.map((r) => ({ bucket: Number(r.bucket), member: r.member }));
     },
 
-    async distinctCustomers(scope, window) {
+    async distinctMembers(query, scope, window) {
       const { rows } = await sql<{ value: number | string }>`
-        SELECT COUNT(DISTINCT customer_id) AS value FROM orders WHERE ${where(scope, window)}`.execute(db);
+        SELECT COUNT(DISTINCT ${column(query.member)}) AS value FROM ${sql.table(query.from)} WHERE ${where(scope, window)}`.execute(db);
       return Number(rows[0]?.value ?? 0);
     },
 
-    async productSales(scope, window) {
-      const { rows } = await sql<{ bucket: number | string; product_id: string; orders: number | string; revenue: number | string }>`
-        SELECT ${bucketOf(window)} AS bucket, product_id, COUNT(*) AS orders, SUM(amount_cents) AS revenue
-        FROM orders
+    async groupsPerBucket(query, scope, window) {
+      const names = Object.keys(query.values);
+      const measures = sql.join(names.map((name, i) => sql`${query.values[name]} AS ${sql.ref(`m${i}`)}`));
+      const { rows } = await sql<Record<string, number | string>>`
+        SELECT ${bucketOf(window)} AS bucket, ${column(query.by)} AS grp, ${measures}
+        FROM ${sql.table(query.from)}
         WHERE ${where(scope, window)}
         GROUP BY 1, 2
         ORDER BY 1, 2`.execute(db);
       return rows.map((r) => ({
         bucket: Number(r.bucket),
-        productId: r.product_id,
-        orders: Number(r.orders),
-        revenueCents: Number(r.revenue),
+        group: String(r.grp),
+        values: Object.fromEntries(names.map((name, i) => [name, Number(r[`m${i}`])])),
       }));
     },
 
-    async productNames(tenant, ids) {
-      if (ids.length === 0) return new Map();
-      const rows = await db
-        .selectFrom('products')
-        .select(['id', 'name'])
-        .where('tenant_id', '=', tenant)
-        .where('id', 'in', [...ids])
-        .execute();
-      return new Map(rows.map((r) => [r.id, r.name]));
+    async labels(query, tenant, keys) {
+      if (keys.length === 0) return new Map();
+      const { rows } = await sql<{ k: string; label: string }>`
+        SELECT ${column(query.key)} AS k, ${column(query.label)} AS label
+        FROM ${sql.table(query.from)}
+        WHERE tenant_id = ${tenant} AND ${column(query.key)} IN (${sql.join([...keys])})`.execute(db);
+      return new Map(rows.map((r) => [r.k, r.label]));
     },
   };
 }

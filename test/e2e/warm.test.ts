@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
 import { signToken, type Role } from '../../src/auth/identity.js';
 import { loadConfig } from '../../src/config/index.js';
-import { STORED_METRICS } from '../../src/metrics/definitions.js';
+import { DASHBOARD_REGISTRY } from '../../src/metrics/registry.js';
 import { createLogger } from '../../src/observability/logger.js';
 import type { Database } from '../../src/source/database.js';
 import { DAY_MS, HOUR_MS, TEST_SECRET, iso } from '../helpers/app.js';
@@ -16,7 +16,7 @@ import { createSeededDatabase, type TestDatabase } from '../helpers/databases.js
 import { runScript } from '../helpers/process.js';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis.js';
 
-const STORED = STORED_METRICS.map((m) => m.name);
+const STORED = DASHBOARD_REGISTRY.stored.map((m) => m.name);
 const SCOPES = 4; // all regions, EU, NA, APAC
 const QUERY = `query D($from: DateTime!, $to: DateTime!, $g: Granularity) {
   dashboard(range: { from: $from, to: $to }, granularity: $g) {

@@ -12,6 +12,7 @@ import { createRedisStore } from '../../src/cache/redis-store.js';
 import { createResilientStore } from '../../src/cache/resilient-store.js';
 import { SET_MAX } from '../../src/cache/sketch.js';
 import type { CacheStore } from '../../src/cache/store.js';
+import { AVERAGE_ORDER_VALUE, CONVERSION_RATE, CUSTOMERS, ORDERS, REVENUE, SESSIONS, TOP_PRODUCTS } from '../../src/metrics/definitions.js';
 import { createMetricsService, type MetricsService } from '../../src/metrics/service.js';
 import { createAggregateSource } from '../../src/source/aggregates.js';
 import type { Database } from '../../src/source/database.js';
@@ -78,13 +79,13 @@ async function everything(service: MetricsService, scope: DataScope, from: numbe
   const window = snapWindow(from, to, g);
   const reader = service.reader('ADMIN');
   const [revenue, orders, sessions, customers, averageOrderValue, conversionRate, topProducts] = await Promise.all([
-    reader.revenue(scope, window),
-    reader.orders(scope, window),
-    reader.sessions(scope, window),
-    reader.customers(scope, window),
-    reader.averageOrderValue(scope, window),
-    reader.conversionRate(scope, window),
-    reader.topProducts(scope, window, 50),
+    reader.read(REVENUE, scope, window),
+    reader.read(ORDERS, scope, window),
+    reader.read(SESSIONS, scope, window),
+    reader.read(CUSTOMERS, scope, window),
+    reader.read(AVERAGE_ORDER_VALUE, scope, window),
+    reader.read(CONVERSION_RATE, scope, window),
+    reader.read(TOP_PRODUCTS, scope, window, { limit: 50 }),
   ]);
   return { revenue, orders, sessions, customers, averageOrderValue, conversionRate, topProducts };
 }
@@ -120,13 +121,13 @@ describe.each(['sqlite', 'postgres'] as const)('on %s', (kind) => {
     const scope = { tenant: 'bigco' };
     const from = BIG_DAY;
     const to = BIG_DAY + 3 * BUCKET_MS.DAY;
-    const exact = await f.uncached.reader().customers(scope, snapWindow(from, to, 'DAY'));
+    const exact = await f.uncached.reader().read(CUSTOMERS, scope, snapWindow(from, to, 'DAY'));
     expect(exact.total).toBe(24_000);
     expect(exact.points.map((p) => p.value)).toEqual([12_000, 12_000, 12_000]);
     expect(12_000).toBeGreaterThan(SET_MAX);
     for (const { name, service } of f.cached) {
       for (const pass of ['cold', 'warm']) {
-        const got = await service.reader().customers(scope, snapWindow(from, to, 'DAY'));
+        const got = await service.reader().read(CUSTOMERS, scope, snapWindow(from, to, 'DAY'));
         expect(got.points, `${name} ${pass}`).toEqual(exact.points);
         expect(Math.abs(got.total - exact.total) / exact.total, `${name} ${pass}: ${got.total}`).toBeLessThanOrEqual(0.02);
       }

@@ -6,6 +6,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUCKET_MS, snapWindow, type BucketWindow, type Granularity } from '../../src/cache/buckets.js';
+import { CUSTOMERS, ORDERS, REVENUE, SESSIONS, TOP_PRODUCTS } from '../../src/metrics/definitions.js';
 import { createAggregateSource, type AggregateSource } from '../../src/source/aggregates.js';
 import { openDatabase, type Database } from '../../src/source/database.js';
 import { migrate } from '../../src/source/migrations.js';
@@ -105,14 +106,20 @@ function countPerBucket(pairs: Array<{ bucket: number; customerId: string }>) {
   return [...counts.entries()].sort((a, b) => a[0] - b[0]).map(([bucket, value]) => ({ bucket, value }));
 }
 
+/** The source's answer to each declared metric's query, in the shapes the recount gives. */
 async function everything(source: AggregateSource, scope: DataScope, w: BucketWindow) {
   return {
-    revenue: await source.revenueCents(scope, w),
-    orders: await source.orderCount(scope, w),
-    sessions: await source.sessionCount(scope, w),
-    customers: countPerBucket(await source.customersByBucket(scope, w)),
-    distinct: await source.distinctCustomers(scope, w),
-    products: await source.productSales(scope, w),
+    revenue: await source.valuesPerBucket(REVENUE.query, scope, w),
+    orders: await source.valuesPerBucket(ORDERS.query, scope, w),
+    sessions: await source.valuesPerBucket(SESSIONS.query, scope, w),
+    customers: countPerBucket((await source.membersPerBucket(CUSTOMERS.query, scope, w)).map((r) => ({ bucket: r.bucket, customerId: r.member }))),
+    distinct: await source.distinctMembers(CUSTOMERS.query, scope, w),
+    products: (await source.groupsPerBucket(TOP_PRODUCTS.query, scope, w)).map((r) => ({
+      bucket: r.bucket,
+      productId: r.group,
+      orders: r.values.orders,
+      revenueCents: r.values.revenueCents,
+    })),
   };
 }
 
@@ -128,7 +135,7 @@ describe.each(['sqlite', 'postgres'] as const)('%s source', (kind) => {
       { id: 'initech', currency: 'USD' },
     ]);
     const w = snapWindow(END - 6 * BUCKET_MS.DAY, END, 'DAY');
-    const total = async (tenant: string) => (await f().source.orderCount({ tenant }, w)).reduce((a, b) => a + b.value, 0);
+    const total = async (tenant: string) => (await f().source.valuesPerBucket(ORDERS.query, { tenant }, w)).reduce((a, b) => a + b.value, 0);
     const [acme, globex, initech] = [await total('acme'), await total('globex'), await total('initech')];
     // acme ~2,000 a day at scale 1: here 6 days at scale 0.05, about 600.
     expect(acme).toBeGreaterThan(450);
@@ -148,7 +155,7 @@ describe.each(['sqlite', 'postgres'] as const)('%s source', (kind) => {
 
   it('only returns buckets inside the window', async () => {
     const w = snapWindow(END - 5 * BUCKET_MS.HOUR, END - 2 * BUCKET_MS.HOUR, 'HOUR');
-    const rows = await f().source.orderCount({ tenant: 'acme' }, w);
+    const rows = await f().source.valuesPerBucket(ORDERS.query, { tenant: 'acme' }, w);
     expect(rows.map((r) => r.bucket)).toEqual([END - 5 * BUCKET_MS.HOUR, END - 4 * BUCKET_MS.HOUR, END - 3 * BUCKET_MS.HOUR]);
   });
 
@@ -169,7 +176,7 @@ describe.each(['sqlite', 'postgres'] as const)('%s source', (kind) => {
     expect(await f().writes.tenant('nope')).toBeUndefined();
     expect((await f().writes.product('acme', 'acme-p02'))?.priceCents).toBeGreaterThan(0);
     expect(await f().writes.product('globex', 'acme-p02')).toBeUndefined();
-    const names = await f().source.productNames('acme', ['acme-p01', 'globex-p01']);
+    const names = await f().source.labels(TOP_PRODUCTS.labels, 'acme', ['acme-p01', 'globex-p01']);
     expect([...names.keys()]).toEqual(['acme-p01']);
   });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BUCKET_MS, snapWindow } from '../../src/cache/buckets.js';
-import type { ProductSalesByBucket } from '../../src/metrics/definitions.js';
-import { mergeProductBuckets, toSeries } from '../../src/metrics/service.js';
+import type { GroupsBucket as ProductSalesByBucket } from '../../src/metrics/define.js';
+import { mergeGroups as mergeProductBuckets, toSeries } from '../../src/metrics/service.js';
 
 const HOUR = BUCKET_MS.HOUR;
 const T0 = Date.parse('2026-11-25T00:00:00Z');

@@ -5,11 +5,20 @@ import { createInvalidator } from '../../src/cache/invalidation.js';
 import { buildKey } from '../../src/cache/keys.js';
 import { createMemoryStore } from '../../src/cache/memory-store.js';
 import type { OrderRecorded, SessionRecorded } from '../../src/events/types.js';
-import { METRICS, STORED_METRICS, type MetricName } from '../../src/metrics/definitions.js';
-import { createInvalidationService, storedMetricsOf } from '../../src/metrics/invalidation-service.js';
-import { metricPrefix, planEvent, planRange, type KeySpace } from '../../src/metrics/planner.js';
+import type { MetricDefinition, MetricName } from '../../src/metrics/define.js';
+import { createInvalidationService } from '../../src/metrics/invalidation-service.js';
+import { metricPrefix, planEvent as planEventAmong, planRange as planRangeAmong, type KeySpace } from '../../src/metrics/planner.js';
+import { DASHBOARD_REGISTRY } from '../../src/metrics/registry.js';
 import { REGIONS } from '../../src/source/types.js';
 import { recordingObserver } from './cache-test-kit.js';
+
+// The dashboard's declarations, as the server plans with them.
+const METRICS: Record<MetricName, MetricDefinition> = Object.fromEntries(DASHBOARD_REGISTRY.all.map((m) => [m.name, m]));
+const STORED_METRICS = DASHBOARD_REGISTRY.stored;
+const planEvent = (space: KeySpace, event: OrderRecorded | SessionRecorded) => planEventAmong(space, event, STORED_METRICS);
+const planRange = (space: KeySpace, tenant: string, names: MetricName[], from: number, to: number) =>
+  planRangeAmong(space, tenant, STORED_METRICS.filter((m) => names.includes(m.name)), from, to);
+const storedMetricsOf = (names: MetricName[] | undefined) => DASHBOARD_REGISTRY.storedBehind(names).map((m) => m.name);
 
 const HOUR = BUCKET_MS.HOUR;
 const DAY = BUCKET_MS.DAY;
@@ -38,7 +47,7 @@ const session: SessionRecorded = {
 };
 
 const keyOf = (tenant: string, metric: MetricName, region: string | undefined, granularity: Granularity, bucket: number) =>
-  buildKey({ ...SPACE, tenant, metric, metricVersion: METRICS[metric].version, region, granularity, bucketStart: bucket });
+  buildKey({ ...SPACE, tenant, metric, metricVersion: METRICS[metric]!.version, region, granularity, bucketStart: bucket });
 
 /** Every key of one cached bucket family of `metric`, as the read path builds it. */
 const keysFor = (tenant: string, metric: MetricName, regions: Array<string | undefined>, bucketsOf: (g: Granularity) => number[]) =>
@@ -188,7 +197,7 @@ describe('storedMetricsOf', () => {
   it('never returns a derived metric', () => {
     const all = Object.keys(METRICS) as MetricName[];
     const result = storedMetricsOf(all);
-    expect(result.every((name) => METRICS[name].combine !== 'derived')).toBe(true);
+    expect(result.every((name) => METRICS[name]!.combine !== 'derived')).toBe(true);
     expect(new Set(result)).toEqual(new Set(stored));
   });
 });
@@ -208,7 +217,7 @@ describe('createInvalidationService over the memory store', () => {
   async function seeded() {
     const store = createMemoryStore();
     const observer = recordingObserver();
-    const service = createInvalidationService(SPACE, createInvalidator(store, observer));
+    const service = createInvalidationService({ space: SPACE, invalidator: createInvalidator(store, observer) });
     const hour = t('2026-11-25T14:00:00Z');
     const day = t('2026-11-25T00:00:00Z');
     const keys = {

@@ -39,7 +39,13 @@ export interface ResponseGenerations {
 const GENERATION_TTL_MS = 86_400_000;
 const SEP = '\u0000';
 
-export function createResponseCache(options: ResponseCacheOptions): { plugin: Plugin; generations: ResponseGenerations } {
+/** The layer: a yoga plugin, and the generations that invalidation bumps. */
+export interface ResponseCacheLayer {
+  plugin: Plugin;
+  generations: ResponseGenerations;
+}
+
+export function createResponseCache(options: ResponseCacheOptions): ResponseCacheLayer {
   const { store } = options;
   const space = { prefix: options.prefix, cacheVersion: options.cacheVersion };
   const generationKey = (tenant: string) => `${tenantPrefix({ ...space, tenant })}resp-gen`;

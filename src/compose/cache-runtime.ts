@@ -1,0 +1,98 @@
+/**
+ * The cache runtime: everything the service needs to read and drop cached metrics,
+ * and nothing of GraphQL or HTTP — the store (memory, Redis or Cluster) behind its
+ * breaker, the read-through core, the metrics service over the declarations,
+ * invalidation, the whole-response layer when it is on, and the Prometheus registry
+ * that counts it all. `npm run warm` builds this part alone.
+ */
+import type { Registry } from 'prom-client';
+import { createInvalidator } from '../cache/invalidation.js';
+import { createMemoryStore } from '../cache/memory-store.js';
+import { createCacheCore, type CacheCore } from '../cache/read-through.js';
+import { createClusterStore, createRedisStore } from '../cache/redis-store.js';
+import { createResilientStore, type ResilientStore } from '../cache/resilient-store.js';
+import type { CacheStore } from '../cache/store.js';
+import type { Config } from '../config/index.js';
+import type { InvalidationNotice } from '../events/notices.js';
+import { createResponseCache, type ResponseCacheLayer } from '../graphql/plugins/response-cache.js';
+import { createInvalidationService, type InvalidationService } from '../metrics/invalidation-service.js';
+import { DASHBOARD_REGISTRY, type MetricRegistry } from '../metrics/registry.js';
+import { createMetricsService, type MetricsService } from '../metrics/service.js';
+import { createCacheMetrics, type CacheMetrics } from '../observability/cache-metrics.js';
+import type { Logger } from '../observability/logger.js';
+import { createRegistry } from '../observability/registry.js';
+import type { AggregateSource } from '../source/aggregates.js';
+import type { Lifecycle } from './lifecycle.js';
+
+export interface CacheRuntime {
+  /** Prometheus registry of the process: the cache's instruments and everyone else's. */
+  registry: Registry;
+  cacheMetrics: CacheMetrics;
+  store: ResilientStore;
+  core: CacheCore;
+  metrics: MetricsService;
+  invalidation: InvalidationService;
+  /** The whole-response layer, when RESPONSE_CACHE_TTL_MS turns it on. */
+  responseCache: ResponseCacheLayer | undefined;
+}
+
+export interface CacheRuntimeOptions {
+  logger: Logger;
+  clock: () => number;
+  aggregates: AggregateSource;
+  /** @default the dashboard's metrics */
+  metrics?: MetricRegistry | undefined;
+  /** `false` serves every bucket straight from the source (benchmarks, equivalence checks). @default true */
+  cached?: boolean | undefined;
+  /** Hears every invalidation once its entries are dropped (subscribers' notices); not awaited. */
+  notify?: ((notice: InvalidationNotice) => void) | undefined;
+}
+
+/** Opens the store (waiting for its first connection) and composes the cache around it. */
+export async function openCacheRuntime(config: Config, options: CacheRuntimeOptions, lifecycle: Lifecycle): Promise<CacheRuntime> {
+  const { logger, clock } = options;
+  const registry = createRegistry();
+  const cacheMetrics = createCacheMetrics(registry, logger);
+  const store = createResilientStore(createStore(config), {
+    failureThreshold: config.cache.breakerThreshold,
+    cooldownMs: config.cache.breakerCooldownMs,
+    observer: cacheMetrics,
+  });
+  lifecycle.defer('cache store', () => store.close());
+  // Wait for the first connection (bounded by the connect timeout) so that the first
+  // requests do not count a store that is merely still connecting as failed.
+  if (!(await store.ping())) logger.warn({ store: store.kind }, 'cache store not reachable at start; serving from the source until it is');
+
+  const core = createCacheCore({ store, observer: cacheMetrics, clock, lock: { ttlMs: config.cache.lockTtlMs, waitMs: config.cache.lockWaitMs } });
+  // Background refreshes finish before the store closes (registered after it: closes first).
+  lifecycle.defer('cache refreshes', () => core.idle());
+  const space = { prefix: config.cache.keyPrefix, cacheVersion: config.cache.version };
+  const responseCache =
+    config.responseCacheTtlMs > 0
+      ? createResponseCache({ store, ...space, secret: config.auth.jwtSecret, ttlMs: config.responseCacheTtlMs, clock })
+      : undefined;
+  const registryOfMetrics = options.metrics ?? DASHBOARD_REGISTRY;
+  const invalidation = createInvalidationService({
+    space,
+    invalidator: createInvalidator(store, cacheMetrics, clock, config.cache.lockTtlMs, (keys) => core.forget(keys)),
+    registry: registryOfMetrics,
+    clock,
+    notify: options.notify,
+    alsoDrop: responseCache && ((tenant) => responseCache.generations.bump(tenant)),
+  });
+  const metrics = createMetricsService(options.aggregates, options.cached === false ? undefined : { core, ...space }, registryOfMetrics);
+  return { registry, cacheMetrics, store, core, metrics, invalidation, responseCache };
+}
+
+/** The store named by the config. */
+function createStore(config: Config): CacheStore {
+  const options = { commandTimeoutMs: config.cache.commandTimeoutMs };
+  switch (config.store.kind) {
+    case 'memory':
+      return createMemoryStore({ maxEntries: config.cache.memoryMaxEntries, maxBytes: config.cache.memoryMaxBytes });
+    case 'redis':
+      return createRedisStore(config.store.url, options);
+    case 'cluster':
+      return createClusterStore(config.store.nodes, options);
+  }
+}

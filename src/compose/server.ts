@@ -1,0 +1,70 @@
+/**
+ * The server part: the GraphQL schema over the metric declarations (checked against
+ * them at start), the HTTP server with health, readiness and metrics, and the
+ * WebSocket endpoint for graphql-ws subscriptions.
+ */
+import type { Registry } from 'prom-client';
+import { signToken } from '../auth/identity.js';
+import type { ResilientStore } from '../cache/resilient-store.js';
+import type { Config } from '../config/index.js';
+import type { GraphQLServices } from '../graphql/context.js';
+import { createDashboardYoga, type DashboardYoga } from '../graphql/yoga.js';
+import { attachWebSocket } from '../graphql/websocket.js';
+import { createHttpServer, type HttpServer } from '../http/server.js';
+import type { MetricsService } from '../metrics/service.js';
+import { createGraphQLMetrics } from '../observability/graphql-metrics.js';
+import type { Logger } from '../observability/logger.js';
+import type { Database } from '../source/database.js';
+import type { Plugin } from 'graphql-yoga';
+import type { Lifecycle } from './lifecycle.js';
+
+export interface ServerPart {
+  yoga: DashboardYoga;
+  http: HttpServer;
+}
+
+export interface ServerOptions {
+  logger: Logger;
+  registry: Registry;
+  services: GraphQLServices;
+  metrics: MetricsService;
+  /** What /readyz reports on. */
+  database: Database;
+  store: ResilientStore;
+  /** More yoga plugins, after ours (the whole-response layer). */
+  plugins: Plugin[];
+  /** The SDL. @default schema/*.graphql */
+  typeDefs?: string | undefined;
+}
+
+/** Builds the schema and the servers; nothing listens until `http.listen`. */
+export function openServer(config: Config, options: ServerOptions, lifecycle: Lifecycle): ServerPart {
+  const { logger, database, store, services } = options;
+  const yoga = createDashboardYoga({
+    config,
+    services,
+    metrics: options.metrics,
+    logger,
+    typeDefs: options.typeDefs,
+    graphqlMetrics: createGraphQLMetrics(options.registry),
+    plugins: options.plugins,
+    graphiqlToken: () => signToken({ tenant: 'acme', role: 'ADMIN' }, config.auth.jwtSecret, services.clock()),
+  });
+  const http = createHttpServer({
+    graphql: (request, context) => yoga.fetch(request, context),
+    registry: options.registry,
+    maxBodyBytes: config.limits.maxBodyBytes,
+    logger,
+    async readiness() {
+      const [up, cacheUp] = await Promise.all([database.ping(1_000), store.ping()]);
+      return {
+        database: { status: up ? 'up' : 'down', kind: database.kind, required: true },
+        cache: { status: cacheUp && store.breakerState() === 'closed' ? 'up' : 'down', kind: store.kind, required: false },
+      };
+    },
+  });
+  lifecycle.defer('http server', () => http.close());
+  const websocket = attachWebSocket(http.server, yoga, config.auth.jwtSecret);
+  lifecycle.defer('websocket server', () => websocket.close());
+  return { yoga, http };
+}
