@@ -5,7 +5,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, buildSchema } from 'graphql';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createSchema, createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { verifyAuthorization } from '../auth/identity.js';
@@ -76,8 +76,11 @@ export type DashboardYoga = YogaServerInstance<{}, GraphQLContext>;
  */
 export function createDashboardYoga(options: YogaOptions): DashboardYoga {
   const { config, services, metrics, logger, graphiqlToken, graphqlMetrics, plugins } = options;
-  const schema = createSchema<GraphQLContext>({ typeDefs: options.typeDefs ?? loadTypeDefs(), resolvers: createResolvers(metrics.registry) as never });
-  checkDeclarations(schema, metrics.registry);
+  const typeDefs = options.typeDefs ?? loadTypeDefs();
+  // Checked on the SDL alone, before resolvers are attached: a declaration the schema
+  // lacks gets the message that says what to fix, not a resolver-wiring error.
+  checkDeclarations(buildSchema(typeDefs), metrics.registry);
+  const schema = createSchema<GraphQLContext>({ typeDefs, resolvers: createResolvers(metrics.registry) as never });
   return createYoga<{}, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',

@@ -2,7 +2,7 @@
  * A real server for a test file: its own database, small deterministic demo data,
  * an HTTP listener on a free port, and helpers to sign tokens and send queries.
  */
-import { createApp, type App } from '../../src/app.js';
+import { createApp, type App, type AppOptions } from '../../src/app.js';
 import { signToken, type Role } from '../../src/auth/identity.js';
 import { loadConfig, type Config } from '../../src/config/index.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -37,6 +37,9 @@ export interface TestAppOptions {
   env?: Record<string, string>;
   /** Epoch ms now, for the app (tokens still use the real clock). */
   clock?: () => number;
+  /** Metric declarations and the SDL that shows them, when a test adds its own. */
+  metrics?: AppOptions['metrics'];
+  typeDefs?: AppOptions['typeDefs'];
 }
 
 /** Small demo data: 10 days at 1/10th the volume, ending at the current hour. */
@@ -52,7 +55,13 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     PORT: '0',
     ...options.env,
   });
-  const app = await createApp(config, { logger: createLogger('silent'), seed: options.seed ?? SMALL_SEED, clock: options.clock });
+  const app = await createApp(config, {
+    logger: createLogger('silent'),
+    seed: options.seed ?? SMALL_SEED,
+    clock: options.clock,
+    metrics: options.metrics,
+    typeDefs: options.typeDefs,
+  });
   const port = await app.listen(0);
   const url = `http://127.0.0.1:${port}`;
   const adminToken = await signToken({ tenant: 'acme', role: 'ADMIN' }, config.auth.jwtSecret);
