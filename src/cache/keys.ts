@@ -35,10 +35,13 @@ export interface KeyParts {
 }
 
 const SAFE = /^[A-Za-z0-9_.-]$/;
+const ALL_SAFE = /^[A-Za-z0-9_.-]+$/;
 const GRANULARITY_CODE: Readonly<Record<Granularity, string>> = { HOUR: 'H', DAY: 'D' };
 
 /** Escapes one key component (see the module comment). */
 export function escapeComponent(value: string): string {
+  // Almost every component (metric names, regions, versions, hashes) needs no escaping.
+  if (ALL_SAFE.test(value)) return value;
   let out = '';
   for (const char of value) {
     const code = char.codePointAt(0)!;
