@@ -1,18 +1,24 @@
 /**
- * Cache keys. One documented format, every component escaped, the tenant in a
- * Redis Cluster hash tag so that all keys of a tenant share one slot:
+ * Cache keys: every key the service writes has its format here. Every component is
+ * escaped, and the first `{…}` of a key is a Redis Cluster hash tag, so that keys read
+ * together share one slot:
  *
- *     <prefix>:<cacheVersion>:{<tenant>}:<metric>:<metricVersion>:<scope>:<granularity>:<bucketStart>
- *     dash:1:{acme}:REVENUE:1:r=EU:H:1795600800000
+ *     bucket      <prefix>:<cacheVersion>:{<tenant>}:<metric>:<metricVersion>:<scope>:<granularity>:<bucketStart>
+ *                 dash:1:{acme}:REVENUE:1:r=EU:H:1795600800000
+ *     metric      <prefix>:<cacheVersion>:{<tenant>}:<metric>:<metricVersion>:   (prefix of its buckets)
+ *     lock        <first guarded key>:lock:<number of guarded keys>
+ *                 dash:1:{acme}:REVENUE:1:r=EU:H:1795600800000:lock:24
  *
  * - `scope` is `r=<region>` or `r=*` (all regions), then `,role=<role>` only for a
  *   metric whose value differs by role (roles that see the same value share entries).
  * - Escaping: every character outside `[A-Za-z0-9_.-]` becomes `%XX` per UTF-8 byte
  *   (a lone UTF-16 surrogate, which has no UTF-8 form, becomes `%uXXXX`),
- *   so an escaped component holds no `:`, `{`, `}`, `*`, `%`-ambiguity or space, and
+ *   so an escaped component holds no `:`, `{`, `}`, `*`, `=`, `%`-ambiguity or space, and
  *   different inputs always give different keys (the encoding is injective and the
  *   separators cannot occur inside a component).
- * - The first `{…}` of the key is the tenant, so Redis Cluster hashes only it.
+ * - The first `{…}` of a tenant's key is the tenant, so Redis Cluster hashes only it:
+ *   a dashboard's buckets and their locks share a slot.
+ * - A lock key extends the first key it guards, so it has that key's hash tag.
  */
 import { BUCKET_MS, type Granularity } from './buckets.js';
 
@@ -68,6 +74,11 @@ export function tenantPrefix(parts: Pick<KeyParts, 'prefix' | 'cacheVersion' | '
   return `${parts.prefix}:${escapeComponent(parts.cacheVersion)}:{${escapeComponent(parts.tenant)}}:`;
 }
 
+/** The part of every key of one metric version of a tenant, up to the scope: a prefix of each of its buckets' keys. */
+export function metricPrefix(parts: Pick<KeyParts, 'prefix' | 'cacheVersion' | 'tenant' | 'metric' | 'metricVersion'>): string {
+  return `${tenantPrefix(parts)}${escapeComponent(parts.metric)}:${parts.metricVersion}:`;
+}
+
 /** The scope component: region, then role when the metric depends on it. */
 export function scopeComponent(region: string | undefined, role: string | undefined): string {
   const r = region === undefined ? 'r=*' : `r=${escapeComponent(region)}`;
@@ -79,14 +90,13 @@ export function buildKey(parts: KeyParts): string {
   if (parts.bucketStart % BUCKET_MS[parts.granularity] !== 0) {
     throw new RangeError(`bucketStart ${parts.bucketStart} is not aligned to ${parts.granularity}`);
   }
-  return (
-    tenantPrefix(parts) +
-    `${escapeComponent(parts.metric)}:${parts.metricVersion}:${scopeComponent(parts.region, parts.role)}:` +
-    `${GRANULARITY_CODE[parts.granularity]}:${parts.bucketStart}`
-  );
+  return `${metricPrefix(parts)}${scopeComponent(parts.region, parts.role)}:${GRANULARITY_CODE[parts.granularity]}:${parts.bucketStart}`;
 }
 
-/** The key of the lock guarding the recompute of a span of buckets; same slot as its entries. */
-export function lockKey(firstBucketKey: string, bucketCount: number): string {
-  return `${firstBucketKey}:lock:${bucketCount}`;
+/**
+ * The key of the lock guarding the computation of `keyCount` keys starting with
+ * `firstKey` (a span of buckets); same slot as the keys it guards.
+ */
+export function lockKey(firstKey: string, keyCount: number): string {
+  return `${firstKey}:lock:${keyCount}`;
 }

@@ -1,7 +1,7 @@
 import calculateSlot from 'cluster-key-slot';
 import { describe, expect, it } from 'vitest';
 import { BUCKET_MS } from '../../src/cache/buckets.js';
-import { buildKey, escapeComponent, lockKey, tenantPrefix, validatePrefix, type KeyParts } from '../../src/cache/keys.js';
+import { buildKey, escapeComponent, lockKey, metricPrefix, tenantPrefix, validatePrefix, type KeyParts } from '../../src/cache/keys.js';
 
 const HOUR = BUCKET_MS.HOUR;
 const DAY = BUCKET_MS.DAY;
@@ -284,6 +284,48 @@ describe('hash tag', () => {
     expect(buildKey({ ...base, tenant: 'a:b' }).startsWith(prefix)).toBe(true);
     expect(buildKey({ ...base, tenant: 'a:bc' }).startsWith(prefix)).toBe(false);
     expect(buildKey({ ...base, tenant: 'a' }).startsWith(prefix)).toBe(false);
+  });
+});
+
+describe('metricPrefix', () => {
+  it('is the documented start of every bucket key of the metric', () => {
+    expect(metricPrefix(base)).toBe('dash:1:{acme}:REVENUE:1:');
+    expect(buildKey(base).startsWith(metricPrefix(base))).toBe(true);
+  });
+
+  it('is a prefix of every key of that metric version and tenant, escaped like buildKey, for tricky names', () => {
+    const dayStart = Math.floor(B / DAY) * DAY;
+    for (const tenant of TRICKY) {
+      for (const metric of ['REVENUE', 'a:b', '{x}', '', '%', '😀', KILOBYTE_UNSAFE]) {
+        const prefix = metricPrefix({ ...base, tenant, metric });
+        expect(prefix.split(':')).toHaveLength(6);
+        for (const parts of [
+          { region: 'x:y' },
+          { region: undefined, role: '{r}' },
+          { granularity: 'DAY' as const, bucketStart: dayStart },
+          { bucketStart: B + 3 * HOUR },
+        ]) {
+          expect(buildKey({ ...base, tenant, metric, ...parts }).startsWith(prefix), JSON.stringify([tenant, metric, parts])).toBe(true);
+        }
+      }
+    }
+  });
+
+  it('is not a prefix of the keys of another metric, metric version, tenant or cache version', () => {
+    const prefix = metricPrefix({ ...base, tenant: 'a:b', metric: 'M:1' });
+    const own = { ...base, tenant: 'a:b', metric: 'M:1' };
+    for (const other of [
+      { metric: 'M' },
+      { metric: 'M:10' },
+      { metric: 'M:1x' },
+      { metricVersion: 10 },
+      { metricVersion: 2 },
+      { tenant: 'a' },
+      { tenant: 'a:bc' },
+      { cacheVersion: '2' },
+    ]) {
+      expect(buildKey({ ...own, ...other }).startsWith(prefix), JSON.stringify(other)).toBe(false);
+    }
   });
 });
 
