@@ -8,6 +8,8 @@
  *     metric      <prefix>:<cacheVersion>:{<tenant>}:<metric>:<metricVersion>:   (prefix of its buckets)
  *     lock        <first guarded key>:lock:<number of guarded keys>
  *                 dash:1:{acme}:REVENUE:1:r=EU:H:1795600800000:lock:24
+ *     response    <prefix>:<cacheVersion>:{<tenant>}:resp:<generation>:<hash>
+ *     generation  <prefix>:<cacheVersion>:{<tenant>}:resp-gen
  *
  * - `scope` is `r=<region>` or `r=*` (all regions), then `,role=<role>` only for a
  *   metric whose value differs by role (roles that see the same value share entries).
@@ -17,7 +19,7 @@
  *   different inputs always give different keys (the encoding is injective and the
  *   separators cannot occur inside a component).
  * - The first `{…}` of a tenant's key is the tenant, so Redis Cluster hashes only it:
- *   a dashboard's buckets and their locks share a slot.
+ *   a dashboard's buckets, their locks, its responses and its generation share a slot.
  * - A lock key extends the first key it guards, so it has that key's hash tag.
  */
 import { BUCKET_MS, type Granularity } from './buckets.js';
@@ -99,4 +101,61 @@ export function buildKey(parts: KeyParts): string {
  */
 export function lockKey(firstKey: string, keyCount: number): string {
   return `${firstKey}:lock:${keyCount}`;
+}
+
+/** Where a tenant's keys live: the global prefix and cache version. */
+export type KeySpace = Pick<KeyParts, 'prefix' | 'cacheVersion'>;
+
+/** What a stored whole response is about. */
+export interface ResponseKeyParts extends KeySpace {
+  tenant: string;
+  /** The tenant's response generation when the response was stored. */
+  generation: string;
+  /** The digest of the session, document, variables and operation name. */
+  hash: string;
+}
+
+/** The key of the tenant's response generation: replacing its value makes every stored response of the tenant unreadable. */
+export function responseGenerationKey(parts: KeySpace & { tenant: string }): string {
+  return `${tenantPrefix(parts)}resp-gen`;
+}
+
+/** The key of one stored whole response. */
+export function responseKey(parts: ResponseKeyParts): string {
+  return `${tenantPrefix(parts)}resp:${escapeComponent(parts.generation)}:${escapeComponent(parts.hash)}`;
+}
+
+/**
+ * The parts of a response key of `space`, or undefined for any other string. Keys also
+ * come from clients (If-None-Match headers): only a key exactly as `responseKey` builds
+ * it is taken, never a bucket key, another space's key or a non-canonical escaping.
+ */
+export function parseResponseKey(key: string, space: KeySpace): ResponseKeyParts | undefined {
+  const head = `${space.prefix}:${escapeComponent(space.cacheVersion)}:{`;
+  if (!key.startsWith(head)) return undefined;
+  // Escaped components hold neither `:` nor `}`: `<tenant>}`, `resp`, `<generation>`, `<hash>`.
+  const rest = key.slice(head.length).split(':');
+  if (rest.length !== 4 || rest[1] !== 'resp' || !rest[0]!.endsWith('}')) return undefined;
+  const tenant = unescapeComponent(rest[0]!.slice(0, -1));
+  const generation = unescapeComponent(rest[2]!);
+  const hash = unescapeComponent(rest[3]!);
+  if (tenant === undefined || generation === undefined || hash === undefined) return undefined;
+  return { ...space, tenant, generation, hash };
+}
+
+/** The input `escapeComponent` turns into `component`, or undefined when it produces no such output. */
+function unescapeComponent(component: string): string | undefined {
+  if (component === '%') return '';
+  if (!/^(?:[A-Za-z0-9_.-]|%[0-9A-F]{2}|%u[0-9A-F]{4})+$/.test(component)) return undefined;
+  let value: string;
+  try {
+    value = component
+      .split(/(%u[0-9A-F]{4})/)
+      .map((piece) => (piece.startsWith('%u') ? String.fromCharCode(parseInt(piece.slice(2), 16)) : decodeURIComponent(piece)))
+      .join('');
+  } catch {
+    return undefined; // bytes that are not UTF-8
+  }
+  // Only the canonical form: `%41` for `A`, or `%uD800` for a pair, is not what we write.
+  return escapeComponent(value) === component ? value : undefined;
 }

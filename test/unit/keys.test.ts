@@ -1,7 +1,18 @@
 import calculateSlot from 'cluster-key-slot';
 import { describe, expect, it } from 'vitest';
 import { BUCKET_MS } from '../../src/cache/buckets.js';
-import { buildKey, escapeComponent, lockKey, metricPrefix, tenantPrefix, validatePrefix, type KeyParts } from '../../src/cache/keys.js';
+import {
+  buildKey,
+  escapeComponent,
+  lockKey,
+  metricPrefix,
+  parseResponseKey,
+  responseGenerationKey,
+  responseKey,
+  tenantPrefix,
+  validatePrefix,
+  type KeyParts,
+} from '../../src/cache/keys.js';
 
 const HOUR = BUCKET_MS.HOUR;
 const DAY = BUCKET_MS.DAY;
@@ -326,6 +337,81 @@ describe('metricPrefix', () => {
     ]) {
       expect(buildKey({ ...own, ...other }).startsWith(prefix), JSON.stringify(other)).toBe(false);
     }
+  });
+});
+
+describe('response keys', () => {
+  const space = { prefix: 'dash', cacheVersion: '1' };
+  const response = { ...space, tenant: 'acme', generation: '1795600800000-0a1b2c3d', hash: 'q9_-Zx' };
+
+  it('have the documented formats', () => {
+    expect(responseKey(response)).toBe('dash:1:{acme}:resp:1795600800000-0a1b2c3d:q9_-Zx');
+    expect(responseGenerationKey({ ...space, tenant: 'acme' })).toBe('dash:1:{acme}:resp-gen');
+  });
+
+  it('share the tenant\'s hash tag and slot with its generation and its buckets', () => {
+    for (const tenant of TRICKY) {
+      const key = responseKey({ ...response, tenant });
+      const generation = responseGenerationKey({ ...space, tenant });
+      expect(hashTag(key)).toBe(escapeComponent(tenant));
+      expect(calculateSlot(key)).toBe(calculateSlot(generation));
+      expect(calculateSlot(key)).toBe(calculateSlot(buildKey({ ...base, tenant })));
+      expect(key.startsWith(tenantPrefix({ ...space, tenant }))).toBe(true);
+    }
+  });
+
+  it('parse back into exactly the parts they were built from, for tricky parts', () => {
+    for (const tenant of TRICKY) {
+      for (const generation of ['0', '1795600800000-0a1b2c3d', 'a:b', '', '%', '😀', '\uD800']) {
+        const parts = { ...response, tenant, generation };
+        expect(parseResponseKey(responseKey(parts), space), JSON.stringify(parts)).toEqual(parts);
+      }
+    }
+  });
+
+  it('are told apart for tricky tenants and generations', () => {
+    const seen = new Set<string>();
+    for (const tenant of TRICKY) for (const generation of ['0', 'a:b', 'a', 'b', '']) seen.add(responseKey({ ...response, tenant, generation }));
+    expect(seen.size).toBe(TRICKY.length * 5);
+  });
+
+  it('parse nothing that is not a response key of this space', () => {
+    const ours = responseKey(response);
+    const notOurs = [
+      '',
+      '"abc"',
+      'W/"dash:1:{acme}:resp:0:h"',
+      buildKey(base),
+      buildKey({ ...base, tenant: 'globex', region: undefined }),
+      'dash:1:{globex}:ORDERS:1:r=*:H:0',
+      responseGenerationKey({ ...space, tenant: 'acme' }),
+      lockKey(ours, 1),
+      `${ours}:x`,
+      `${ours} `,
+      ours.replace('dash:', 'other:'),
+      ours.replace('dash:1:', 'dash:2:'),
+      'dash:1:{acme}:resp:0',
+      'dash:1:{acme}:resp::h',
+      'dash:1:{acme}:resp:0:',
+      'dash:1:{acme}:RESP:0:h',
+      'dash:1:{acme}x:resp:0:h',
+      'dash:1:{ac}me}:resp:0:h',
+      'dash:1:{ac:me}:resp:0:h',
+      'dash:1:acme:resp:0:h',
+      'xdash:1:{acme}:resp:0:h',
+      // Escapes that responseKey never writes: lower-case hex, an escaped safe
+      // character, a broken escape, bytes that are not UTF-8, a surrogate pair as %u.
+      'dash:1:{a%3ab}:resp:0:h',
+      'dash:1:{%41cme}:resp:0:h',
+      'dash:1:{acme%}:resp:0:h',
+      'dash:1:{acme%2}:resp:0:h',
+      'dash:1:{%FF}:resp:0:h',
+      'dash:1:{%uD83D%uDE00}:resp:0:h',
+      'dash:1:{a b}:resp:0:h',
+    ];
+    for (const key of notOurs) expect(parseResponseKey(key, space), key).toBeUndefined();
+    expect(parseResponseKey(ours, space)).toEqual(response);
+    expect(parseResponseKey(ours, { ...space, cacheVersion: '2' })).toBeUndefined();
   });
 });
 
