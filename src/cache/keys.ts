@@ -10,6 +10,8 @@
  *                 dash:1:{acme}:REVENUE:1:r=EU:H:1795600800000:lock:24
  *     response    <prefix>:<cacheVersion>:{<tenant>}:resp:<generation>:<hash>
  *     generation  <prefix>:<cacheVersion>:{<tenant>}:resp-gen
+ *     FX rate     <prefix>:<cacheVersion>:{fx=<base>}:rate   (one per base currency, not per tenant)
+ *                 dash:1:{fx=USD}:rate, its lock dash:1:{fx=USD}:rate:lock:1
  *
  * - `scope` is `r=<region>` or `r=*` (all regions), then `,role=<role>` only for a
  *   metric whose value differs by role (roles that see the same value share entries).
@@ -20,6 +22,8 @@
  *   separators cannot occur inside a component).
  * - The first `{…}` of a tenant's key is the tenant, so Redis Cluster hashes only it:
  *   a dashboard's buckets, their locks, its responses and its generation share a slot.
+ *   An FX key's tag is `fx=<base>`: an escaped tenant never holds `=`, so no key of a
+ *   tenant can equal or start with an FX key; a rate and its lock share a slot.
  * - A lock key extends the first key it guards, so it has that key's hash tag.
  */
 import { BUCKET_MS, type Granularity } from './buckets.js';
@@ -97,7 +101,7 @@ export function buildKey(parts: KeyParts): string {
 
 /**
  * The key of the lock guarding the computation of `keyCount` keys starting with
- * `firstKey` (a span of buckets); same slot as the keys it guards.
+ * `firstKey` (a span of buckets, an FX rate); same slot as the keys it guards.
  */
 export function lockKey(firstKey: string, keyCount: number): string {
   return `${firstKey}:lock:${keyCount}`;
@@ -158,4 +162,20 @@ function unescapeComponent(component: string): string | undefined {
   }
   // Only the canonical form: `%41` for `A`, or `%uD800` for a pair, is not what we write.
   return escapeComponent(value) === component ? value : undefined;
+}
+
+/** What an FX rate is about: a base currency, whatever the tenant. */
+export interface FxKeyParts extends KeySpace {
+  /** ISO 4217 code of the base currency. */
+  base: string;
+}
+
+/** The key of the stored vendor rates of one base currency. */
+export function fxRateKey(parts: FxKeyParts): string {
+  return `${parts.prefix}:${escapeComponent(parts.cacheVersion)}:{fx=${escapeComponent(parts.base)}}:rate`;
+}
+
+/** The key of the lock held while one worker asks the vendor for a base currency's rates. */
+export function fxLockKey(parts: FxKeyParts): string {
+  return lockKey(fxRateKey(parts), 1);
 }

@@ -17,6 +17,7 @@
  * finite like every entry.
  */
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { fxLockKey, fxRateKey } from '../cache/keys.js';
 import { lockToken, sleep } from '../cache/lock.js';
 import type { CacheStore } from '../cache/store.js';
 import { invalidInput, unavailable } from '../errors.js';
@@ -40,8 +41,10 @@ export interface CachedVendorOptions {
   ttlMs: number;
   timeoutMs: number;
   store: CacheStore;
-  /** Prefix of the store keys, e.g. `dash:1`. */
-  keyPrefix: string;
+  /** Global key prefix (CACHE_KEY_PREFIX), e.g. `dash`. */
+  prefix: string;
+  /** CACHE_VERSION, part of every key. */
+  cacheVersion: string;
   logger: Logger;
   observer?: FxObserver;
   clock?: () => number;
@@ -60,7 +63,7 @@ export function createCachedVendorRates(options: CachedVendorOptions): FxRates &
   const inFlight = new Map<string, Promise<VendorRates | undefined>>();
   let openUntil = 0;
 
-  const keyOf = (base: string) => `${options.keyPrefix}:fx:${base}`;
+  const keyOf = (base: string) => fxRateKey({ prefix: options.prefix, cacheVersion: options.cacheVersion, base });
   const isFresh = (rates: VendorRates | undefined) => rates !== undefined && clock() < rates.fetchedAt + options.ttlMs;
 
   async function readStored(base: string): Promise<VendorRates | undefined> {
@@ -115,7 +118,7 @@ export function createCachedVendorRates(options: CachedVendorOptions): FxRates &
   async function refresh(base: string): Promise<VendorRates | undefined> {
     const stored = await readStored(base);
     if (isFresh(stored)) return stored;
-    const lock = `${keyOf(base)}:lock`;
+    const lock = fxLockKey({ prefix: options.prefix, cacheVersion: options.cacheVersion, base });
     const token = lockToken();
     const acquired = await options.store.acquireLock(lock, token, options.timeoutMs + 1_000).catch(() => true);
     if (acquired) {

@@ -4,6 +4,8 @@ import { BUCKET_MS } from '../../src/cache/buckets.js';
 import {
   buildKey,
   escapeComponent,
+  fxLockKey,
+  fxRateKey,
   lockKey,
   metricPrefix,
   parseResponseKey,
@@ -412,6 +414,43 @@ describe('response keys', () => {
     for (const key of notOurs) expect(parseResponseKey(key, space), key).toBeUndefined();
     expect(parseResponseKey(ours, space)).toEqual(response);
     expect(parseResponseKey(ours, { ...space, cacheVersion: '2' })).toBeUndefined();
+  });
+});
+
+describe('FX keys', () => {
+  const space = { prefix: 'dash', cacheVersion: '1' };
+
+  it('have the documented formats: one rate per base currency, its lock beside it', () => {
+    expect(fxRateKey({ ...space, base: 'USD' })).toBe('dash:1:{fx=USD}:rate');
+    expect(fxLockKey({ ...space, base: 'USD' })).toBe('dash:1:{fx=USD}:rate:lock:1');
+    expect(fxLockKey({ ...space, base: 'USD' })).toBe(lockKey(fxRateKey({ ...space, base: 'USD' }), 1));
+  });
+
+  it('put a rate and its lock in one slot, and escape every component', () => {
+    for (const base of TRICKY) {
+      const rate = fxRateKey({ ...space, base, cacheVersion: 'v:2' });
+      expect(rate.split(':')).toHaveLength(4);
+      expect(hashTag(rate)).toBe(`fx=${escapeComponent(base)}`);
+      expect(calculateSlot(fxLockKey({ ...space, base, cacheVersion: 'v:2' }))).toBe(calculateSlot(rate));
+    }
+  });
+
+  it('differ per base currency and cache version', () => {
+    const keys = new Set(TRICKY.map((base) => fxRateKey({ ...space, base })));
+    expect(keys.size).toBe(TRICKY.length);
+    expect(fxRateKey({ ...space, base: 'USD' })).not.toBe(fxRateKey({ ...space, cacheVersion: '2', base: 'USD' }));
+  });
+
+  it('are never a tenant\'s key, nor under a tenant\'s prefix', () => {
+    for (const tenant of [...TRICKY, 'fx=USD', 'fx', '{fx=USD}:rate']) {
+      const prefix = tenantPrefix({ ...space, tenant });
+      for (const key of [fxRateKey({ ...space, base: 'USD' }), fxLockKey({ ...space, base: 'USD' })]) {
+        expect(key.startsWith(prefix), JSON.stringify(tenant)).toBe(false);
+        expect(key).not.toBe(buildKey({ ...base, tenant }));
+        expect(key).not.toBe(responseGenerationKey({ ...space, tenant }));
+      }
+      expect(hashTag(buildKey({ ...base, tenant }))).not.toBe('fx=USD');
+    }
   });
 });
 
