@@ -17,6 +17,7 @@ import { NOOP_OBSERVER, type CacheObserver, type LookupResult } from './observer
 import { deadlines, decide, physicalTtlMs, type TtlPolicy } from './policy.js';
 import { tombstoneTime, type StoreWrite } from './store.js';
 import type { ResilientStore } from './resilient-store.js';
+import { createSingleFlight } from './single-flight.js';
 
 /** One cached family of buckets: a metric for one scope at one granularity. */
 export interface BucketSpec<V> {
@@ -98,10 +99,11 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
   const clock = options.clock ?? Date.now;
   const lock: LockOptions = { ...DEFAULT_LOCK, ...options.lock };
   // One computation per span at a time in this process, whoever asks.
-  const inFlight = new Map<string, { run: Promise<Map<number, unknown>>; keys: ReadonlySet<string> }>();
+  const computations = createSingleFlight();
   const background = new Set<Promise<unknown>>();
   const reads = createReadCoalescer(store);
-  const sharedReads = new Map<string, { run: Promise<Array<BucketResult<unknown>>>; keys: ReadonlySet<string> }>();
+  // Concurrent requests for the same buckets in this process share one read.
+  const sharedReads = createSingleFlight();
 
   function spansOf(buckets: number[], granularity: Granularity): BucketWindow[] {
     const size = BUCKET_MS[granularity];
@@ -160,13 +162,11 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
    * The values of a span of missing buckets: from another worker if one holds the
    * lock and finishes in time, else computed here (see lock.ts for the protocol).
    */
-  async function fill<V>(spec: BucketSpec<V>, span: BucketWindow, wait: boolean): Promise<Map<number, V> | undefined> {
+  function fill<V>(spec: BucketSpec<V>, span: BucketWindow, wait: boolean): Promise<Map<number, V>> {
     const buckets = bucketsOf(span);
     const keys = buckets.map((b) => spec.keyOf(b));
     const flightKey = `${keys[0]}|${keys.length}|${wait ? 'fill' : 'refresh'}`;
-    const existing = inFlight.get(flightKey);
-    if (existing) return existing.run as Promise<Map<number, V>>;
-    const run = (async (): Promise<Map<number, V>> => {
+    return computations.run(flightKey, async (): Promise<Map<number, V>> => {
       const key = lockKey(keys[0]!, keys.length);
       const token = lockToken();
       let acquired: boolean;
@@ -194,14 +194,7 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
         return got;
       });
       return waited ?? computeAndStore(spec, span);
-    })();
-    inFlight.set(flightKey, { run: run as Promise<Map<number, unknown>>, keys: new Set(keys) });
-    try {
-      return await run;
-    } finally {
-      // Only if still ours: `forget` may have let a newer computation take the slot.
-      if (inFlight.get(flightKey)?.run === run) inFlight.delete(flightKey);
-    }
+    }, keys);
   }
 
   /** The span's values if every bucket is stored and servable (or fresh) now, else undefined. */
@@ -317,36 +310,29 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
     async read<V>(spec: BucketSpec<V>, window: BucketWindow, request: RequestCache) {
       const buckets = bucketsOf(window);
       const keys = buckets.map((b) => spec.keyOf(b));
-      // Concurrent requests for the same buckets in this process share one read: the
-      // same array of results (callers treat it as read-only).
-      const sharedKey = `${keys[0]}|${keys.length}|${spec.version}`;
-      const shared = sharedReads.get(sharedKey)?.run as Promise<Array<BucketResult<V>>> | undefined;
-      if (shared) {
-        const results = await shared;
-        tally(spec.metric, request, results, false);
-        return results;
-      }
-      const run = inSpan('cache.lookup', { 'cache.metric': spec.metric, 'cache.granularity': spec.granularity, 'cache.buckets': buckets.length, ...storeAttributes }, async (set) => {
-        const results = await readOwn(spec, buckets, keys, request);
-        const counts = { hit: 0, miss: 0, stale: 0 };
-        for (const r of results) counts[r.how]++;
-        set({ 'cache.hits': counts.hit, 'cache.misses': counts.miss, 'cache.stale': counts.stale });
-        return results;
-      });
-      sharedReads.set(sharedKey, { run, keys: new Set(keys) });
-      try {
-        const results = await run;
-        tally(spec.metric, request, results, true);
-        return results;
-      } finally {
-        if (sharedReads.get(sharedKey)?.run === run) sharedReads.delete(sharedKey);
-      }
+      // Requests that join share the same array of results (callers treat it as read-only).
+      let own = false;
+      const results = await sharedReads.run(
+        `${keys[0]}|${keys.length}|${spec.version}`,
+        () => {
+          own = true; // this request started the read (work starts inside `run`)
+          return inSpan('cache.lookup', { 'cache.metric': spec.metric, 'cache.granularity': spec.granularity, 'cache.buckets': buckets.length, ...storeAttributes }, async (set) => {
+            const results = await readOwn(spec, buckets, keys, request);
+            const counts = { hit: 0, miss: 0, stale: 0 };
+            for (const r of results) counts[r.how]++;
+            set({ 'cache.hits': counts.hit, 'cache.misses': counts.miss, 'cache.stale': counts.stale });
+            return results;
+          });
+        },
+        keys,
+      );
+      tally(spec.metric, request, results, own);
+      return results;
     },
 
     forget(dropped) {
-      const gone = (keys: ReadonlySet<string>) => dropped.some((k) => keys.has(k));
-      for (const [id, entry] of inFlight) if (gone(entry.keys)) inFlight.delete(id);
-      for (const [id, entry] of sharedReads) if (gone(entry.keys)) sharedReads.delete(id);
+      computations.forget(dropped);
+      sharedReads.forget(dropped);
     },
 
     async idle() {
