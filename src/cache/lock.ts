@@ -83,12 +83,11 @@ export interface StoreLock {
 }
 
 /** A token unique to one acquisition, so that only its owner can release it. */
-export function lockToken(): string {
+function lockToken(): string {
   return randomBytes(12).toString('base64url');
 }
 
-/** Sleeps `ms`. */
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export function createStoreLock(store: LockStore, options: StoreLockOptions = {}): StoreLock {
   const lock: LockOptions = {
