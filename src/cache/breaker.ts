@@ -22,6 +22,7 @@ export interface BreakerOptions {
   cooldownMs?: number;
 }
 
+/** Where the circuit is (see the table above). */
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
 export interface Breaker {
@@ -35,8 +36,10 @@ export interface Breaker {
   run<T, R = T>(work: () => Promise<T>, refused: () => R | Promise<R>): Promise<T | R>;
 }
 
+/** The store's defaults: three failures in a row, five seconds of rest. */
 export const DEFAULT_BREAKER: Readonly<Required<BreakerOptions>> = Object.freeze({ failureThreshold: 3, cooldownMs: 5_000 });
 
+/** A breaker, closed. */
 export function createBreaker(
   options: BreakerOptions & {
     /** Epoch ms now. @default Date.now */

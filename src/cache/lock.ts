@@ -5,23 +5,23 @@
  *
  * Protocol (per lock key):
  *
- * | who                      | does                                                          |
- * |--------------------------|---------------------------------------------------------------|
- * | first worker             | SET lock token PX ttl NX → OK: reads the values again (double  |
- * |                          | check: a holder may have stored them and let go meanwhile);   |
- * |                          | no result there → computes and stores; then releases           |
- * | others (NX fails)        | wait: poll the values and the lock in one MGET, every `pollMs` |
- * |                          | at first, each interval half as long again, up to 100 ms       |
- * |   values make a result   | → use it (no computation)                                     |
- * |   lock gone, no result   | → the holder failed: `onNoResult` (default: compute without   |
- * |                          |   the lock)                                                    |
- * |   waited `waitMs`        | → `onNoResult` (bounded wait)                                 |
- * |   poll fails             | → `onNoResult`                                                |
- * | a caller with `onHeld`   | does not wait: answers `onHeld()` at once (a background        |
- * |                          | refresh that another worker is already doing)                 |
- * | holder that dies         | its lock expires after `ttlMs`: nobody waits longer           |
- * | release                  | a script deletes the lock only if it still holds the token    |
- * | store down               | no lock at all: each process computes (the source answers)    |
+ * | who                    | does                                                            |
+ * |------------------------|-----------------------------------------------------------------|
+ * | first worker           | SET lock token PX ttl NX → OK: reads the values again (double   |
+ * |                        | check: a holder may have stored them and let go meanwhile);     |
+ * |                        | no result there → computes and stores; then releases            |
+ * | others (NX fails)      | wait: poll the values and the lock in one MGET, every `pollMs`  |
+ * |                        | at first, each interval half as long again, up to 100 ms        |
+ * |   values make a result | → use it (no computation)                                       |
+ * |   lock gone, no result | → the holder failed: `onNoResult` (default: compute without the |
+ * |                        |   lock)                                                         |
+ * |   waited `waitMs`      | → `onNoResult` (bounded wait)                                   |
+ * |   poll fails           | → `onNoResult`                                                  |
+ * | a caller with `onHeld` | does not wait: answers `onHeld()` at once (a background refresh |
+ * |                        | that another worker is already doing)                           |
+ * | holder that dies       | its lock expires after `ttlMs`: nobody waits longer             |
+ * | release                | a script deletes the lock only if it still holds the token      |
+ * | store down             | no lock at all: each process computes (the source answers)      |
  */
 import { randomBytes } from 'node:crypto';
 import type { CacheStore } from './store.js';
@@ -36,6 +36,7 @@ export interface LockOptions {
   pollMs: number;
 }
 
+/** The bucket cache's defaults (CACHE_LOCK_TTL_MS and CACHE_LOCK_WAIT_MS override the first two). */
 export const DEFAULT_LOCK: Readonly<LockOptions> = Object.freeze({ ttlMs: 10_000, waitMs: 3_000, pollMs: 10 });
 
 /** The longest poll interval, however long a wait has lasted. */
@@ -89,6 +90,7 @@ function lockToken(): string {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** The protocol over `store`, with one set of options for every computation it guards. */
 export function createStoreLock(store: LockStore, options: StoreLockOptions = {}): StoreLock {
   const lock: LockOptions = {
     ttlMs: options.ttlMs ?? DEFAULT_LOCK.ttlMs,

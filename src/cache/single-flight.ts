@@ -33,6 +33,7 @@ interface Flight {
   covers: ReadonlySet<string>;
 }
 
+/** An empty set of runs; one per family of work (ids of one family share a result type). */
 export function createSingleFlight(): SingleFlight {
   const flights = new Map<string, Flight>();
   return {
