@@ -1,18 +1,30 @@
 /**
- * Cache keys. One documented format, every component escaped, the tenant in a
- * Redis Cluster hash tag so that all keys of a tenant share one slot:
+ * Cache keys: every key the service writes has its format here. Every component is
+ * escaped, and the first `{…}` of a key is a Redis Cluster hash tag, so that keys read
+ * together share one slot:
  *
- *     <prefix>:<cacheVersion>:{<tenant>}:<metric>:<metricVersion>:<scope>:<granularity>:<bucketStart>
- *     dash:1:{acme}:REVENUE:1:r=EU:H:1795600800000
+ *     bucket      <prefix>:<cacheVersion>:{<tenant>}:<metric>:<metricVersion>:<scope>:<granularity>:<bucketStart>
+ *                 dash:1:{acme}:REVENUE:1:r=EU:H:1795600800000
+ *     metric      <prefix>:<cacheVersion>:{<tenant>}:<metric>:<metricVersion>:   (prefix of its buckets)
+ *     lock        <first guarded key>:lock:<number of guarded keys>
+ *                 dash:1:{acme}:REVENUE:1:r=EU:H:1795600800000:lock:24
+ *     response    <prefix>:<cacheVersion>:{<tenant>}:resp:<generation>:<hash>
+ *     generation  <prefix>:<cacheVersion>:{<tenant>}:resp-gen
+ *     FX rate     <prefix>:<cacheVersion>:{fx=<base>}:rate   (one per base currency, not per tenant)
+ *                 dash:1:{fx=USD}:rate, its lock dash:1:{fx=USD}:rate:lock:1
  *
  * - `scope` is `r=<region>` or `r=*` (all regions), then `,role=<role>` only for a
  *   metric whose value differs by role (roles that see the same value share entries).
  * - Escaping: every character outside `[A-Za-z0-9_.-]` becomes `%XX` per UTF-8 byte
  *   (a lone UTF-16 surrogate, which has no UTF-8 form, becomes `%uXXXX`),
- *   so an escaped component holds no `:`, `{`, `}`, `*`, `%`-ambiguity or space, and
+ *   so an escaped component holds no `:`, `{`, `}`, `*`, `=`, `%`-ambiguity or space, and
  *   different inputs always give different keys (the encoding is injective and the
  *   separators cannot occur inside a component).
- * - The first `{…}` of the key is the tenant, so Redis Cluster hashes only it.
+ * - The first `{…}` of a tenant's key is the tenant, so Redis Cluster hashes only it:
+ *   a dashboard's buckets, their locks, its responses and its generation share a slot.
+ *   An FX key's tag is `fx=<base>`: an escaped tenant never holds `=`, so no key of a
+ *   tenant can equal or start with an FX key; a rate and its lock share a slot.
+ * - A lock key extends the first key it guards, so it has that key's hash tag.
  */
 import { BUCKET_MS, type Granularity } from './buckets.js';
 
@@ -35,10 +47,13 @@ export interface KeyParts {
 }
 
 const SAFE = /^[A-Za-z0-9_.-]$/;
+const ALL_SAFE = /^[A-Za-z0-9_.-]+$/;
 const GRANULARITY_CODE: Readonly<Record<Granularity, string>> = { HOUR: 'H', DAY: 'D' };
 
 /** Escapes one key component (see the module comment). */
 export function escapeComponent(value: string): string {
+  // Almost every component (metric names, regions, versions, hashes) needs no escaping.
+  if (ALL_SAFE.test(value)) return value;
   let out = '';
   for (const char of value) {
     const code = char.codePointAt(0)!;
@@ -65,6 +80,11 @@ export function tenantPrefix(parts: Pick<KeyParts, 'prefix' | 'cacheVersion' | '
   return `${parts.prefix}:${escapeComponent(parts.cacheVersion)}:{${escapeComponent(parts.tenant)}}:`;
 }
 
+/** The part of every key of one metric version of a tenant, up to the scope: a prefix of each of its buckets' keys. */
+export function metricPrefix(parts: Pick<KeyParts, 'prefix' | 'cacheVersion' | 'tenant' | 'metric' | 'metricVersion'>): string {
+  return `${tenantPrefix(parts)}${escapeComponent(parts.metric)}:${parts.metricVersion}:`;
+}
+
 /** The scope component: region, then role when the metric depends on it. */
 export function scopeComponent(region: string | undefined, role: string | undefined): string {
   const r = region === undefined ? 'r=*' : `r=${escapeComponent(region)}`;
@@ -76,14 +96,86 @@ export function buildKey(parts: KeyParts): string {
   if (parts.bucketStart % BUCKET_MS[parts.granularity] !== 0) {
     throw new RangeError(`bucketStart ${parts.bucketStart} is not aligned to ${parts.granularity}`);
   }
-  return (
-    tenantPrefix(parts) +
-    `${escapeComponent(parts.metric)}:${parts.metricVersion}:${scopeComponent(parts.region, parts.role)}:` +
-    `${GRANULARITY_CODE[parts.granularity]}:${parts.bucketStart}`
-  );
+  return `${metricPrefix(parts)}${scopeComponent(parts.region, parts.role)}:${GRANULARITY_CODE[parts.granularity]}:${parts.bucketStart}`;
 }
 
-/** The key of the lock guarding the recompute of a span of buckets; same slot as its entries. */
-export function lockKey(firstBucketKey: string, bucketCount: number): string {
-  return `${firstBucketKey}:lock:${bucketCount}`;
+/**
+ * The key of the lock guarding the computation of `keyCount` keys starting with
+ * `firstKey` (a span of buckets, an FX rate); same slot as the keys it guards.
+ */
+export function lockKey(firstKey: string, keyCount: number): string {
+  return `${firstKey}:lock:${keyCount}`;
+}
+
+/** Where a tenant's keys live: the global prefix and cache version. */
+export type KeySpace = Pick<KeyParts, 'prefix' | 'cacheVersion'>;
+
+/** What a stored whole response is about. */
+export interface ResponseKeyParts extends KeySpace {
+  tenant: string;
+  /** The tenant's response generation when the response was stored. */
+  generation: string;
+  /** The digest of the session, document, variables and operation name. */
+  hash: string;
+}
+
+/** The key of the tenant's response generation: replacing its value makes every stored response of the tenant unreadable. */
+export function responseGenerationKey(parts: KeySpace & { tenant: string }): string {
+  return `${tenantPrefix(parts)}resp-gen`;
+}
+
+/** The key of one stored whole response. */
+export function responseKey(parts: ResponseKeyParts): string {
+  return `${tenantPrefix(parts)}resp:${escapeComponent(parts.generation)}:${escapeComponent(parts.hash)}`;
+}
+
+/**
+ * The parts of a response key of `space`, or undefined for any other string. Keys also
+ * come from clients (If-None-Match headers): only a key exactly as `responseKey` builds
+ * it is taken, never a bucket key, another space's key or a non-canonical escaping.
+ */
+export function parseResponseKey(key: string, space: KeySpace): ResponseKeyParts | undefined {
+  const head = `${space.prefix}:${escapeComponent(space.cacheVersion)}:{`;
+  if (!key.startsWith(head)) return undefined;
+  // Escaped components hold neither `:` nor `}`: `<tenant>}`, `resp`, `<generation>`, `<hash>`.
+  const rest = key.slice(head.length).split(':');
+  if (rest.length !== 4 || rest[1] !== 'resp' || !rest[0]!.endsWith('}')) return undefined;
+  const tenant = unescapeComponent(rest[0]!.slice(0, -1));
+  const generation = unescapeComponent(rest[2]!);
+  const hash = unescapeComponent(rest[3]!);
+  if (tenant === undefined || generation === undefined || hash === undefined) return undefined;
+  return { ...space, tenant, generation, hash };
+}
+
+/** The input `escapeComponent` turns into `component`, or undefined when it produces no such output. */
+function unescapeComponent(component: string): string | undefined {
+  if (component === '%') return '';
+  if (!/^(?:[A-Za-z0-9_.-]|%[0-9A-F]{2}|%u[0-9A-F]{4})+$/.test(component)) return undefined;
+  let value: string;
+  try {
+    value = component
+      .split(/(%u[0-9A-F]{4})/)
+      .map((piece) => (piece.startsWith('%u') ? String.fromCharCode(parseInt(piece.slice(2), 16)) : decodeURIComponent(piece)))
+      .join('');
+  } catch {
+    return undefined; // bytes that are not UTF-8
+  }
+  // Only the canonical form: `%41` for `A`, or `%uD800` for a pair, is not what we write.
+  return escapeComponent(value) === component ? value : undefined;
+}
+
+/** What an FX rate is about: a base currency, whatever the tenant. */
+export interface FxKeyParts extends KeySpace {
+  /** ISO 4217 code of the base currency. */
+  base: string;
+}
+
+/** The key of the stored vendor rates of one base currency. */
+export function fxRateKey(parts: FxKeyParts): string {
+  return `${parts.prefix}:${escapeComponent(parts.cacheVersion)}:{fx=${escapeComponent(parts.base)}}:rate`;
+}
+
+/** The key of the lock held while one worker asks the vendor for a base currency's rates. */
+export function fxLockKey(parts: FxKeyParts): string {
+  return lockKey(fxRateKey(parts), 1);
 }

@@ -9,6 +9,7 @@
  * (which would also starve the event loop parsing the same replies).
  */
 import DataLoader from 'dataloader';
+import { createSingleFlight } from './single-flight.js';
 import type { CacheStore } from './store.js';
 
 export type BucketLoader = DataLoader<string, string | null>;
@@ -19,18 +20,10 @@ export interface ReadCoalescer {
 }
 
 export function createReadCoalescer(store: CacheStore): ReadCoalescer {
-  const inFlight = new Map<string, Promise<Array<string | null>>>();
+  const reads = createSingleFlight();
   return {
-    getMany(keys) {
-      // Keys never contain a newline (keys.ts escapes every control character).
-      const id = keys.join('\n');
-      let pending = inFlight.get(id);
-      if (!pending) {
-        pending = store.getMany(keys).finally(() => inFlight.delete(id));
-        inFlight.set(id, pending);
-      }
-      return pending;
-    },
+    // Keys never contain a newline (keys.ts escapes every control character).
+    getMany: (keys) => reads.run(keys.join('\n'), () => store.getMany(keys)),
   };
 }
 

@@ -11,12 +11,13 @@ import { SpanStatusCode, trace, type Attributes } from '@opentelemetry/api';
 import { BUCKET_MS, bucketsOf, type BucketWindow, type Granularity } from './buckets.js';
 import { decodeEntry, encodeEntry, type Entry } from './entry.js';
 import { createBucketLoader, createReadCoalescer, type BucketLoader } from './loader.js';
-import { DEFAULT_LOCK, lockToken, sleep, type LockOptions } from './lock.js';
+import { createStoreLock, type LockedWork, type LockOptions } from './lock.js';
 import { lockKey } from './keys.js';
 import { NOOP_OBSERVER, type CacheObserver, type LookupResult } from './observer.js';
 import { deadlines, decide, physicalTtlMs, type TtlPolicy } from './policy.js';
 import { tombstoneTime, type StoreWrite } from './store.js';
 import type { ResilientStore } from './resilient-store.js';
+import { createSingleFlight } from './single-flight.js';
 
 /** One cached family of buckets: a metric for one scope at one granularity. */
 export interface BucketSpec<V> {
@@ -96,12 +97,13 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
   const storeAttributes: Attributes = store.kind === 'memory' ? { 'cache.store': 'memory' } : { 'db.system': 'redis', 'cache.store': store.kind };
   const observer = options.observer ?? NOOP_OBSERVER;
   const clock = options.clock ?? Date.now;
-  const lock: LockOptions = { ...DEFAULT_LOCK, ...options.lock };
+  const lock = createStoreLock(store, { ...options.lock, clock });
   // One computation per span at a time in this process, whoever asks.
-  const inFlight = new Map<string, { run: Promise<Map<number, unknown>>; keys: ReadonlySet<string> }>();
+  const computations = createSingleFlight();
   const background = new Set<Promise<unknown>>();
   const reads = createReadCoalescer(store);
-  const sharedReads = new Map<string, { run: Promise<Array<BucketResult<unknown>>>; keys: ReadonlySet<string> }>();
+  // Concurrent requests for the same buckets in this process share one read.
+  const sharedReads = createSingleFlight();
 
   function spansOf(buckets: number[], granularity: Granularity): BucketWindow[] {
     const size = BUCKET_MS[granularity];
@@ -159,90 +161,40 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
   /**
    * The values of a span of missing buckets: from another worker if one holds the
    * lock and finishes in time, else computed here (see lock.ts for the protocol).
+   * A refresh (`wait` false) that finds the lock held leaves the span to its holder.
    */
-  async function fill<V>(spec: BucketSpec<V>, span: BucketWindow, wait: boolean): Promise<Map<number, V> | undefined> {
+  function fill<V>(spec: BucketSpec<V>, span: BucketWindow, wait: boolean): Promise<Map<number, V>> {
     const buckets = bucketsOf(span);
     const keys = buckets.map((b) => spec.keyOf(b));
+    const need = wait ? 'servable' : 'fresh';
     const flightKey = `${keys[0]}|${keys.length}|${wait ? 'fill' : 'refresh'}`;
-    const existing = inFlight.get(flightKey);
-    if (existing) return existing.run as Promise<Map<number, V>>;
-    const run = (async (): Promise<Map<number, V>> => {
-      const key = lockKey(keys[0]!, keys.length);
-      const token = lockToken();
-      let acquired: boolean;
-      try {
-        acquired = await store.acquireLock(key, token, lock.ttlMs);
-      } catch {
-        // No store, no lock: compute here; the source answers.
-        return computeAndStore(spec, span);
-      }
-      if (acquired) {
-        try {
-          // Double check: a worker that held the lock may have written the span and let
-          // go between our read and our lock.
-          const written = await readComplete(spec, buckets, keys, wait ? 'servable' : 'fresh');
-          return written ?? (await computeAndStore(spec, span));
-        } finally {
-          await store.releaseLock(key, token).catch(() => {});
-        }
-      }
-      if (!wait) return new Map(); // a refresh someone else is already doing
-      observer.lockWaited(spec.metric);
-      const waited = await inSpan('cache.lock_wait', { 'cache.metric': spec.metric, 'cache.buckets': buckets.length, ...storeAttributes }, async (set) => {
-        const got = await waitForHolder<V>(spec, buckets, keys, key);
-        set({ 'cache.lock_wait.outcome': got ? 'filled_by_holder' : 'computed_here' });
-        return got;
-      });
-      return waited ?? computeAndStore(spec, span);
-    })();
-    inFlight.set(flightKey, { run: run as Promise<Map<number, unknown>>, keys: new Set(keys) });
-    try {
-      return await run;
-    } finally {
-      // Only if still ours: `forget` may have let a newer computation take the slot.
-      if (inFlight.get(flightKey)?.run === run) inFlight.delete(flightKey);
-    }
+    const work: LockedWork<Map<number, V>> = {
+      lockKey: lockKey(keys[0]!, keys.length),
+      keys,
+      check: (texts) => complete(spec, buckets, texts, need),
+      compute: () => computeAndStore(spec, span),
+      ...(wait ? { aroundWait: (waitForHolder) => countedWait(spec.metric, buckets.length, waitForHolder) } : { onHeld: () => new Map() }),
+    };
+    return computations.run(flightKey, () => lock.run(work), keys);
   }
 
-  /** The span's values if every bucket is stored and servable (or fresh) now, else undefined. */
-  async function readComplete<V>(
-    spec: BucketSpec<V>,
-    buckets: number[],
-    keys: string[],
-    need: 'servable' | 'fresh',
-  ): Promise<Map<number, V> | undefined> {
-    const texts = await store.getMany(keys).catch(() => undefined);
-    if (!texts) return undefined;
+  /** A wait for another worker's lock: counted, and traced with how it ended. */
+  function countedWait<T>(metric: string, buckets: number, wait: () => Promise<T | undefined>): Promise<T | undefined> {
+    observer.lockWaited(metric);
+    return inSpan('cache.lock_wait', { 'cache.metric': metric, 'cache.buckets': buckets, ...storeAttributes }, async (set) => {
+      const got = await wait();
+      set({ 'cache.lock_wait.outcome': got ? 'filled_by_holder' : 'computed_here' });
+      return got;
+    });
+  }
+
+  /** The span's values if every bucket in `texts` is servable (or fresh) now, else undefined. */
+  function complete<V>(spec: BucketSpec<V>, buckets: number[], texts: ReadonlyArray<string | null>, need: 'servable' | 'fresh'): Map<number, V> | undefined {
     const now = clock();
     const entries = texts.map((t) => decodeOrNull<V>(t, false));
     const ok = (e: Entry<V> | null) => (need === 'fresh' ? decide(e, now, spec.version) === 'fresh' : decide(e, now, spec.version) !== 'miss');
     if (!entries.every(ok)) return undefined;
     return new Map(buckets.map((bucket, i) => [bucket, entries[i]!.value]));
-  }
-
-  /** Polls the span's entries and its lock together until the holder is done. */
-  async function waitForHolder<V>(spec: BucketSpec<V>, buckets: number[], keys: string[], key: string): Promise<Map<number, V> | undefined> {
-    const deadline = clock() + lock.waitMs;
-    let interval = lock.pollMs;
-    while (clock() < deadline) {
-      await sleep(Math.min(interval, Math.max(1, deadline - clock())));
-      interval = Math.min(100, interval * 1.5);
-      let texts: Array<string | null>;
-      try {
-        texts = await store.getMany([...keys, key]);
-      } catch {
-        return undefined;
-      }
-      const now = clock();
-      const entries = texts.slice(0, keys.length).map((t) => decodeOrNull<V>(t, false));
-      if (entries.every((e) => decide(e, now, spec.version) !== 'miss')) {
-        const values = new Map<number, V>();
-        buckets.forEach((bucket, i) => values.set(bucket, entries[i]!.value));
-        return values;
-      }
-      if (texts[keys.length] === null) return undefined; // holder gone without writing
-    }
-    return undefined;
   }
 
   /** Counts what a request saw: in its stats always, in the observer once per store read. */
@@ -317,36 +269,29 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
     async read<V>(spec: BucketSpec<V>, window: BucketWindow, request: RequestCache) {
       const buckets = bucketsOf(window);
       const keys = buckets.map((b) => spec.keyOf(b));
-      // Concurrent requests for the same buckets in this process share one read: the
-      // same array of results (callers treat it as read-only).
-      const sharedKey = `${keys[0]}|${keys.length}|${spec.version}`;
-      const shared = sharedReads.get(sharedKey)?.run as Promise<Array<BucketResult<V>>> | undefined;
-      if (shared) {
-        const results = await shared;
-        tally(spec.metric, request, results, false);
-        return results;
-      }
-      const run = inSpan('cache.lookup', { 'cache.metric': spec.metric, 'cache.granularity': spec.granularity, 'cache.buckets': buckets.length, ...storeAttributes }, async (set) => {
-        const results = await readOwn(spec, buckets, keys, request);
-        const counts = { hit: 0, miss: 0, stale: 0 };
-        for (const r of results) counts[r.how]++;
-        set({ 'cache.hits': counts.hit, 'cache.misses': counts.miss, 'cache.stale': counts.stale });
-        return results;
-      });
-      sharedReads.set(sharedKey, { run, keys: new Set(keys) });
-      try {
-        const results = await run;
-        tally(spec.metric, request, results, true);
-        return results;
-      } finally {
-        if (sharedReads.get(sharedKey)?.run === run) sharedReads.delete(sharedKey);
-      }
+      // Requests that join share the same array of results (callers treat it as read-only).
+      let own = false;
+      const results = await sharedReads.run(
+        `${keys[0]}|${keys.length}|${spec.version}`,
+        () => {
+          own = true; // this request started the read (work starts inside `run`)
+          return inSpan('cache.lookup', { 'cache.metric': spec.metric, 'cache.granularity': spec.granularity, 'cache.buckets': buckets.length, ...storeAttributes }, async (set) => {
+            const results = await readOwn(spec, buckets, keys, request);
+            const counts = { hit: 0, miss: 0, stale: 0 };
+            for (const r of results) counts[r.how]++;
+            set({ 'cache.hits': counts.hit, 'cache.misses': counts.miss, 'cache.stale': counts.stale });
+            return results;
+          });
+        },
+        keys,
+      );
+      tally(spec.metric, request, results, own);
+      return results;
     },
 
     forget(dropped) {
-      const gone = (keys: ReadonlySet<string>) => dropped.some((k) => keys.has(k));
-      for (const [id, entry] of inFlight) if (gone(entry.keys)) inFlight.delete(id);
-      for (const [id, entry] of sharedReads) if (gone(entry.keys)) sharedReads.delete(id);
+      computations.forget(dropped);
+      sharedReads.forget(dropped);
     },
 
     async idle() {

@@ -6,7 +6,7 @@
  * role). Nothing else is dropped.
  */
 import { BUCKET_MS, bucketStart, type Granularity } from '../cache/buckets.js';
-import { buildKey, tenantPrefix } from '../cache/keys.js';
+import { buildKey, metricPrefix as metricKeyPrefix } from '../cache/keys.js';
 import type { DomainEvent } from '../events/types.js';
 import { REGIONS } from '../source/types.js';
 import { ROLES } from '../auth/identity.js';
@@ -71,5 +71,5 @@ export function planRange(space: KeySpace, tenant: string, metrics: readonly Sto
 
 /** The prefix of every key of one metric of a tenant, for dropping all its cached time. */
 export function metricPrefix(space: KeySpace, tenant: string, metric: StoredMetric): string {
-  return `${tenantPrefix({ ...space, tenant })}${metric.name}:${metric.version}:`;
+  return metricKeyPrefix({ ...space, tenant, metric: metric.name, metricVersion: metric.version });
 }

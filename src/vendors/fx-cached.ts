@@ -1,15 +1,22 @@
 /**
  * Vendor rates, cached with their metadata in the cache store so that the vendor is
- * called at most once per rate TTL however many requests and instances ask:
+ * called at most once per rate TTL however many requests and instances ask. The
+ * coordination is the cache core's: single flight in the process, the store lock
+ * (cache/lock.ts) across instances, and a circuit breaker (cache/breaker.ts).
  *
  * | situation                               | what happens                                     |
  * |-----------------------------------------|--------------------------------------------------|
  * | fresh rate in this process              | served, no IO                                    |
  * | fresh rate in the store                 | served, remembered here                          |
  * | no fresh rate                           | one refresh per process (single-flight), one per |
- * |                                         | cluster (store lock); the others wait for it     |
+ * |                                         | cluster (store lock, held up to timeoutMs + 1 s) |
+ * | another instance holds the lock         | wait up to timeoutMs + 500 ms for its fresh rate |
+ * |                                         | (polling the rate and the lock); else the rate   |
+ * |                                         | that was stored, and the vendor is not called    |
  * | vendor slow (FX_TIMEOUT_MS), failing,   | the last good rate, `stale: true`; the circuit   |
  * |   or answering nonsense                 | opens and the vendor rests for `cooldownMs`      |
+ * |                                         | (no calls: outcome `circuit_open`), then one     |
+ * |                                         | trial call                                       |
  * | no rate was ever fetched                | SERVICE_UNAVAILABLE                              |
  * | unknown currency                        | BAD_USER_INPUT, and the vendor is not asked      |
  *
@@ -17,7 +24,10 @@
  * finite like every entry.
  */
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import { lockToken, sleep } from '../cache/lock.js';
+import { createBreaker } from '../cache/breaker.js';
+import { fxLockKey, fxRateKey } from '../cache/keys.js';
+import { createStoreLock } from '../cache/lock.js';
+import { createSingleFlight } from '../cache/single-flight.js';
 import type { CacheStore } from '../cache/store.js';
 import { invalidInput, unavailable } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
@@ -40,13 +50,17 @@ export interface CachedVendorOptions {
   ttlMs: number;
   timeoutMs: number;
   store: CacheStore;
-  /** Prefix of the store keys, e.g. `dash:1`. */
-  keyPrefix: string;
+  /** Global key prefix (CACHE_KEY_PREFIX), e.g. `dash`. */
+  prefix: string;
+  /** CACHE_VERSION, part of every key. */
+  cacheVersion: string;
   logger: Logger;
   observer?: FxObserver;
   clock?: () => number;
   /** How long the vendor rests after a failure. @default 30000 */
   cooldownMs?: number;
+  /** Sleeps between polls while another instance asks the vendor; injected by tests. @default setTimeout */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 const STORED_FOR_MS = 7 * 86_400_000;
@@ -57,27 +71,34 @@ export function createCachedVendorRates(options: CachedVendorOptions): FxRates &
   const cooldownMs = options.cooldownMs ?? 30_000;
   const observer = options.observer;
   const remembered = new Map<string, VendorRates>();
-  const inFlight = new Map<string, Promise<VendorRates | undefined>>();
-  let openUntil = 0;
+  const refreshes = createSingleFlight();
+  // Any failure rests the vendor: a failing vendor is not worth a second try soon.
+  const breaker = createBreaker({ failureThreshold: 1, cooldownMs, clock, onChange: (state) => observer?.circuit(state === 'open') });
+  // The lock outlives one vendor call (timeoutMs), and a waiter waits for one call.
+  const lock = createStoreLock(options.store, { ttlMs: options.timeoutMs + 1_000, waitMs: options.timeoutMs + 500, clock, sleep: options.sleep });
 
-  const keyOf = (base: string) => `${options.keyPrefix}:fx:${base}`;
+  const keyParts = (base: string) => ({ prefix: options.prefix, cacheVersion: options.cacheVersion, base });
+  const keyOf = (base: string) => fxRateKey(keyParts(base));
   const isFresh = (rates: VendorRates | undefined) => rates !== undefined && clock() < rates.fetchedAt + options.ttlMs;
+  const parse = (text: string | null | undefined): VendorRates | undefined => {
+    try {
+      return text ? (JSON.parse(text) as VendorRates) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
 
   async function readStored(base: string): Promise<VendorRates | undefined> {
     try {
       const [text] = await options.store.getMany([keyOf(base)]);
-      return text ? (JSON.parse(text) as VendorRates) : undefined;
+      return parse(text);
     } catch {
       return undefined; // counted by the resilient store
     }
   }
 
-  async function callVendor(base: string): Promise<VendorRates | undefined> {
-    if (clock() < openUntil) {
-      observer?.vendorCall('circuit_open');
-      return undefined;
-    }
-    const started = performance.now();
+  /** One vendor call, traced and counted. @throws VendorError */
+  async function fetchTraced(base: string, started: number): Promise<VendorRates> {
     const span = tracer.startSpan('fx.vendor GET', {
       kind: SpanKind.CLIENT,
       attributes: { 'http.request.method': 'GET', 'url.full': `${options.apiUrl}/latest?from=${base}`, 'server.address': new URL(options.apiUrl).hostname },
@@ -87,9 +108,6 @@ export function createCachedVendorRates(options: CachedVendorOptions): FxRates &
       span.setAttributes({ 'http.response.status_code': rates.httpStatus, 'fx.vendor.outcome': 'ok' });
       span.end();
       observer?.vendorCall('ok', performance.now() - started);
-      if (openUntil !== 0) observer?.circuit(false);
-      openUntil = 0;
-      await options.store.setMany([{ key: keyOf(base), value: JSON.stringify(rates), ttlMs: STORED_FOR_MS }]).catch(() => {});
       return rates;
     } catch (error) {
       const outcome = error instanceof VendorError ? error.outcome : 'error';
@@ -97,8 +115,18 @@ export function createCachedVendorRates(options: CachedVendorOptions): FxRates &
       span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error)?.message });
       span.end();
       observer?.vendorCall(outcome, performance.now() - started);
-      openUntil = clock() + cooldownMs;
-      observer?.circuit(true);
+      throw error;
+    }
+  }
+
+  /** Fresh rates from the vendor, stored; undefined when it failed or rests. */
+  async function callVendor(base: string): Promise<VendorRates | undefined> {
+    const started = performance.now();
+    let rates: VendorRates | undefined;
+    try {
+      rates = await breaker.run(() => fetchTraced(base, started), () => undefined);
+    } catch (error) {
+      const outcome = error instanceof VendorError ? error.outcome : 'error';
       options.logger.warn({ outcome, err: error, cooldownMs }, 'FX vendor failed; serving the last good rate and resting the vendor');
       // Keep the failed attempt beside the last good rates: what an operator debugging the
       // vendor wants to see in the store.
@@ -109,49 +137,42 @@ export function createCachedVendorRates(options: CachedVendorOptions): FxRates &
       }
       return undefined;
     }
+    if (!rates) {
+      observer?.vendorCall('circuit_open');
+      return undefined;
+    }
+    await options.store.setMany([{ key: keyOf(base), value: JSON.stringify(rates), ttlMs: STORED_FOR_MS }]).catch(() => {});
+    return rates;
   }
 
-  /** Fresh rates if they can be had: from the store, else from the vendor by one worker. */
+  /** Fresh rates if they can be had: from the store, else from the vendor by one worker; else the newest stored. */
   async function refresh(base: string): Promise<VendorRates | undefined> {
-    const stored = await readStored(base);
-    if (isFresh(stored)) return stored;
-    const lock = `${keyOf(base)}:lock`;
-    const token = lockToken();
-    const acquired = await options.store.acquireLock(lock, token, options.timeoutMs + 1_000).catch(() => true);
-    if (acquired) {
-      try {
-        // Double check: whoever held the lock before may have just stored fresh rates.
-        const again = await readStored(base);
-        if (isFresh(again)) return again;
-        return (await callVendor(base)) ?? again ?? stored;
-      } finally {
-        await options.store.releaseLock(lock, token).catch(() => {});
-      }
-    }
-    // Another instance is asking the vendor: wait for its answer, as long as a call may take.
-    const deadline = clock() + options.timeoutMs + 500;
-    while (clock() < deadline) {
-      await sleep(25);
-      const now = await readStored(base);
-      if (isFresh(now)) return now;
-    }
-    return stored;
+    let latest = await readStored(base);
+    if (isFresh(latest)) return latest;
+    return lock.run<VendorRates | undefined>({
+      lockKey: fxLockKey(keyParts(base)),
+      keys: [keyOf(base)],
+      check([text]) {
+        const rates = parse(text);
+        if (rates) latest = rates;
+        return isFresh(rates) ? rates : undefined;
+      },
+      compute: async () => (await callVendor(base)) ?? latest,
+      // The holder's call failed, or took longer than a call may: never a second call
+      // within the TTL, so what is stored is served (stale).
+      onNoResult: () => latest,
+    });
   }
 
   return {
-    breakerOpen: () => clock() < openUntil,
+    breakerOpen: () => breaker.state() === 'open',
     async quote(base, quote): Promise<FxQuote> {
       for (const code of [quote, base]) {
         if (!ISO_4217.has(code)) throw invalidInput('currency', `Unknown currency "${code}": expected an ISO 4217 code such as EUR.`);
       }
       let rates = remembered.get(base);
       if (!isFresh(rates)) {
-        let pending = inFlight.get(base);
-        if (!pending) {
-          pending = refresh(base).finally(() => inFlight.delete(base));
-          inFlight.set(base, pending);
-        }
-        const got = await pending;
+        const got = await refreshes.run(base, () => refresh(base));
         if (got && (!rates || got.fetchedAt >= rates.fetchedAt)) {
           rates = got;
           remembered.set(base, got);

@@ -3,6 +3,7 @@
  * (slow, 500, hanging, malformed), counting its calls.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { fxRateKey } from '../../src/cache/keys.js';
 import { DAY_MS, iso, startTestApp, type TestApp } from '../helpers/app.js';
 import { startFakeVendor, type FakeVendor } from '../helpers/fake-vendor.js';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis.js';
@@ -116,7 +117,7 @@ describe('a vendor in trouble', () => {
     nextPeriod();
     vendor.mode = 'error500';
     await t.gql(Q());
-    const [text] = await t.app.store.getMany(['dash:1:fx:USD']);
+    const [text] = await t.app.store.getMany([fxRateKey({ prefix: 'dash', cacheVersion: '1', base: 'USD' })]);
     const stored = JSON.parse(text!);
     expect(stored).toMatchObject({
       base: 'USD',

@@ -239,3 +239,28 @@ export function createFlakyStore(options: FlakyStoreOptions = {}): FlakyStore {
 
   return store;
 }
+
+/**
+ * A `sleep` for code that polls: it records each requested interval, moves `clock`
+ * by it and resolves at once, so a wait of seconds runs in microtasks. `onSleep`, when
+ * set, runs (and is awaited) after the clock moved: where a test plays the other worker.
+ */
+export interface SteppedSleep {
+  (ms: number): Promise<void>;
+  /** Every interval asked for, in order. */
+  readonly intervals: number[];
+  onSleep: ((poll: number) => void | Promise<void>) | undefined;
+}
+
+export function steppedSleep(clock: ManualClock): SteppedSleep {
+  const intervals: number[] = [];
+  const sleep: SteppedSleep = Object.assign(
+    async (ms: number) => {
+      intervals.push(ms);
+      clock.advance(ms);
+      await sleep.onSleep?.(intervals.length);
+    },
+    { intervals, onSleep: undefined as SteppedSleep['onSleep'] },
+  );
+  return sleep;
+}

@@ -1,7 +1,20 @@
 import calculateSlot from 'cluster-key-slot';
 import { describe, expect, it } from 'vitest';
 import { BUCKET_MS } from '../../src/cache/buckets.js';
-import { buildKey, escapeComponent, lockKey, tenantPrefix, validatePrefix, type KeyParts } from '../../src/cache/keys.js';
+import {
+  buildKey,
+  escapeComponent,
+  fxLockKey,
+  fxRateKey,
+  lockKey,
+  metricPrefix,
+  parseResponseKey,
+  responseGenerationKey,
+  responseKey,
+  tenantPrefix,
+  validatePrefix,
+  type KeyParts,
+} from '../../src/cache/keys.js';
 
 const HOUR = BUCKET_MS.HOUR;
 const DAY = BUCKET_MS.DAY;
@@ -284,6 +297,160 @@ describe('hash tag', () => {
     expect(buildKey({ ...base, tenant: 'a:b' }).startsWith(prefix)).toBe(true);
     expect(buildKey({ ...base, tenant: 'a:bc' }).startsWith(prefix)).toBe(false);
     expect(buildKey({ ...base, tenant: 'a' }).startsWith(prefix)).toBe(false);
+  });
+});
+
+describe('metricPrefix', () => {
+  it('is the documented start of every bucket key of the metric', () => {
+    expect(metricPrefix(base)).toBe('dash:1:{acme}:REVENUE:1:');
+    expect(buildKey(base).startsWith(metricPrefix(base))).toBe(true);
+  });
+
+  it('is a prefix of every key of that metric version and tenant, escaped like buildKey, for tricky names', () => {
+    const dayStart = Math.floor(B / DAY) * DAY;
+    for (const tenant of TRICKY) {
+      for (const metric of ['REVENUE', 'a:b', '{x}', '', '%', '😀', KILOBYTE_UNSAFE]) {
+        const prefix = metricPrefix({ ...base, tenant, metric });
+        expect(prefix.split(':')).toHaveLength(6);
+        for (const parts of [
+          { region: 'x:y' },
+          { region: undefined, role: '{r}' },
+          { granularity: 'DAY' as const, bucketStart: dayStart },
+          { bucketStart: B + 3 * HOUR },
+        ]) {
+          expect(buildKey({ ...base, tenant, metric, ...parts }).startsWith(prefix), JSON.stringify([tenant, metric, parts])).toBe(true);
+        }
+      }
+    }
+  });
+
+  it('is not a prefix of the keys of another metric, metric version, tenant or cache version', () => {
+    const prefix = metricPrefix({ ...base, tenant: 'a:b', metric: 'M:1' });
+    const own = { ...base, tenant: 'a:b', metric: 'M:1' };
+    for (const other of [
+      { metric: 'M' },
+      { metric: 'M:10' },
+      { metric: 'M:1x' },
+      { metricVersion: 10 },
+      { metricVersion: 2 },
+      { tenant: 'a' },
+      { tenant: 'a:bc' },
+      { cacheVersion: '2' },
+    ]) {
+      expect(buildKey({ ...own, ...other }).startsWith(prefix), JSON.stringify(other)).toBe(false);
+    }
+  });
+});
+
+describe('response keys', () => {
+  const space = { prefix: 'dash', cacheVersion: '1' };
+  const response = { ...space, tenant: 'acme', generation: '1795600800000-0a1b2c3d', hash: 'q9_-Zx' };
+
+  it('have the documented formats', () => {
+    expect(responseKey(response)).toBe('dash:1:{acme}:resp:1795600800000-0a1b2c3d:q9_-Zx');
+    expect(responseGenerationKey({ ...space, tenant: 'acme' })).toBe('dash:1:{acme}:resp-gen');
+  });
+
+  it('share the tenant\'s hash tag and slot with its generation and its buckets', () => {
+    for (const tenant of TRICKY) {
+      const key = responseKey({ ...response, tenant });
+      const generation = responseGenerationKey({ ...space, tenant });
+      expect(hashTag(key)).toBe(escapeComponent(tenant));
+      expect(calculateSlot(key)).toBe(calculateSlot(generation));
+      expect(calculateSlot(key)).toBe(calculateSlot(buildKey({ ...base, tenant })));
+      expect(key.startsWith(tenantPrefix({ ...space, tenant }))).toBe(true);
+    }
+  });
+
+  it('parse back into exactly the parts they were built from, for tricky parts', () => {
+    for (const tenant of TRICKY) {
+      for (const generation of ['0', '1795600800000-0a1b2c3d', 'a:b', '', '%', '😀', '\uD800']) {
+        const parts = { ...response, tenant, generation };
+        expect(parseResponseKey(responseKey(parts), space), JSON.stringify(parts)).toEqual(parts);
+      }
+    }
+  });
+
+  it('are told apart for tricky tenants and generations', () => {
+    const seen = new Set<string>();
+    for (const tenant of TRICKY) for (const generation of ['0', 'a:b', 'a', 'b', '']) seen.add(responseKey({ ...response, tenant, generation }));
+    expect(seen.size).toBe(TRICKY.length * 5);
+  });
+
+  it('parse nothing that is not a response key of this space', () => {
+    const ours = responseKey(response);
+    const notOurs = [
+      '',
+      '"abc"',
+      'W/"dash:1:{acme}:resp:0:h"',
+      buildKey(base),
+      buildKey({ ...base, tenant: 'globex', region: undefined }),
+      'dash:1:{globex}:ORDERS:1:r=*:H:0',
+      responseGenerationKey({ ...space, tenant: 'acme' }),
+      lockKey(ours, 1),
+      `${ours}:x`,
+      `${ours} `,
+      ours.replace('dash:', 'other:'),
+      ours.replace('dash:1:', 'dash:2:'),
+      'dash:1:{acme}:resp:0',
+      'dash:1:{acme}:resp::h',
+      'dash:1:{acme}:resp:0:',
+      'dash:1:{acme}:RESP:0:h',
+      'dash:1:{acme}x:resp:0:h',
+      'dash:1:{ac}me}:resp:0:h',
+      'dash:1:{ac:me}:resp:0:h',
+      'dash:1:acme:resp:0:h',
+      'xdash:1:{acme}:resp:0:h',
+      // Escapes that responseKey never writes: lower-case hex, an escaped safe
+      // character, a broken escape, bytes that are not UTF-8, a surrogate pair as %u.
+      'dash:1:{a%3ab}:resp:0:h',
+      'dash:1:{%41cme}:resp:0:h',
+      'dash:1:{acme%}:resp:0:h',
+      'dash:1:{acme%2}:resp:0:h',
+      'dash:1:{%FF}:resp:0:h',
+      'dash:1:{%uD83D%uDE00}:resp:0:h',
+      'dash:1:{a b}:resp:0:h',
+    ];
+    for (const key of notOurs) expect(parseResponseKey(key, space), key).toBeUndefined();
+    expect(parseResponseKey(ours, space)).toEqual(response);
+    expect(parseResponseKey(ours, { ...space, cacheVersion: '2' })).toBeUndefined();
+  });
+});
+
+describe('FX keys', () => {
+  const space = { prefix: 'dash', cacheVersion: '1' };
+
+  it('have the documented formats: one rate per base currency, its lock beside it', () => {
+    expect(fxRateKey({ ...space, base: 'USD' })).toBe('dash:1:{fx=USD}:rate');
+    expect(fxLockKey({ ...space, base: 'USD' })).toBe('dash:1:{fx=USD}:rate:lock:1');
+    expect(fxLockKey({ ...space, base: 'USD' })).toBe(lockKey(fxRateKey({ ...space, base: 'USD' }), 1));
+  });
+
+  it('put a rate and its lock in one slot, and escape every component', () => {
+    for (const base of TRICKY) {
+      const rate = fxRateKey({ ...space, base, cacheVersion: 'v:2' });
+      expect(rate.split(':')).toHaveLength(4);
+      expect(hashTag(rate)).toBe(`fx=${escapeComponent(base)}`);
+      expect(calculateSlot(fxLockKey({ ...space, base, cacheVersion: 'v:2' }))).toBe(calculateSlot(rate));
+    }
+  });
+
+  it('differ per base currency and cache version', () => {
+    const keys = new Set(TRICKY.map((base) => fxRateKey({ ...space, base })));
+    expect(keys.size).toBe(TRICKY.length);
+    expect(fxRateKey({ ...space, base: 'USD' })).not.toBe(fxRateKey({ ...space, cacheVersion: '2', base: 'USD' }));
+  });
+
+  it('are never a tenant\'s key, nor under a tenant\'s prefix', () => {
+    for (const tenant of [...TRICKY, 'fx=USD', 'fx', '{fx=USD}:rate']) {
+      const prefix = tenantPrefix({ ...space, tenant });
+      for (const key of [fxRateKey({ ...space, base: 'USD' }), fxLockKey({ ...space, base: 'USD' })]) {
+        expect(key.startsWith(prefix), JSON.stringify(tenant)).toBe(false);
+        expect(key).not.toBe(buildKey({ ...base, tenant }));
+        expect(key).not.toBe(responseGenerationKey({ ...space, tenant }));
+      }
+      expect(hashTag(buildKey({ ...base, tenant }))).not.toBe('fx=USD');
+    }
   });
 });
 

@@ -17,7 +17,7 @@ import { useResponseCache } from '@graphql-yoga/plugin-response-cache';
 import type { ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { verifyAuthorization } from '../../auth/identity.js';
-import { tenantPrefix } from '../../cache/keys.js';
+import { parseResponseKey, responseGenerationKey, responseKey } from '../../cache/keys.js';
 import type { CacheStore } from '../../cache/store.js';
 
 export interface ResponseCacheOptions {
@@ -48,10 +48,9 @@ export interface ResponseCacheLayer {
 export function createResponseCache(options: ResponseCacheOptions): ResponseCacheLayer {
   const { store } = options;
   const space = { prefix: options.prefix, cacheVersion: options.cacheVersion };
-  const generationKey = (tenant: string) => `${tenantPrefix({ ...space, tenant })}resp-gen`;
+  const generationKey = (tenant: string) => responseGenerationKey({ ...space, tenant });
   /** Keys built and not yet looked up; each is taken once. */
   const justBuilt = new Set<string>();
-  const RESPONSE_KEY = /^(.*:\{[^}]*\}:)resp:([^:]+):[\w-]+$/;
 
   /**
    * True when `key` names a response of the tenant's current generation. The plugin
@@ -62,10 +61,10 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
     // The plugin looks a key up right after building it from the generation it just read:
     // no need to read that generation again (one store read less per request).
     if (justBuilt.delete(key)) return true;
-    const m = RESPONSE_KEY.exec(key);
-    if (!m || !key.startsWith(`${options.prefix}:`)) return false;
-    const [generation] = await store.getMany([`${m[1]}resp-gen`]).catch(() => [undefined]);
-    return (generation ?? '0') === m[2];
+    const parts = parseResponseKey(key, space);
+    if (!parts) return false;
+    const [generation] = await store.getMany([generationKey(parts.tenant)]).catch(() => [undefined]);
+    return (generation ?? '0') === parts.generation;
   }
 
   const generations: ResponseGenerations = {
@@ -95,7 +94,7 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
         // Store down: the key is not reachable either, so nothing stale can be served.
       }
       const hash = createHash('sha256').update([sessionId, documentString, JSON.stringify(variableValues ?? {}), operationName ?? ''].join(SEP)).digest('base64url');
-      const key = `${tenantPrefix({ ...space, tenant })}resp:${generation.replace(/:/g, '')}:${hash}`;
+      const key = responseKey({ ...space, tenant, generation, hash });
       if (justBuilt.size > 10_000) justBuilt.clear();
       justBuilt.add(key);
       return key;
