@@ -4,7 +4,7 @@
  * bigint and money is integer cents: the same SQL buckets and sums them exactly
  * on both databases.
  */
-import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { Migrator, PostgresAdapter, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 const migrations: Record<string, Migration> = {
   '0001_initial': {
@@ -78,9 +78,23 @@ const migrations: Record<string, Migration> = {
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 
+/**
+ * The PostgreSQL schema the connection works in (its search_path's first), or
+ * undefined on SQLite. Kysely's migrator looks its own tables up in every schema
+ * unless told which one: in a database shared by several schemas (one per test, or
+ * per service) it would find another schema's lock table, skip creating its own,
+ * and fail with "relation kysely_migration_lock does not exist".
+ */
+async function currentSchema(db: Kysely<any>): Promise<string | undefined> {
+  if (!(db.getExecutor().adapter instanceof PostgresAdapter)) return undefined;
+  const { rows } = await sql<{ schema: string | null }>`SELECT current_schema() AS schema`.execute(db);
+  return rows[0]?.schema ?? undefined;
+}
+
 /** Brings the schema up to date; throws with the failing migration's name. */
 export async function migrate(db: Kysely<any>): Promise<void> {
-  const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
+  const migrationTableSchema = await currentSchema(db);
+  const { error, results } = await new Migrator({ db, provider, ...(migrationTableSchema ? { migrationTableSchema } : {}) }).migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
     throw new Error(`database migration ${failed} failed: ${(error as Error).message ?? error}`, { cause: error });
