@@ -57,13 +57,3 @@ export function runScript(script: string, args: string[], env: Record<string, st
     },
   };
 }
-
-/** Polls `condition` until it returns true; rejects after `timeoutMs`. */
-export async function eventually(condition: () => Promise<boolean> | boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await condition()) return;
-    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

@@ -14,7 +14,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
-import { eventually } from './process.js';
+import { eventually } from './eventually.js';
 import { freePort } from './services.js';
 
 /** Where the run looks for Redis when no URL is given. */

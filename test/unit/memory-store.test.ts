@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { buildKey, tenantPrefix } from '../../src/cache/keys.js';
 import { createMemoryStore } from '../../src/cache/memory-store.js';
-import { eventually, manualClock } from './cache-test-kit.js';
+import { eventually } from '../helpers/eventually.js';
+import { manualClock } from './cache-test-kit.js';
 
 const T0 = Date.parse('2026-11-25T12:00:00Z');
 const LONG = 60_000;
