@@ -22,6 +22,10 @@ export interface MemoryStoreOptions {
   clock?: () => number;
 }
 
+/**
+ * An in-process CacheStore: entries and tombstones in one bounded LRU (lru-cache),
+ * locks in a map beside it, all expiring on `options.clock` when given.
+ */
 export function createMemoryStore(options: MemoryStoreOptions = {}): CacheStore {
   const clock = options.clock ?? Date.now;
   const entries = new LRUCache<string, string>({

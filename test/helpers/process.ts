@@ -27,8 +27,8 @@ export function runScript(script: string, args: string[], env: Record<string, st
     output += chunk.toString();
     for (const w of waiters) w();
   };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => {
     for (const w of waiters) w();
     resolve(code);

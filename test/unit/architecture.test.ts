@@ -65,10 +65,15 @@ function scan(path: string, text: string): SourceFile {
     } else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword) {
       add(node.arguments[0], node);
     } else if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument)) {
-      add(node.argument.literal as ts.Expression, node);
+      add(node.argument.literal, node);
     } else if (ts.isPropertyAccessExpression(node) && node.name.text === 'env' && isProcess(node.expression)) {
       envRead(node);
-    } else if (ts.isElementAccessExpression(node) && isProcess(node.expression) && ts.isStringLiteralLike(node.argumentExpression) && node.argumentExpression.text === 'env') {
+    } else if (
+      ts.isElementAccessExpression(node) &&
+      isProcess(node.expression) &&
+      ts.isStringLiteralLike(node.argumentExpression) &&
+      node.argumentExpression.text === 'env'
+    ) {
       envRead(node);
     } else if (ts.isVariableDeclaration(node) && node.initializer && isProcess(node.initializer) && ts.isObjectBindingPattern(node.name)) {
       for (const element of node.name.elements) {
@@ -102,17 +107,17 @@ const FILES: SourceFile[] = listTs(SRC)
   .sort((a, b) => a.path.localeCompare(b.path));
 
 /** True when the src/-relative `path` is `area` (a file such as `app.ts`) or lies under it (`cache/`). */
-const within = (path: string | undefined, area: string) => path !== undefined && (area.endsWith('/') ? path.startsWith(area) : path === area);
+const within = (path: string | undefined, area: string) =>
+  path !== undefined && (area.endsWith('/') ? path.startsWith(area) : path === area);
 
 /** "src/<file>:<line> imports '<specifier>' (src/<target>)". */
-const where = (file: SourceFile, imp: Import) => `src/${file.path}:${imp.line} imports '${imp.specifier}'${imp.target ? ` (src/${imp.target})` : ''}`;
+const where = (file: SourceFile, imp: Import) =>
+  `src/${file.path}:${imp.line} imports '${imp.specifier}'${imp.target ? ` (src/${imp.target})` : ''}`;
 
 /** Every import of a file in one of `from` that names a file in one of `forbidden`, with `advice` appended. */
 function forbiddenImports(from: readonly string[], forbidden: readonly string[], advice: string): string[] {
   return FILES.filter((file) => from.some((area) => within(file.path, area))).flatMap((file) =>
-    file.imports
-      .filter((imp) => forbidden.some((area) => within(imp.target, area)))
-      .map((imp) => `${where(file, imp)}: ${advice}`),
+    file.imports.filter((imp) => forbidden.some((area) => within(imp.target, area))).map((imp) => `${where(file, imp)}: ${advice}`),
   );
 }
 
@@ -136,8 +141,11 @@ const ENV_EXCEPTIONS: Readonly<Record<string, string>> = {};
 const CACHE_FORBIDDEN_WORDS: ReadonlyArray<{ word: RegExp; why: string }> = [
   { word: /\bDashboard\b/, why: 'the GraphQL type the cache serves' },
   { word: /\brevenue\b/, why: 'a Dashboard field' },
-  { word: /\b(?:ORDERS|SESSIONS|CUSTOMERS|TOP_PRODUCTS|AVERAGE_ORDER_VALUE|CONVERSION_RATE)\b/, why: 'a metric of src/metrics/definitions.ts' },
-  { word: /graphql/i, why: 'GraphQL is src/graphql/\'s business' },
+  {
+    word: /\b(?:ORDERS|SESSIONS|CUSTOMERS|TOP_PRODUCTS|AVERAGE_ORDER_VALUE|CONVERSION_RATE)\b/,
+    why: 'a metric of src/metrics/definitions.ts',
+  },
+  { word: /graphql/i, why: "GraphQL is src/graphql/'s business" },
   { word: /\bprom-client\b/, why: 'the core knows no metrics library (src/cache/observer.ts); it reports through CacheObserver' },
 ];
 
@@ -158,7 +166,7 @@ describe('architecture: the scanner', () => {
         "type F = typeof import('../graphql/context.js');",
         "import g = require('../http/server.js');",
         "// import { h } from '../graphql/yoga.js';",
-        "const s = \"import('../main.js')\";",
+        'const s = "import(\'../main.js\')";',
         'const dynamic = await import(name);',
       ].join('\n'),
     );
@@ -197,7 +205,10 @@ describe('architecture: the scanner', () => {
   it('sees the whole of src/', () => {
     expect(FILES.length).toBeGreaterThan(50);
     for (const area of ['cache/', 'config/', 'events/', 'graphql/resolvers/', 'metrics/', 'source/']) {
-      expect(FILES.some((file) => within(file.path, area)), area).toBe(true);
+      expect(
+        FILES.some((file) => within(file.path, area)),
+        area,
+      ).toBe(true);
     }
     // Dynamic imports are seen (src/cli/warm.ts loads the app lazily).
     expect(FILES.find((file) => file.path === 'cli/warm.ts')?.imports.map((imp) => imp.target)).toContain('app.ts');
@@ -265,20 +276,24 @@ describe('architecture: configuration', () => {
 
   it('lists as an exception only files that still read process.env', () => {
     const stale = Object.keys(ENV_EXCEPTIONS).filter((path) => !readers.some((file) => file.path === path));
-    expect(stale.map((path) => `ENV_EXCEPTIONS lists src/${path}, which no longer reads process.env: remove it from the list.`)).toEqual([]);
+    expect(stale.map((path) => `ENV_EXCEPTIONS lists src/${path}, which no longer reads process.env: remove it from the list.`)).toEqual(
+      [],
+    );
   });
 });
 
 describe('architecture: the cache core knows nothing of dashboards', () => {
   it('no file in src/cache/ uses a dashboard or metric-domain word', () => {
     const found = FILES.filter((file) => within(file.path, 'cache/')).flatMap((file) =>
-      file.text.split('\n').flatMap((text, i) =>
-        CACHE_FORBIDDEN_WORDS.filter(({ word }) => word.test(text)).map(
-          ({ word, why }) =>
-            `src/${file.path}:${i + 1} mentions ${word} (${why}): ${text.trim()}\n` +
-            '  The core is generic: name the thing by its role (metric, spec, family of buckets), and keep the domain in src/metrics/.',
+      file.text
+        .split('\n')
+        .flatMap((text, i) =>
+          CACHE_FORBIDDEN_WORDS.filter(({ word }) => word.test(text)).map(
+            ({ word, why }) =>
+              `src/${file.path}:${i + 1} mentions ${word} (${why}): ${text.trim()}\n` +
+              '  The core is generic: name the thing by its role (metric, spec, family of buckets), and keep the domain in src/metrics/.',
+          ),
         ),
-      ),
     );
     expect(found).toEqual([]);
   });
