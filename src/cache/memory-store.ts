@@ -12,18 +12,34 @@ export interface MemoryStoreOptions {
   maxEntries?: number;
   /** Most bytes kept (UTF-16 length of key and value, times two). @default 268435456 */
   maxBytes?: number;
-  /** Epoch ms now, for lock expiry. @default Date.now */
+  /**
+   * Epoch ms now, for the expiry of entries, tombstones and locks alike, so that a
+   * test can move time instead of waiting for it. Must never read 0: lru-cache takes
+   * an entry written at time 0 for one without a TTL. When absent, locks use
+   * `Date.now` and entries lru-cache's default time source (`performance.now`).
+   * @default Date.now
+   */
   clock?: () => number;
 }
 
+/**
+ * An in-process CacheStore: entries and tombstones in one bounded LRU (lru-cache),
+ * locks in a map beside it, all expiring on `options.clock` when given.
+ */
 export function createMemoryStore(options: MemoryStoreOptions = {}): CacheStore {
   const clock = options.clock ?? Date.now;
   const entries = new LRUCache<string, string>({
     max: options.maxEntries ?? 100_000,
     maxSize: options.maxBytes ?? 256 * 1024 * 1024,
     sizeCalculation: (value, key) => (value.length + key.length) * 2,
-    // Expired entries are dropped when read or when space is needed.
+    // Expired entries are dropped when read or when space is needed. (Autopurge would
+    // also run on real-time timers, which an injected clock does not drive.)
     ttlAutopurge: false,
+    // lru-cache measures an entry's age as perf.now() minus the perf.now() of its
+    // write, so any ms source works. It reuses one reading for `ttlResolution` ms of
+    // real time; a clock that a test moves within that window would go unseen, so an
+    // injected clock is read at every check. Without one, lru-cache's defaults stand.
+    ...(options.clock ? { perf: { now: options.clock }, ttlResolution: 0 } : {}),
   });
   const locks = new Map<string, { token: string; expiresAt: number }>();
   const liveLock = (key: string) => {

@@ -11,7 +11,7 @@ import { signToken } from '../../src/auth/identity.js';
 import type { Database } from '../../src/source/database.js';
 import { HOUR_MS, iso, TEST_SECRET } from '../helpers/app.js';
 import { createSeededDatabase, type TestDatabase } from '../helpers/databases.js';
-import { eventually } from '../helpers/process.js';
+import { eventually } from '../helpers/eventually.js';
 import { parsePrometheus, sumOver } from '../helpers/prometheus.js';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis.js';
 import { startInstances, type Instance, type Instances } from '../helpers/instances.js';

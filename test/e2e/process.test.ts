@@ -12,7 +12,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { verifyAuthorization } from '../../src/auth/identity.js';
 import { DEV_JWT_SECRET } from '../../src/config/index.js';
 import { DAY_MS, iso } from '../helpers/app.js';
-import { eventually, runScript } from '../helpers/process.js';
+import { eventually } from '../helpers/eventually.js';
+import { runScript } from '../helpers/process.js';
 import { freePort } from '../helpers/services.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dashboard-api-start-'));

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DAY_MS, iso, startTestApp, type GraphQLResponse, type TestApp } from '../helpers/app.js';
-import { eventually } from '../helpers/process.js';
+import { eventually } from '../helpers/eventually.js';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis.js';
 
 const SERIES = 'total points { start value }';

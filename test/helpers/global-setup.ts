@@ -15,7 +15,7 @@ export default async function setup(project: TestProject) {
   const [postgresResult, redisResult] = await Promise.allSettled([findOrStartPostgres(), findOrStartRedis()]);
   if (postgresResult.status === 'rejected' || redisResult.status === 'rejected') {
     // Stop whichever did start, so that a failed setup leaves no private server behind.
-    await Promise.all([postgresResult, redisResult].map((result) => (result.status === 'fulfilled' ? result.value.stop() : undefined)));
+    await Promise.all([postgresResult, redisResult].flatMap((result) => (result.status === 'fulfilled' ? [result.value.stop()] : [])));
     throw postgresResult.status === 'rejected' ? postgresResult.reason : (redisResult as PromiseRejectedResult).reason;
   }
   const postgres = postgresResult.value;

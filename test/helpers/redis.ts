@@ -14,7 +14,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
-import { eventually } from './process.js';
+import { eventually } from './eventually.js';
 import { freePort } from './services.js';
 
 /** Where the run looks for Redis when no URL is given. */
@@ -226,8 +226,8 @@ function spawnRedis(args: string[]): Promise<Running> {
     const onData = (chunk: Buffer) => {
       output = (output + chunk.toString()).slice(-OUTPUT_KEPT);
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
     const exited = new Promise<void>((done) =>
       child.once('exit', () => {
         liveChildren.delete(child);
@@ -543,8 +543,8 @@ export async function cleanupClusterPrefix(nodes: ReadonlyArray<{ host: string; 
         const pipeline = client.pipeline();
         for (const key of keys) pipeline.unlink(key);
         const results = (await pipeline.exec()) ?? [];
-        const failed = results.find(([error]) => error);
-        if (failed) throw failed[0];
+        const failed = results.find(([error]) => error)?.[0];
+        if (failed) throw failed;
       });
     });
   }

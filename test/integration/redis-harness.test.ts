@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { eventually } from '../helpers/process.js';
+import { eventually } from '../helpers/eventually.js';
 import {
   cleanupClusterPrefix,
   cleanupPrefix,

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createMemoryStore } from '../../src/cache/memory-store.js';
 import { createClusterStore, createRedisStore } from '../../src/cache/redis-store.js';
 import { tombstoneTime, type CacheStore } from '../../src/cache/store.js';
-import { eventually } from '../helpers/process.js';
+import { eventually } from '../helpers/eventually.js';
 import { cleanupPrefix, startRedisCluster, uniquePrefix } from '../helpers/redis.js';
 
 /** A store under test, the key prefix its tests keep to, and how to tidy up after it. */

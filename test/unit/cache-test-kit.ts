@@ -1,7 +1,8 @@
 /**
- * Test doubles and helpers for the cache-core unit tests: a manual clock, a
- * polling `eventually`, a recording CacheObserver, and a hand-written CacheStore
- * double that can be made to fail. Pure JS, no IO. Not a test file itself.
+ * Test doubles and helpers for the cache-core unit tests: a manual clock, deferred
+ * promises, a recording CacheObserver, and a hand-written CacheStore double that can
+ * be made to fail. Pure JS, no IO. Not a test file itself. (Polling for a condition is
+ * `eventually` in test/helpers/eventually.ts, shared with every other test.)
  */
 import type { StoreOperation } from '../../src/cache/errors.js';
 import type { CacheObserver, LookupResult } from '../../src/cache/observer.js';
@@ -23,16 +24,6 @@ export function manualClock(start: number): ManualClock {
     now = t;
   };
   return clock;
-}
-
-/** Polls `condition` until it holds; rejects after `timeoutMs` naming `what`. */
-export async function eventually(condition: () => boolean | Promise<boolean>, timeoutMs = 2_000, what = 'condition', intervalMs = 2): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await condition()) return;
-    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
 }
 
 /** Lets every pending microtask and I/O callback run once (no timed wait). */

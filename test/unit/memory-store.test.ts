@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { buildKey, tenantPrefix } from '../../src/cache/keys.js';
 import { createMemoryStore } from '../../src/cache/memory-store.js';
-import { eventually, manualClock } from './cache-test-kit.js';
+import { tombstoneTime } from '../../src/cache/store.js';
+import { manualClock } from './cache-test-kit.js';
 
 const T0 = Date.parse('2026-11-25T12:00:00Z');
 const LONG = 60_000;
@@ -69,40 +70,69 @@ describe('createMemoryStore: reads, writes and deletes', () => {
   });
 });
 
-describe('createMemoryStore: TTL', () => {
+// On a manual clock, so nothing waits. The contract suite (test/integration/store-contract.test.ts)
+// checks the same expiries on the default clock, in real time.
+describe('createMemoryStore: TTL, on the injected clock', () => {
   it('expires an entry after its ttl and keeps the others', async () => {
-    const store = createMemoryStore();
+    const clock = manualClock(T0);
+    const store = createMemoryStore({ clock });
     await store.setMany([write('short', 's', 30), write('long', 'l', LONG)]);
     expect(await store.getMany(['short', 'long'])).toEqual(['s', 'l']);
-    await eventually(async () => (await store.getMany(['short']))[0] === null, 2_000, 'the 30 ms entry to expire');
+    clock.advance(29);
+    expect(await store.getMany(['short'])).toEqual(['s']);
+    clock.advance(2);
+    expect(await store.getMany(['short'])).toEqual([null]);
     expect(await store.getMany(['long'])).toEqual(['l']);
   });
 
   it('restarts the ttl when a key is written again', async () => {
-    const store = createMemoryStore();
+    const clock = manualClock(T0);
+    const store = createMemoryStore({ clock });
     await store.setMany([write('k', 'old', 30)]);
     await store.setMany([write('k', 'new', LONG)]);
-    await store.setMany([write('probe', 'p', 30)]);
-    await eventually(async () => (await store.getMany(['probe']))[0] === null, 2_000, 'the 30 ms probe to expire');
-    expect(await store.getMany(['k'])).toEqual(['new']);
+    await store.setMany([write('again', 'first', 30)]);
+    clock.advance(20);
+    await store.setMany([write('again', 'second', 30)]);
+    clock.advance(20); // 40 ms after the first write of `again`, 20 after the second
+    expect(await store.getMany(['k', 'again'])).toEqual(['new', 'second']);
+    clock.advance(11);
+    expect(await store.getMany(['k', 'again'])).toEqual(['new', null]);
   });
 
   it('does not count an expired entry as deleted, even one never read since it expired (as Redis)', async () => {
-    const store = createMemoryStore();
+    const clock = manualClock(T0);
+    const store = createMemoryStore({ clock });
     await store.setMany([write('gone', 'g', 30), write('gone:2', 'g', 30), write('kept', 'k')]);
-    // A probe written after them, with the same ttl, expires no earlier than they do;
-    // polling it leaves them unread, so the LRU still holds them, expired.
-    await store.setMany([write('probe', 'p', 30)]);
-    await eventually(async () => (await store.getMany(['probe']))[0] === null, 2_000, 'the 30 ms probe to expire');
+    // Nothing reads them once they have expired, so the LRU still holds them, expired.
+    clock.advance(31);
     expect(await store.deleteMany(['gone', 'kept'])).toBe(1);
     expect(await store.deleteByPrefix('gone')).toBe(0);
     expect(await store.getMany(['gone', 'gone:2', 'kept'])).toEqual([null, null, null]);
   });
 
   it('rounds a fractional or zero ttl up to at least 1 ms rather than keeping the entry forever', async () => {
-    const store = createMemoryStore();
+    const clock = manualClock(T0);
+    const store = createMemoryStore({ clock });
     await store.setMany([write('zero', 'z', 0), write('fraction', 'f', 0.2)]);
-    await eventually(async () => (await store.getMany(['zero', 'fraction'])).every((v) => v === null), 2_000, 'the 1 ms entries to expire');
+    expect(await store.getMany(['zero', 'fraction'])).toEqual(['z', 'f']);
+    clock.advance(2);
+    expect(await store.getMany(['zero', 'fraction'])).toEqual([null, null]);
+  });
+
+  it('expires a tombstone after its ttl, after which a guarded write lands again', async () => {
+    const clock = manualClock(T0);
+    const store = createMemoryStore({ clock });
+    await store.setMany([write('k', 'v')]);
+    expect(await store.invalidate(['k'], T0, 100)).toBe(1);
+    clock.advance(100);
+    expect(tombstoneTime((await store.getMany(['k']))[0])).toBe(T0);
+    // A computation that read the source before the drop loses while the tombstone lives.
+    await store.setMany([write('k', 'stale')], { unlessInvalidatedSince: T0 - 1 });
+    expect(tombstoneTime((await store.getMany(['k']))[0])).toBe(T0);
+    clock.advance(1);
+    expect(await store.getMany(['k'])).toEqual([null]);
+    await store.setMany([write('k', 'late')], { unlessInvalidatedSince: T0 - 1 });
+    expect(await store.getMany(['k'])).toEqual(['late']);
   });
 });
 

@@ -8,7 +8,8 @@ import type { TtlPolicy } from '../../src/cache/policy.js';
 import { createCacheCore, type BucketSpec, type CacheCoreOptions } from '../../src/cache/read-through.js';
 import { createResilientStore } from '../../src/cache/resilient-store.js';
 import type { CacheStore } from '../../src/cache/store.js';
-import { createFlakyStore, deferred, eventually, flush, manualClock, recordingObserver, type Deferred } from './cache-test-kit.js';
+import { eventually } from '../helpers/eventually.js';
+import { createFlakyStore, deferred, flush, manualClock, recordingObserver, type Deferred } from './cache-test-kit.js';
 
 const HOUR = BUCKET_MS.HOUR;
 /** Now, in the middle of an hour. */
