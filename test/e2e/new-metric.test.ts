@@ -17,7 +17,7 @@ import { DASHBOARD_METRICS } from '../../src/metrics/definitions.js';
 import { createMetricRegistry } from '../../src/metrics/registry.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { DAY_MS, HOUR_MS, TEST_SECRET, iso, startTestApp, type TestApp } from '../helpers/app.js';
-import { eventually } from '../helpers/process.js';
+import { eventually } from '../helpers/eventually.js';
 import { cleanupPrefix, uniquePrefix } from '../helpers/redis.js';
 
 /** Orders of $100 or more: a metric the product does not have. */

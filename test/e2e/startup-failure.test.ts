@@ -16,7 +16,7 @@ import { createLogger } from '../../src/observability/logger.js';
 import { sql } from 'kysely';
 import { TEST_SECRET } from '../helpers/app.js';
 import { createSeededDatabase, type TestDatabase } from '../helpers/databases.js';
-import { eventually } from '../helpers/process.js';
+import { eventually } from '../helpers/eventually.js';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis.js';
 
 let redis: RedisServerHandle;

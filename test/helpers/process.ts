@@ -58,9 +58,3 @@ export function runScript(script: string, args: string[], env: Record<string, st
   };
 }
 
-/**
- * @deprecated Import `eventually` from './eventually.js'. Kept only so that tests
- * written on other branches against this file (on main today: e2e/new-metric.test.ts,
- * e2e/startup-failure.test.ts) still compile once merged; remove it after they move.
- */
-export { eventually } from './eventually.js';
