@@ -94,7 +94,15 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
     );
     const ingest = await openIngest(
       config,
-      { logger, clock, registry: cache.registry, writes: source.writes, invalidation: cache.invalidation, hub: notices.hub, consumeEvents: options.consumeEvents },
+      {
+        logger,
+        clock,
+        registry: cache.registry,
+        writes: source.writes,
+        invalidation: cache.invalidation,
+        hub: notices.hub,
+        consumeEvents: options.consumeEvents,
+      },
       lifecycle,
     );
     const fx = config.fx.apiUrl

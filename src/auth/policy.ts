@@ -38,9 +38,9 @@ export function assertCanRead(identity: Identity, coordinate: string, rules: Rea
 export function assertCanWrite(identity: Identity, coordinate: string): void {
   const allowed = WRITES[coordinate] ?? [];
   if (!allowed.includes(identity.role)) {
-    throw forbidden(
-      `Role ${identity.role} may not call ${coordinate}; it needs ${allowed.join(' or ') || 'a role that does not exist'}.`,
-      { coordinate, role: identity.role },
-    );
+    throw forbidden(`Role ${identity.role} may not call ${coordinate}; it needs ${allowed.join(' or ') || 'a role that does not exist'}.`, {
+      coordinate,
+      role: identity.role,
+    });
   }
 }

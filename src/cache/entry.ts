@@ -38,8 +38,13 @@ export function decodeEntry<V>(text: string): Entry<V> {
     throw new CacheError(CacheErrorCodes.E_ENTRY_CORRUPT, 'get', 'cached entry is not JSON', { cause });
   }
   if (
-    typeof wire !== 'object' || wire === null || !('v' in wire) ||
-    typeof wire.c !== 'number' || typeof wire.x !== 'string' || typeof wire.f !== 'number' || typeof wire.s !== 'number'
+    typeof wire !== 'object' ||
+    wire === null ||
+    !('v' in wire) ||
+    typeof wire.c !== 'number' ||
+    typeof wire.x !== 'string' ||
+    typeof wire.f !== 'number' ||
+    typeof wire.s !== 'number'
   ) {
     throw new CacheError(CacheErrorCodes.E_ENTRY_CORRUPT, 'get', 'cached entry lacks its metadata (v, c, x, f, s)');
   }

@@ -35,7 +35,12 @@ export function isOpen(bucketStart: number, granularity: Granularity, now: numbe
 }
 
 /** Fresh and stale deadlines for a bucket computed `now`. */
-export function deadlines(bucketStart: number, granularity: Granularity, now: number, ttl: TtlPolicy): { freshUntil: number; staleUntil: number } {
+export function deadlines(
+  bucketStart: number,
+  granularity: Granularity,
+  now: number,
+  ttl: TtlPolicy,
+): { freshUntil: number; staleUntil: number } {
   const open = isOpen(bucketStart, granularity, now);
   const freshUntil = now + (open ? ttl.openFreshMs : ttl.closedFreshMs);
   return { freshUntil, staleUntil: freshUntil + (open ? ttl.openStaleMs : ttl.closedStaleMs) };

@@ -94,7 +94,8 @@ async function inSpan<T>(name: string, attributes: Attributes, work: (set: (a: A
 export function createCacheCore(options: CacheCoreOptions): CacheCore {
   const { store } = options;
   // Semantic conventions name the store the lookups go to; the in-process store has none.
-  const storeAttributes: Attributes = store.kind === 'memory' ? { 'cache.store': 'memory' } : { 'db.system': 'redis', 'cache.store': store.kind };
+  const storeAttributes: Attributes =
+    store.kind === 'memory' ? { 'cache.store': 'memory' } : { 'db.system': 'redis', 'cache.store': store.kind };
   const observer = options.observer ?? NOOP_OBSERVER;
   const clock = options.clock ?? Date.now;
   const lock = createStoreLock(store, { ...options.lock, clock });
@@ -131,7 +132,13 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
   function computeAndStore<V>(spec: BucketSpec<V>, span: BucketWindow): Promise<Map<number, V>> {
     return inSpan(
       'cache.recompute',
-      { 'cache.metric': spec.metric, 'cache.granularity': spec.granularity, 'cache.buckets': bucketsOf(span).length, 'cache.span.from': new Date(span.from).toISOString(), 'cache.span.to': new Date(span.to).toISOString() },
+      {
+        'cache.metric': spec.metric,
+        'cache.granularity': spec.granularity,
+        'cache.buckets': bucketsOf(span).length,
+        'cache.span.from': new Date(span.from).toISOString(),
+        'cache.span.to': new Date(span.to).toISOString(),
+      },
       () => computeAndStoreNow(spec, span),
     );
   }
@@ -189,10 +196,16 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
   }
 
   /** The span's values if every bucket in `texts` is servable (or fresh) now, else undefined. */
-  function complete<V>(spec: BucketSpec<V>, buckets: number[], texts: ReadonlyArray<string | null>, need: 'servable' | 'fresh'): Map<number, V> | undefined {
+  function complete<V>(
+    spec: BucketSpec<V>,
+    buckets: number[],
+    texts: ReadonlyArray<string | null>,
+    need: 'servable' | 'fresh',
+  ): Map<number, V> | undefined {
     const now = clock();
     const entries = texts.map((t) => decodeOrNull<V>(t, false));
-    const ok = (e: Entry<V> | null) => (need === 'fresh' ? decide(e, now, spec.version) === 'fresh' : decide(e, now, spec.version) !== 'miss');
+    const ok = (e: Entry<V> | null) =>
+      need === 'fresh' ? decide(e, now, spec.version) === 'fresh' : decide(e, now, spec.version) !== 'miss';
     if (!entries.every(ok)) return undefined;
     return new Map(buckets.map((bucket, i) => [bucket, entries[i]!.value]));
   }
@@ -216,7 +229,12 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
     request.stats.set(metric, { hit: seen.hit + counts.hit, miss: seen.miss + counts.miss, stale: seen.stale + counts.stale });
   }
 
-  async function readOwn<V>(spec: BucketSpec<V>, buckets: number[], keys: string[], request: RequestCache): Promise<Array<BucketResult<V>>> {
+  async function readOwn<V>(
+    spec: BucketSpec<V>,
+    buckets: number[],
+    keys: string[],
+    request: RequestCache,
+  ): Promise<Array<BucketResult<V>>> {
     const texts = await request.loader.loadMany(keys);
     const now = clock();
     const results: Array<BucketResult<V>> = new Array(buckets.length);
@@ -275,13 +293,17 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
         `${keys[0]}|${keys.length}|${spec.version}`,
         () => {
           own = true; // this request started the read (work starts inside `run`)
-          return inSpan('cache.lookup', { 'cache.metric': spec.metric, 'cache.granularity': spec.granularity, 'cache.buckets': buckets.length, ...storeAttributes }, async (set) => {
-            const results = await readOwn(spec, buckets, keys, request);
-            const counts = { hit: 0, miss: 0, stale: 0 };
-            for (const r of results) counts[r.how]++;
-            set({ 'cache.hits': counts.hit, 'cache.misses': counts.miss, 'cache.stale': counts.stale });
-            return results;
-          });
+          return inSpan(
+            'cache.lookup',
+            { 'cache.metric': spec.metric, 'cache.granularity': spec.granularity, 'cache.buckets': buckets.length, ...storeAttributes },
+            async (set) => {
+              const results = await readOwn(spec, buckets, keys, request);
+              const counts = { hit: 0, miss: 0, stale: 0 };
+              for (const r of results) counts[r.how]++;
+              set({ 'cache.hits': counts.hit, 'cache.misses': counts.miss, 'cache.stale': counts.stale });
+              return results;
+            },
+          );
         },
         keys,
       );
@@ -298,5 +320,4 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
       while (background.size) await Promise.allSettled([...background]);
     },
   };
-
 }

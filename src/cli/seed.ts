@@ -12,8 +12,10 @@ async function run(): Promise<void> {
   const { values } = parseArgs({ options: { days: { type: 'string', default: '90' }, scale: { type: 'string', default: '1' } } });
   const days = Number(values.days);
   const scale = Number(values.scale);
-  if (!Number.isInteger(days) || days < 1 || days > 800) throw new Error(`--days must be a whole number from 1 to 800, got "${values.days}"`);
-  if (!Number.isFinite(scale) || scale <= 0 || scale > 100) throw new Error(`--scale must be a number above 0 and at most 100, got "${values.scale}"`);
+  if (!Number.isInteger(days) || days < 1 || days > 800)
+    throw new Error(`--days must be a whole number from 1 to 800, got "${values.days}"`);
+  if (!Number.isFinite(scale) || scale <= 0 || scale > 100)
+    throw new Error(`--scale must be a number above 0 and at most 100, got "${values.scale}"`);
   const config = loadConfig();
   const database = openDatabase(config.database);
   try {
@@ -31,7 +33,9 @@ async function run(): Promise<void> {
         }
       },
     });
-    process.stdout.write(`\nseeded ${result.orders} orders and ${result.sessions} sessions in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    process.stdout.write(
+      `\nseeded ${result.orders} orders and ${result.sessions} sessions in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+    );
   } finally {
     await database.close();
   }

@@ -26,7 +26,13 @@ async function run(): Promise<void> {
   const config = loadConfig();
   if (config.auth.usingDevSecret) process.stderr.write('note: JWT_SECRET is not set; signing with the development secret\n');
   const token = await signToken(
-    { tenant: values.tenant, role: values.role.toUpperCase(), region: values.region?.toUpperCase(), subject: values.subject, ttlMs: Number(ttl[1]) * unit },
+    {
+      tenant: values.tenant,
+      role: values.role.toUpperCase(),
+      region: values.region?.toUpperCase(),
+      subject: values.subject,
+      ttlMs: Number(ttl[1]) * unit,
+    },
     config.auth.jwtSecret,
   );
   process.stdout.write(`${token}\n`);

@@ -163,9 +163,7 @@ export interface WarmTarget {
 
 /** The reads per step: every stored metric, once per role for one keyed by role. */
 function readsOf(metrics: readonly StoredMetric[]): Array<{ metric: StoredMetric; role: string | undefined }> {
-  return metrics.flatMap((metric) =>
-    (metric.scope.role ? [...ROLES] : [undefined]).map((role: string | undefined) => ({ metric, role })),
-  );
+  return metrics.flatMap((metric) => (metric.scope.role ? [...ROLES] : [undefined]).map((role: string | undefined) => ({ metric, role })));
 }
 
 /**
@@ -173,16 +171,23 @@ function readsOf(metrics: readonly StoredMetric[]): Array<{ metric: StoredMetric
  * (progress, warnings). Resolves with the exit code.
  * @throws UsageError for a tenant the database does not have; Error when the store is unreachable.
  */
-export async function warm(target: WarmTarget, plan: WarmPlan, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WriteStream = process.stderr): Promise<number> {
+export async function warm(
+  target: WarmTarget,
+  plan: WarmPlan,
+  out: NodeJS.WritableStream = process.stdout,
+  err: NodeJS.WriteStream = process.stderr,
+): Promise<number> {
   const { config, source, cache } = target;
   const stored = cache.metrics.registry.stored;
   if (config.store.kind === 'memory') {
     err.write(
-      'warning: no REDIS_URL or REDIS_CLUSTER_NODES: the cache is this process\'s memory and dies with it, so this warms nothing a server will read. ' +
+      "warning: no REDIS_URL or REDIS_CLUSTER_NODES: the cache is this process's memory and dies with it, so this warms nothing a server will read. " +
         'Set REDIS_URL (or REDIS_CLUSTER_NODES) to the store the servers share.\n',
     );
   } else if (!(await cache.store.ping())) {
-    throw new Error(`the cache store (${config.store.kind}) does not answer: nothing would be stored. Check REDIS_URL / REDIS_CLUSTER_NODES.`);
+    throw new Error(
+      `the cache store (${config.store.kind}) does not answer: nothing would be stored. Check REDIS_URL / REDIS_CLUSTER_NODES.`,
+    );
   }
   if (!(await source.writes.tenant(plan.tenant))) {
     throw new UsageError(`--tenant: no tenant "${plan.tenant}" in the database of DATABASE_URL`);
@@ -193,17 +198,26 @@ export async function warm(target: WarmTarget, plan: WarmPlan, out: NodeJS.Writa
   if (plan.force) {
     const dropped = await cache.invalidation.manual(plan.tenant, undefined, { from: plan.from, to: plan.until });
     if ((await counters(cache.cacheMetrics)).errors > before.errors) {
-      throw new Error('--force: the cache store failed while dropping the range; entries that were not dropped would be read, not recomputed. Nothing was warmed.');
+      throw new Error(
+        '--force: the cache store failed while dropping the range; entries that were not dropped would be read, not recomputed. Nothing was warmed.',
+      );
     }
-    out.write(`dropped ${plural(dropped, 'cached entry', 'cached entries')} of ${plan.tenant} from ${iso(plan.from)} to ${iso(plan.until)}\n`);
+    out.write(
+      `dropped ${plural(dropped, 'cached entry', 'cached entries')} of ${plan.tenant} from ${iso(plan.from)} to ${iso(plan.until)}\n`,
+    );
   }
 
   const granularities = [...new Set(stored.flatMap((m) => m.granularities))];
   const reads = readsOf(stored);
   const steps = stepsOf(plan, granularities);
-  const total = steps.reduce((n, s) => n + bucketCount(s.window) * reads.filter((r) => r.metric.granularities.includes(s.window.granularity)).length, 0);
+  const total = steps.reduce(
+    (n, s) => n + bucketCount(s.window) * reads.filter((r) => r.metric.granularities.includes(s.window.granularity)).length,
+    0,
+  );
   const label = `warming ${plan.tenant}`;
-  err.write(`${label} from ${iso(plan.from)} to ${iso(plan.until)}: ${plural(plan.regions.length, 'scope', 'scopes')} × ${granularities.join(', ')}\n`);
+  err.write(
+    `${label} from ${iso(plan.from)} to ${iso(plan.until)}: ${plural(plan.regions.length, 'scope', 'scopes')} × ${granularities.join(', ')}\n`,
+  );
   const progress = createProgress(label, total, err);
   try {
     for (const step of steps) {
@@ -213,7 +227,10 @@ export async function warm(target: WarmTarget, plan: WarmPlan, out: NodeJS.Writa
       const readers = new Map<string | undefined, ReturnType<typeof cache.metrics.reader>>();
       const readerFor = (role: string | undefined) => readers.get(role) ?? readers.set(role, cache.metrics.reader(role)).get(role)!;
       await Promise.all(due.map(({ metric, role }) => readerFor(role).prefetch(metric, step.scope, step.window)));
-      progress.advance(bucketCount(step.window) * due.length, `${step.scope.region ?? 'all regions'} ${step.window.granularity} ${iso(step.window.from).slice(0, 10)}`);
+      progress.advance(
+        bucketCount(step.window) * due.length,
+        `${step.scope.region ?? 'all regions'} ${step.window.granularity} ${iso(step.window.from).slice(0, 10)}`,
+      );
     }
   } finally {
     progress.end();
@@ -228,7 +245,9 @@ export async function warm(target: WarmTarget, plan: WarmPlan, out: NodeJS.Writa
   );
   const errors = after.errors - before.errors;
   if (errors > 0) {
-    err.write(`error: the cache store failed ${plural(errors, 'time', 'times')}; the buckets of those commands were computed but may not be stored. Run again once the store answers.\n`);
+    err.write(
+      `error: the cache store failed ${plural(errors, 'time', 'times')}; the buckets of those commands were computed but may not be stored. Run again once the store answers.\n`,
+    );
     return 1;
   }
   return 0;
@@ -247,7 +266,10 @@ export async function withWarmTarget<T>(config: Config, logger: Logger, work: (t
         clock: Date.now,
         aggregates: source.aggregates,
         notify: publisher
-          ? (notice) => void publishNotice(publisher, notice).catch((error) => logger.warn({ err: error }, 'could not tell subscribers about the drop'))
+          ? (notice) =>
+              void publishNotice(publisher, notice).catch((error) =>
+                logger.warn({ err: error }, 'could not tell subscribers about the drop'),
+              )
           : undefined,
       },
       lifecycle,

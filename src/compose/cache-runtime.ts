@@ -63,7 +63,12 @@ export async function openCacheRuntime(config: Config, options: CacheRuntimeOpti
   // requests do not count a store that is merely still connecting as failed.
   if (!(await store.ping())) logger.warn({ store: store.kind }, 'cache store not reachable at start; serving from the source until it is');
 
-  const core = createCacheCore({ store, observer: cacheMetrics, clock, lock: { ttlMs: config.cache.lockTtlMs, waitMs: config.cache.lockWaitMs } });
+  const core = createCacheCore({
+    store,
+    observer: cacheMetrics,
+    clock,
+    lock: { ttlMs: config.cache.lockTtlMs, waitMs: config.cache.lockWaitMs },
+  });
   // Background refreshes finish before the store closes (registered after it: closes first).
   lifecycle.defer('cache refreshes', () => core.idle());
   const space = { prefix: config.cache.keyPrefix, cacheVersion: config.cache.version };

@@ -45,7 +45,12 @@ export async function openNotices(config: Config, options: NoticesOptions, lifec
     publisher && subscriber
       ? createRedisFanout(publisher, subscriber, (error) => logger.warn({ err: error }, 'invalidation notice fan-out failed'))
       : createLocalFanout();
-  const hub = createSubscriptionHub({ fanout, metricOrder: options.metricOrder, clock: options.clock, coalesceMs: config.events.coalesceMs });
+  const hub = createSubscriptionHub({
+    fanout,
+    metricOrder: options.metricOrder,
+    clock: options.clock,
+    coalesceMs: config.events.coalesceMs,
+  });
   lifecycle.defer('subscription hub', () => hub.close());
   let readyTimer: NodeJS.Timeout | undefined;
   await Promise.race([fanout.ready(), new Promise((resolve) => (readyTimer = setTimeout(resolve, FANOUT_READY_MS)))]);
@@ -53,7 +58,9 @@ export async function openNotices(config: Config, options: NoticesOptions, lifec
   return {
     hub,
     notify: (notice) =>
-      void hub.notify(notice).catch((error) => logger.warn({ err: error, tenant: notice.tenant }, 'could not publish an invalidation notice')),
+      void hub
+        .notify(notice)
+        .catch((error) => logger.warn({ err: error, tenant: notice.tenant }, 'could not publish an invalidation notice')),
   };
 }
 
@@ -78,7 +85,9 @@ export interface IngestOptions {
 /** The bus, the recorder of our own writes, and the consumer of other services' events. */
 export async function openIngest(config: Config, options: IngestOptions, lifecycle: Lifecycle): Promise<IngestPart> {
   const { logger, clock, invalidation } = options;
-  const bus = createEventBus((error, event) => logger.error({ err: error, event: event.type, tenant: event.tenant }, 'event listener failed'));
+  const bus = createEventBus((error, event) =>
+    logger.error({ err: error, event: event.type, tenant: event.tenant }, 'event listener failed'),
+  );
   // Awaited by the write: its entries are gone before it returns (read your writes).
   bus.subscribe(async (event) => void (await invalidation.onEvent(event)));
   const recorder = createRecorder({ writes: options.writes, bus, clock });
@@ -94,10 +103,15 @@ export async function openIngest(config: Config, options: IngestOptions, lifecyc
         onResult: (result, type) => eventMetrics.consumed(result, type),
       })
     : undefined;
-  const eventMetrics = createEventMetrics(options.registry, { subscribers: () => options.hub.size(), pending: consumer && (() => consumer.pending()) });
+  const eventMetrics = createEventMetrics(options.registry, {
+    subscribers: () => options.hub.size(),
+    pending: consumer && (() => consumer.pending()),
+  });
   if (consumer) {
     lifecycle.defer('event stream consumer', () => consumer.stop());
-    await consumer.start().catch((error) => logger.warn({ err: error }, 'event stream consumer could not start; events from other services wait'));
+    await consumer
+      .start()
+      .catch((error) => logger.warn({ err: error }, 'event stream consumer could not start; events from other services wait'));
   }
   return { bus, recorder, consumer };
 }

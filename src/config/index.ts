@@ -16,15 +16,11 @@ export class ConfigError extends Error {
 }
 
 /** Where the source rows live. */
-export type DatabaseConfig =
-  | { kind: 'sqlite'; /** File path, or `:memory:`. */ path: string }
-  | { kind: 'postgres'; url: string };
+export type DatabaseConfig = { kind: 'sqlite'; /** File path, or `:memory:`. */ path: string } | { kind: 'postgres'; url: string };
 
 /** Where cached entries live. */
 export type StoreConfig =
-  | { kind: 'memory' }
-  | { kind: 'redis'; url: string }
-  | { kind: 'cluster'; nodes: ReadonlyArray<{ host: string; port: number }> };
+  { kind: 'memory' } | { kind: 'redis'; url: string } | { kind: 'cluster'; nodes: ReadonlyArray<{ host: string; port: number }> };
 
 /** Limits refused before execution (CONTRACT.md, "Query limits"). */
 export interface QueryLimits {
@@ -182,7 +178,10 @@ function parseTracing(env: Env): Config['tracing'] {
   const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.replace(/\/+$/, '');
   const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || (base ? `${base}/v1/traces` : undefined);
   if (endpoint !== undefined && !/^https?:\/\/\S+$/.test(endpoint)) {
-    throw new ConfigError(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ? 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' : 'OTEL_EXPORTER_OTLP_ENDPOINT', `expected an http(s) URL, got "${redact(endpoint)}"`);
+    throw new ConfigError(
+      env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ? 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' : 'OTEL_EXPORTER_OTLP_ENDPOINT',
+      `expected an http(s) URL, got "${redact(endpoint)}"`,
+    );
   }
   const headers: Record<string, string> = {};
   for (const pair of (env.OTEL_EXPORTER_OTLP_TRACES_HEADERS || env.OTEL_EXPORTER_OTLP_HEADERS || '').split(',')) {
@@ -265,7 +264,10 @@ function parseStore(env: Env): StoreConfig {
 function redact(raw: string): string {
   // Everything between the scheme and the last '@' before the host is userinfo; a
   // password may hold '/' or ':' when it was not percent-encoded.
-  return raw.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^@]*)@/i, (_, scheme: string, userinfo: string) => `${scheme}${userinfo.split(':')[0]}:***@`);
+  return raw.replace(
+    /^([a-z][a-z0-9+.-]*:\/\/)([^@]*)@/i,
+    (_, scheme: string, userinfo: string) => `${scheme}${userinfo.split(':')[0]}:***@`,
+  );
 }
 
 /**

@@ -1,7 +1,6 @@
 /** ISO-8601 instants: strict parsing shared by the GraphQL scalar and the event stream. */
 
-const ISO_8601 =
-  /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:\d{2}))?$/;
+const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:\d{2}))?$/;
 
 /**
  * Epoch ms of an ISO-8601 instant with a zone (or a date, meaning midnight UTC), or

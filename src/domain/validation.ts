@@ -83,7 +83,12 @@ export function validateId(value: string, field: string): string {
  * The region a write lands in: the input's, which must match a region-scoped
  * token; else the token's; else the tenant's home region.
  */
-export function resolveRegion(input: string | null | undefined, tokenRegion: Region | undefined, home: Region, field = 'input.region'): Region {
+export function resolveRegion(
+  input: string | null | undefined,
+  tokenRegion: Region | undefined,
+  home: Region,
+  field = 'input.region',
+): Region {
   if (input === null || input === undefined) return tokenRegion ?? home;
   if (!isRegion(input)) throw invalidInput(field, `${field} must be one of ${REGIONS.join(', ')}, got "${input.slice(0, 20)}".`);
   if (tokenRegion !== undefined && input !== tokenRegion) {

@@ -49,7 +49,7 @@ export function createSubscriptionHub(options: HubOptions): SubscriptionHub {
   const coalesceMs = options.coalesceMs ?? 250;
   const clock = options.clock ?? Date.now;
   const order = options.metricOrder ?? [];
-  const rank = (m: string) => (order.indexOf(m) + 1 || order.length + 1);
+  const rank = (m: string) => order.indexOf(m) + 1 || order.length + 1;
   const subscribers = new Map<string, Set<{ filter: SubscriberFilter; deliver: (p: MetricsInvalidatedPayload) => void }>>();
   const pending = new Map<string, InvalidationNotice[]>();
   const timers = new Map<string, NodeJS.Timeout>();
@@ -90,7 +90,11 @@ export function createSubscriptionHub(options: HubOptions): SubscriptionHub {
     let list = pending.get(notice.tenant);
     if (!list) pending.set(notice.tenant, (list = []));
     list.push(notice);
-    if (!timers.has(notice.tenant)) timers.set(notice.tenant, setTimeout(() => flush(notice.tenant), coalesceMs));
+    if (!timers.has(notice.tenant))
+      timers.set(
+        notice.tenant,
+        setTimeout(() => flush(notice.tenant), coalesceMs),
+      );
   });
 
   return {

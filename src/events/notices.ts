@@ -95,9 +95,15 @@ export async function publishNotice(publisher: Redis | Cluster, notice: Invalida
 function parseNotice(raw: unknown): InvalidationNotice {
   const n = raw as Partial<InvalidationNotice>;
   if (
-    typeof n !== 'object' || n === null || typeof n.tenant !== 'string' || !Array.isArray(n.metrics) ||
-    !n.metrics.every((m) => typeof m === 'string') || typeof n.from !== 'number' || typeof n.to !== 'number' ||
-    typeof n.reason !== 'string' || (n.region !== undefined && typeof n.region !== 'string')
+    typeof n !== 'object' ||
+    n === null ||
+    typeof n.tenant !== 'string' ||
+    !Array.isArray(n.metrics) ||
+    !n.metrics.every((m) => typeof m === 'string') ||
+    typeof n.from !== 'number' ||
+    typeof n.to !== 'number' ||
+    typeof n.reason !== 'string' ||
+    (n.region !== undefined && typeof n.region !== 'string')
   ) {
     throw new Error('malformed invalidation notice on the pub/sub channel');
   }

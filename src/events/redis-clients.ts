@@ -29,11 +29,14 @@ export function connectRedis(store: StoreConfig, purpose: Purpose): Redis | Clus
   const options = OPTIONS[purpose];
   if (store.kind === 'redis') client = new Redis(store.url, options);
   else if (store.kind === 'cluster') {
-    client = new Cluster(store.nodes.map((n) => ({ ...n })), {
-      redisOptions: options,
-      clusterRetryStrategy: retryStrategy,
-      enableOfflineQueue: options.enableOfflineQueue ?? true,
-    });
+    client = new Cluster(
+      store.nodes.map((n) => ({ ...n })),
+      {
+        redisOptions: options,
+        clusterRetryStrategy: retryStrategy,
+        enableOfflineQueue: options.enableOfflineQueue ?? true,
+      },
+    );
   } else return undefined;
   // Connection errors surface as failed commands where they matter; without a listener
   // ioredis would print each reconnect attempt.

@@ -104,12 +104,24 @@ export class StreamConsumer {
       try {
         if (clock() - lastClaim >= Math.min(claimIdleMs, 5_000)) {
           lastClaim = clock();
-          const claimed = (await redis.xautoclaim(this.stream, this.group, this.consumer, claimIdleMs, '0-0', 'COUNT', batch)) as [string, Entry[]];
+          const claimed = (await redis.xautoclaim(this.stream, this.group, this.consumer, claimIdleMs, '0-0', 'COUNT', batch)) as [
+            string,
+            Entry[],
+          ];
           await this.handleAll(claimed[1] ?? []);
         }
-        const read = (await redis.xreadgroup('GROUP', this.group, this.consumer, 'COUNT', batch, 'BLOCK', blockMs, 'STREAMS', this.stream, '>')) as
-          | Array<[string, Entry[]]>
-          | null;
+        const read = (await redis.xreadgroup(
+          'GROUP',
+          this.group,
+          this.consumer,
+          'COUNT',
+          batch,
+          'BLOCK',
+          blockMs,
+          'STREAMS',
+          this.stream,
+          '>',
+        )) as Array<[string, Entry[]]> | null;
         for (const [, entries] of read ?? []) await this.handleAll(entries);
       } catch (error) {
         if (!this.running) break;

@@ -56,7 +56,8 @@ export function parseStreamEvent(fields: Readonly<Record<string, string>>, nowMs
 
   if (type === 'order.recorded') {
     const raw = need('amount');
-    if (!/^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(raw)) throw new MalformedEventError(`field "amount" is "${raw.slice(0, 20)}"; expected a number`);
+    if (!/^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(raw))
+      throw new MalformedEventError(`field "amount" is "${raw.slice(0, 20)}"; expected a number`);
     const cents = checked(() => validateAmount(Number(raw), 'amount'));
     return {
       type,

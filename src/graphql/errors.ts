@@ -49,7 +49,9 @@ export function createMaskError(log: (error: unknown) => void) {
     if (domain) return toGraphQLError(domain, pathOf(error));
     if (isGraphQLErrorLike(error) && isFromGraphQL(error)) {
       // Raised by graphql-js itself (validation, variable coercion): meant for the caller.
-      return error.extensions?.code ? error : withCode(error, /^Variable "\$/.test(error.message) ? 'BAD_USER_INPUT' : 'GRAPHQL_VALIDATION_FAILED');
+      return error.extensions?.code
+        ? error
+        : withCode(error, /^Variable "\$/.test(error.message) ? 'BAD_USER_INPUT' : 'GRAPHQL_VALIDATION_FAILED');
     }
     const located = error as { originalError?: unknown };
     const cause = located.originalError ?? error;

@@ -106,7 +106,11 @@ export function createDashboardYoga(options: YogaOptions): DashboardYoga {
         2,
       );
       const token = config.env !== 'production' && graphiqlToken ? await graphiqlToken() : undefined;
-      const headers = JSON.stringify(token ? { Authorization: `Bearer ${token}` } : { Authorization: 'Bearer <paste a token from npm run token>' }, null, 2);
+      const headers = JSON.stringify(
+        token ? { Authorization: `Bearer ${token}` } : { Authorization: 'Bearer <paste a token from npm run token>' },
+        null,
+        2,
+      );
       return {
         title: 'Dashboard API',
         defaultQuery: EXAMPLE_QUERY,

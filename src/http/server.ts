@@ -127,7 +127,12 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       outHeaders[name] = name === 'set-cookie' ? response.headers.getSetCookie() : value;
     });
     // A cacheable GET answer gets an ETag of its body, and a matching If-None-Match a 304.
-    if (method === 'GET' && response.status === 200 && !response.headers.has('etag') && /max-age=/.test(response.headers.get('cache-control') ?? '')) {
+    if (
+      method === 'GET' &&
+      response.status === 200 &&
+      !response.headers.has('etag') &&
+      /max-age=/.test(response.headers.get('cache-control') ?? '')
+    ) {
       const body = Buffer.from(await response.arrayBuffer());
       const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
       outHeaders.etag = etag;
@@ -180,10 +185,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       // Event streams never finish by themselves: end them now, clients reconnect elsewhere.
       for (const stream of streams) stream.abort();
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        Promise.allSettled([...inFlight]),
-        new Promise((resolve) => (timer = setTimeout(resolve, graceMs))),
-      ]);
+      await Promise.race([Promise.allSettled([...inFlight]), new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
       clearTimeout(timer);
       server.closeAllConnections();
       await closed;

@@ -33,7 +33,9 @@ export function checkDeclarations(schema: GraphQLSchema, registry: MetricRegistr
 
   for (const metric of registry.all) {
     if (!hasField(schema, metric.field)) {
-      problems.push(`metric ${metric.name} declares field ${metric.field}, which the schema does not have: fix its \`field\` or add the field to schema/`);
+      problems.push(
+        `metric ${metric.name} declares field ${metric.field}, which the schema does not have: fix its \`field\` or add the field to schema/`,
+      );
     }
     for (const field of metric.alsoShownIn ?? []) {
       if (!hasField(schema, field)) problems.push(`metric ${metric.name} names alsoShownIn ${field}, which the schema does not have`);
@@ -46,7 +48,9 @@ export function checkDeclarations(schema: GraphQLSchema, registry: MetricRegistr
     for (const name of Object.keys(dashboard.getFields())) {
       const coordinate = `Dashboard.${name}`;
       if (!fields.has(coordinate) && !(coordinate in NOT_METRICS)) {
-        problems.push(`schema field ${coordinate} has no metric declaration: declare it in src/metrics/definitions.ts or list it in NOT_METRICS`);
+        problems.push(
+          `schema field ${coordinate} has no metric declaration: declare it in src/metrics/definitions.ts or list it in NOT_METRICS`,
+        );
       }
     }
   } else problems.push('the schema has no Dashboard type');
@@ -54,7 +58,8 @@ export function checkDeclarations(schema: GraphQLSchema, registry: MetricRegistr
   const enumType = schema.getType('MetricName');
   if (isEnumType(enumType)) {
     const names = new Set(enumType.getValues().map((v) => v.name));
-    for (const metric of registry.all) if (!names.has(metric.name)) problems.push(`metric ${metric.name} is not a value of enum MetricName`);
+    for (const metric of registry.all)
+      if (!names.has(metric.name)) problems.push(`metric ${metric.name} is not a value of enum MetricName`);
     for (const name of names) if (!registry.get(name)) problems.push(`enum MetricName has ${name}, which has no declaration`);
   } else problems.push('the schema has no MetricName enum');
 

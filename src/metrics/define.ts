@@ -130,7 +130,8 @@ export const STORED_DEFAULTS = Object.freeze({
 });
 
 /** A stored declaration as written: `combine` comes from the define function, the rest may take STORED_DEFAULTS. */
-type StoredInput<T> = Omit<T, 'combine' | 'granularities' | 'scope' | 'ttl'> & Partial<Pick<StoredDeclaration, 'granularities' | 'scope' | 'ttl'>>;
+type StoredInput<T> = Omit<T, 'combine' | 'granularities' | 'scope' | 'ttl'> &
+  Partial<Pick<StoredDeclaration, 'granularities' | 'scope' | 'ttl'>>;
 
 /** Declares a summed metric. */
 export function defineSum(declaration: StoredInput<SumMetric>): SumMetric {

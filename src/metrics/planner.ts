@@ -35,7 +35,18 @@ function keysFor(
     for (const bucket of bucketsAt(granularity))
       for (const region of scopes)
         for (const role of roles)
-          keys.push(buildKey({ ...space, tenant, metric: metric.name, metricVersion: metric.version, region, role, granularity, bucketStart: bucket }));
+          keys.push(
+            buildKey({
+              ...space,
+              tenant,
+              metric: metric.name,
+              metricVersion: metric.version,
+              region,
+              role,
+              granularity,
+              bucketStart: bucket,
+            }),
+          );
   }
   return keys;
 }

@@ -62,7 +62,9 @@ export function createMetricRegistry(declarations: readonly MetricDefinition[] =
       }
       if (metric.events.length === 0) problems.push(`metric ${metric.name} names no event: nothing would ever invalidate it`);
       if (metric.combine === 'topN' && !(metric.limit.default >= 1 && metric.limit.default <= metric.limit.max)) {
-        problems.push(`metric ${metric.name}: limit.default must be from 1 to limit.max (${metric.limit.max}), got ${metric.limit.default}`);
+        problems.push(
+          `metric ${metric.name}: limit.default must be from 1 to limit.max (${metric.limit.max}), got ${metric.limit.default}`,
+        );
       }
     }
   }

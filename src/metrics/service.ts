@@ -70,7 +70,12 @@ const EMPTY: Readonly<Record<StoredMetric['combine'], unknown>> = Object.freeze(
 });
 
 /** One source query for a span of a stored metric's buckets: bucket → value, absent where no rows. */
-async function computeSpan(source: AggregateSource, metric: StoredMetric, scope: DataScope, span: BucketWindow): Promise<Map<number, unknown>> {
+async function computeSpan(
+  source: AggregateSource,
+  metric: StoredMetric,
+  scope: DataScope,
+  span: BucketWindow,
+): Promise<Map<number, unknown>> {
   switch (metric.combine) {
     case 'sum':
       return new Map((await source.valuesPerBucket(metric.query, scope, span)).map((r) => [r.bucket, r.value]));
@@ -99,7 +104,11 @@ async function computeSpan(source: AggregateSource, metric: StoredMetric, scope:
  * @param cache absent: every bucket comes straight from the source (used to check
  *   that cached results equal uncached ones).
  */
-export function createMetricsService(source: AggregateSource, cache?: MetricsCache, registry: MetricRegistry = DASHBOARD_REGISTRY): MetricsService {
+export function createMetricsService(
+  source: AggregateSource,
+  cache?: MetricsCache,
+  registry: MetricRegistry = DASHBOARD_REGISTRY,
+): MetricsService {
   /** The cache spec of one stored metric for one scope and granularity. */
   function specFor<V>(metric: StoredMetric, scope: DataScope, window: BucketWindow, role: string | undefined): BucketSpec<V> {
     const base = {
@@ -160,19 +169,33 @@ export function createMetricsService(source: AggregateSource, cache?: MetricsCac
     }
   }
 
-  async function composeDistinct(metric: DistinctMetric, scope: DataScope, window: BucketWindow, values: ReadonlyMap<number, DistinctBucket>) {
+  async function composeDistinct(
+    metric: DistinctMetric,
+    scope: DataScope,
+    window: BucketWindow,
+    values: ReadonlyMap<number, DistinctBucket>,
+  ) {
     const series = toSeries(window, new Map([...values].map(([b, v]) => [b, v.n])), 1);
     // Cached: merge the buckets' sketches. Uncached: ask the source for the exact count.
     const total = cache ? countDistinct([...values.values()].map((v) => v.s)) : await source.distinctMembers(metric.query, scope, window);
     return { ...series, total };
   }
 
-  async function rank<Item>(metric: TopNMetric<Item>, scope: DataScope, totals: Map<string, GroupMeasures>, limit: number): Promise<Item[]> {
+  async function rank<Item>(
+    metric: TopNMetric<Item>,
+    scope: DataScope,
+    totals: Map<string, GroupMeasures>,
+    limit: number,
+  ): Promise<Item[]> {
     const by = metric.rankBy;
     const ranked = [...totals.entries()]
       .sort(([idA, a], [idB, b]) => (b[by] ?? 0) - (a[by] ?? 0) || (idA < idB ? -1 : idA > idB ? 1 : 0))
       .slice(0, limit);
-    const labels = await source.labels(metric.labels, scope.tenant, ranked.map(([key]) => key));
+    const labels = await source.labels(
+      metric.labels,
+      scope.tenant,
+      ranked.map(([key]) => key),
+    );
     return ranked.map(([key, measures]) => metric.present(key, measures, labels.get(key) ?? key));
   }
 

@@ -24,9 +24,24 @@ export interface CacheMetrics extends CacheObserver {
 
 export function createCacheMetrics(registry: Registry, logger?: Logger): CacheMetrics {
   const registers = [registry];
-  const requests = new Counter({ name: 'cache_requests_total', help: 'Bucket lookups by result (hit, miss, stale)', labelNames: ['metric', 'result'] as const, registers });
-  const recomputes = new Counter({ name: 'cache_recomputes_total', help: 'Buckets computed from the source', labelNames: ['metric'] as const, registers });
-  const sourceQueries = new Counter({ name: 'cache_source_queries_total', help: 'Queries sent to the source database', labelNames: ['metric'] as const, registers });
+  const requests = new Counter({
+    name: 'cache_requests_total',
+    help: 'Bucket lookups by result (hit, miss, stale)',
+    labelNames: ['metric', 'result'] as const,
+    registers,
+  });
+  const recomputes = new Counter({
+    name: 'cache_recomputes_total',
+    help: 'Buckets computed from the source',
+    labelNames: ['metric'] as const,
+    registers,
+  });
+  const sourceQueries = new Counter({
+    name: 'cache_source_queries_total',
+    help: 'Queries sent to the source database',
+    labelNames: ['metric'] as const,
+    registers,
+  });
   const recomputeDuration = new Histogram({
     name: 'cache_recompute_duration_seconds',
     help: 'Duration of source computations of a span of buckets',
@@ -34,9 +49,24 @@ export function createCacheMetrics(registry: Registry, logger?: Logger): CacheMe
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers,
   });
-  const staleServed = new Counter({ name: 'cache_stale_served_total', help: 'Stale values served while a refresh runs', labelNames: ['metric'] as const, registers });
-  const lockWaits = new Counter({ name: 'cache_lock_waits_total', help: "Lookups that waited on another worker's lock", labelNames: ['metric'] as const, registers });
-  const invalidations = new Counter({ name: 'cache_invalidations_total', help: 'Buckets dropped, by reason', labelNames: ['metric', 'reason'] as const, registers });
+  const staleServed = new Counter({
+    name: 'cache_stale_served_total',
+    help: 'Stale values served while a refresh runs',
+    labelNames: ['metric'] as const,
+    registers,
+  });
+  const lockWaits = new Counter({
+    name: 'cache_lock_waits_total',
+    help: "Lookups that waited on another worker's lock",
+    labelNames: ['metric'] as const,
+    registers,
+  });
+  const invalidations = new Counter({
+    name: 'cache_invalidations_total',
+    help: 'Buckets dropped, by reason',
+    labelNames: ['metric', 'reason'] as const,
+    registers,
+  });
   const storeDuration = new Histogram({
     name: 'cache_store_command_duration_seconds',
     help: 'Latency of cache store commands by operation, failed ones included',
@@ -44,7 +74,12 @@ export function createCacheMetrics(registry: Registry, logger?: Logger): CacheMe
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
     registers,
   });
-  const errors = new Counter({ name: 'cache_errors_total', help: 'Cache store failures, each served from the source instead', labelNames: ['operation'] as const, registers });
+  const errors = new Counter({
+    name: 'cache_errors_total',
+    help: 'Cache store failures, each served from the source instead',
+    labelNames: ['operation'] as const,
+    registers,
+  });
 
   // A dead store fails every request; one log line per second is enough to see it.
   let lastLogged = 0;

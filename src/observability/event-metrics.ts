@@ -39,5 +39,7 @@ export function createEventMetrics(
       },
     });
   }
-  return { consumed: (result, type) => consumed.inc({ type: type === 'order.recorded' || type === 'session.recorded' ? type : 'unknown', result }) };
+  return {
+    consumed: (result, type) => consumed.inc({ type: type === 'order.recorded' || type === 'session.recorded' ? type : 'unknown', result }),
+  };
 }

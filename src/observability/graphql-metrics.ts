@@ -33,7 +33,15 @@ export function createGraphQLMetrics(registry: Registry, maxNames = 50): GraphQL
     seen.add(name);
     return name;
   };
-  const KNOWN_CODES = new Set(['BAD_USER_INPUT', 'UNAUTHENTICATED', 'FORBIDDEN', 'SERVICE_UNAVAILABLE', 'QUERY_TOO_COMPLEX', 'GRAPHQL_VALIDATION_FAILED', 'INTERNAL_SERVER_ERROR']);
+  const KNOWN_CODES = new Set([
+    'BAD_USER_INPUT',
+    'UNAUTHENTICATED',
+    'FORBIDDEN',
+    'SERVICE_UNAVAILABLE',
+    'QUERY_TOO_COMPLEX',
+    'GRAPHQL_VALIDATION_FAILED',
+    'INTERNAL_SERVER_ERROR',
+  ]);
   return {
     observe(operationType, operationName, durationMs, errorCodes) {
       const labels = { operation_type: operationType, operation: label(operationName) };

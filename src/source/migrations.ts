@@ -57,16 +57,8 @@ const migrations: Record<string, Migration> = {
         .on('orders')
         .columns(['tenant_id', 'region', 'occurred_at', 'amount_cents', 'customer_id', 'product_id'])
         .execute();
-      await db.schema
-        .createIndex('sessions_tenant_time')
-        .on('sessions')
-        .columns(['tenant_id', 'occurred_at', 'region'])
-        .execute();
-      await db.schema
-        .createIndex('sessions_tenant_region_time')
-        .on('sessions')
-        .columns(['tenant_id', 'region', 'occurred_at'])
-        .execute();
+      await db.schema.createIndex('sessions_tenant_time').on('sessions').columns(['tenant_id', 'occurred_at', 'region']).execute();
+      await db.schema.createIndex('sessions_tenant_region_time').on('sessions').columns(['tenant_id', 'region', 'occurred_at']).execute();
       await db.schema
         .createTable('meta')
         .addColumn('key', 'text', (c) => c.primaryKey())
@@ -94,7 +86,11 @@ async function currentSchema(db: Kysely<any>): Promise<string | undefined> {
 /** Brings the schema up to date; throws with the failing migration's name. */
 export async function migrate(db: Kysely<any>): Promise<void> {
   const migrationTableSchema = await currentSchema(db);
-  const { error, results } = await new Migrator({ db, provider, ...(migrationTableSchema ? { migrationTableSchema } : {}) }).migrateToLatest();
+  const { error, results } = await new Migrator({
+    db,
+    provider,
+    ...(migrationTableSchema ? { migrationTableSchema } : {}),
+  }).migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
     throw new Error(`database migration ${failed} failed: ${(error as Error).message ?? error}`, { cause: error });

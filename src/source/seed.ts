@@ -12,9 +12,36 @@ import type { Region } from './types.js';
 
 /** The demo tenants and their daily volumes at scale 1. */
 export const DEMO_TENANTS = [
-  { id: 'acme', name: 'Acme Corp', homeRegion: 'NA', ordersPerDay: 2_000, sessionsPerDay: 10_000, customers: 25_000, products: 24, regions: { NA: 5, EU: 3, APAC: 2 } },
-  { id: 'globex', name: 'Globex', homeRegion: 'EU', ordersPerDay: 600, sessionsPerDay: 3_000, customers: 8_000, products: 16, regions: { EU: 6, NA: 3, APAC: 1 } },
-  { id: 'initech', name: 'Initech', homeRegion: 'APAC', ordersPerDay: 250, sessionsPerDay: 1_500, customers: 3_000, products: 12, regions: { APAC: 5, NA: 3, EU: 2 } },
+  {
+    id: 'acme',
+    name: 'Acme Corp',
+    homeRegion: 'NA',
+    ordersPerDay: 2_000,
+    sessionsPerDay: 10_000,
+    customers: 25_000,
+    products: 24,
+    regions: { NA: 5, EU: 3, APAC: 2 },
+  },
+  {
+    id: 'globex',
+    name: 'Globex',
+    homeRegion: 'EU',
+    ordersPerDay: 600,
+    sessionsPerDay: 3_000,
+    customers: 8_000,
+    products: 16,
+    regions: { EU: 6, NA: 3, APAC: 1 },
+  },
+  {
+    id: 'initech',
+    name: 'Initech',
+    homeRegion: 'APAC',
+    ordersPerDay: 250,
+    sessionsPerDay: 1_500,
+    customers: 3_000,
+    products: 12,
+    regions: { APAC: 5, NA: 3, EU: 2 },
+  },
 ] as const;
 
 /** @default seed 20261125, days 90, scale 1, ending at the current hour */
@@ -58,9 +85,7 @@ export async function seed(database: Database, options: SeedOptions = {}): Promi
   const endMs = bucketStart(options.endMs ?? Date.now(), 'HOUR');
   const startMs = endMs - days * BUCKET_MS.DAY;
   const random = createRandom(options.seed ?? 20261125);
-  const expected = Math.round(
-    DEMO_TENANTS.reduce((n, t) => n + (t.ordersPerDay + t.sessionsPerDay) * days * scale, 0),
-  );
+  const expected = Math.round(DEMO_TENANTS.reduce((n, t) => n + (t.ordersPerDay + t.sessionsPerDay) * days * scale, 0));
   let written = 0;
   let orders = 0;
   let sessions = 0;
@@ -75,7 +100,10 @@ export async function seed(database: Database, options: SeedOptions = {}): Promi
         .values({ id: tenant.id, name: tenant.name, currency: 'USD', home_region: tenant.homeRegion })
         .execute();
       const products = catalogue(tenant.id, tenant.products, random);
-      await trx.insertInto('products').values(products.map((p) => ({ tenant_id: tenant.id, ...p }))).execute();
+      await trx
+        .insertInto('products')
+        .values(products.map((p) => ({ tenant_id: tenant.id, ...p })))
+        .execute();
       // Zipf-like popularity: the first products sell far more than the last.
       const popularity = cumulate(products.map((_, i) => 1 / (i + 1)));
       const regionNames = Object.keys(tenant.regions) as Region[];
@@ -85,12 +113,18 @@ export async function seed(database: Database, options: SeedOptions = {}): Promi
       let sessionBatch: Array<Record<string, unknown>> = [];
       const flush = async (force: boolean) => {
         if (orderBatch.length >= CHUNK || (force && orderBatch.length)) {
-          await trx.insertInto('orders').values(orderBatch as never).execute();
+          await trx
+            .insertInto('orders')
+            .values(orderBatch as never)
+            .execute();
           written += orderBatch.length;
           orderBatch = [];
         }
         if (sessionBatch.length >= CHUNK || (force && sessionBatch.length)) {
-          await trx.insertInto('sessions').values(sessionBatch as never).execute();
+          await trx
+            .insertInto('sessions')
+            .values(sessionBatch as never)
+            .execute();
           written += sessionBatch.length;
           sessionBatch = [];
         }

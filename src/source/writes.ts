@@ -28,12 +28,7 @@ export function createWriteSource({ db }: Database): WriteSource {
       };
     },
     async product(tenant, id) {
-      const row = await db
-        .selectFrom('products')
-        .selectAll()
-        .where('tenant_id', '=', tenant)
-        .where('id', '=', id)
-        .executeTakeFirst();
+      const row = await db.selectFrom('products').selectAll().where('tenant_id', '=', tenant).where('id', '=', id).executeTakeFirst();
       return row && { tenantId: row.tenant_id, id: row.id, name: row.name, priceCents: Number(row.price_cents) };
     },
     async insertOrder(row) {

@@ -75,7 +75,12 @@ export function createCachedVendorRates(options: CachedVendorOptions): FxRates &
   // Any failure rests the vendor: a failing vendor is not worth a second try soon.
   const breaker = createBreaker({ failureThreshold: 1, cooldownMs, clock, onChange: (state) => observer?.circuit(state === 'open') });
   // The lock outlives one vendor call (timeoutMs), and a waiter waits for one call.
-  const lock = createStoreLock(options.store, { ttlMs: options.timeoutMs + 1_000, waitMs: options.timeoutMs + 500, clock, sleep: options.sleep });
+  const lock = createStoreLock(options.store, {
+    ttlMs: options.timeoutMs + 1_000,
+    waitMs: options.timeoutMs + 500,
+    clock,
+    sleep: options.sleep,
+  });
 
   const keyParts = (base: string) => ({ prefix: options.prefix, cacheVersion: options.cacheVersion, base });
   const keyOf = (base: string) => fxRateKey(keyParts(base));
@@ -101,7 +106,11 @@ export function createCachedVendorRates(options: CachedVendorOptions): FxRates &
   async function fetchTraced(base: string, started: number): Promise<VendorRates> {
     const span = tracer.startSpan('fx.vendor GET', {
       kind: SpanKind.CLIENT,
-      attributes: { 'http.request.method': 'GET', 'url.full': `${options.apiUrl}/latest?from=${base}`, 'server.address': new URL(options.apiUrl).hostname },
+      attributes: {
+        'http.request.method': 'GET',
+        'url.full': `${options.apiUrl}/latest?from=${base}`,
+        'server.address': new URL(options.apiUrl).hostname,
+      },
     });
     try {
       const rates = await fetchVendorRates(options.apiUrl, base, options.timeoutMs, clock);
@@ -111,7 +120,10 @@ export function createCachedVendorRates(options: CachedVendorOptions): FxRates &
       return rates;
     } catch (error) {
       const outcome = error instanceof VendorError ? error.outcome : 'error';
-      span.setAttributes({ 'fx.vendor.outcome': outcome, ...(error instanceof VendorError && error.httpStatus ? { 'http.response.status_code': error.httpStatus } : {}) });
+      span.setAttributes({
+        'fx.vendor.outcome': outcome,
+        ...(error instanceof VendorError && error.httpStatus ? { 'http.response.status_code': error.httpStatus } : {}),
+      });
       span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error)?.message });
       span.end();
       observer?.vendorCall(outcome, performance.now() - started);
@@ -124,7 +136,10 @@ export function createCachedVendorRates(options: CachedVendorOptions): FxRates &
     const started = performance.now();
     let rates: VendorRates | undefined;
     try {
-      rates = await breaker.run(() => fetchTraced(base, started), () => undefined);
+      rates = await breaker.run(
+        () => fetchTraced(base, started),
+        () => undefined,
+      );
     } catch (error) {
       const outcome = error instanceof VendorError ? error.outcome : 'error';
       options.logger.warn({ outcome, err: error, cooldownMs }, 'FX vendor failed; serving the last good rate and resting the vendor');
@@ -132,8 +147,15 @@ export function createCachedVendorRates(options: CachedVendorOptions): FxRates &
       // vendor wants to see in the store.
       const stored = await readStored(base);
       if (stored) {
-        const lastAttempt = { at: clock(), outcome, httpStatus: error instanceof VendorError ? error.httpStatus : undefined, latencyMs: Math.round(performance.now() - started) };
-        await options.store.setMany([{ key: keyOf(base), value: JSON.stringify({ ...stored, lastAttempt }), ttlMs: STORED_FOR_MS }]).catch(() => {});
+        const lastAttempt = {
+          at: clock(),
+          outcome,
+          httpStatus: error instanceof VendorError ? error.httpStatus : undefined,
+          latencyMs: Math.round(performance.now() - started),
+        };
+        await options.store
+          .setMany([{ key: keyOf(base), value: JSON.stringify({ ...stored, lastAttempt }), ttlMs: STORED_FOR_MS }])
+          .catch(() => {});
       }
       return undefined;
     }
@@ -178,7 +200,8 @@ export function createCachedVendorRates(options: CachedVendorOptions): FxRates &
           remembered.set(base, got);
         }
       }
-      if (!rates) throw unavailable(`No exchange rate for ${base} has ever been fetched and the FX vendor is not answering; try again later.`);
+      if (!rates)
+        throw unavailable(`No exchange rate for ${base} has ever been fetched and the FX vendor is not answering; try again later.`);
       const to = rates.rates[quote];
       if (to === undefined) throw invalidInput('currency', `The FX vendor offers no rate for "${quote}".`);
       const stale = !isFresh(rates);

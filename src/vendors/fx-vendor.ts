@@ -36,7 +36,12 @@ export class VendorError extends Error {
 }
 
 /** Calls the vendor once. @throws VendorError */
-export async function fetchVendorRates(baseUrl: string, base: string, timeoutMs: number, clock: () => number = Date.now): Promise<VendorRates> {
+export async function fetchVendorRates(
+  baseUrl: string,
+  base: string,
+  timeoutMs: number,
+  clock: () => number = Date.now,
+): Promise<VendorRates> {
   const url = `${baseUrl}/latest?from=${encodeURIComponent(base)}`;
   const started = performance.now();
   let response: Response;
@@ -44,7 +49,12 @@ export async function fetchVendorRates(baseUrl: string, base: string, timeoutMs:
     response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
   } catch (cause) {
     const timedOut = (cause as Error)?.name === 'TimeoutError' || (cause as Error)?.name === 'AbortError';
-    throw new VendorError(timedOut ? 'timeout' : 'error', timedOut ? `FX vendor did not answer within ${timeoutMs} ms` : `FX vendor unreachable: ${(cause as Error)?.message}`, undefined, { cause });
+    throw new VendorError(
+      timedOut ? 'timeout' : 'error',
+      timedOut ? `FX vendor did not answer within ${timeoutMs} ms` : `FX vendor unreachable: ${(cause as Error)?.message}`,
+      undefined,
+      { cause },
+    );
   }
   let text: string;
   try {
@@ -62,13 +72,18 @@ export async function fetchVendorRates(baseUrl: string, base: string, timeoutMs:
     throw new VendorError('invalid', 'FX vendor answered with a body that is not JSON', response.status, { cause });
   }
   if (typeof body !== 'object' || body === null) throw new VendorError('invalid', 'FX vendor answer is not an object', response.status);
-  if (body.base !== base) throw new VendorError('invalid', `FX vendor answered for base "${String(body.base)}", not ${base}`, response.status);
-  if (body.amount !== undefined && body.amount !== 1) throw new VendorError('invalid', `FX vendor answered for amount ${String(body.amount)}, not 1`, response.status);
-  if (typeof body.date !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(body.date)) throw new VendorError('invalid', 'FX vendor answer has no date (YYYY-MM-DD)', response.status);
-  if (typeof body.rates !== 'object' || body.rates === null || Array.isArray(body.rates)) throw new VendorError('invalid', 'FX vendor answer has no rates object', response.status);
+  if (body.base !== base)
+    throw new VendorError('invalid', `FX vendor answered for base "${String(body.base)}", not ${base}`, response.status);
+  if (body.amount !== undefined && body.amount !== 1)
+    throw new VendorError('invalid', `FX vendor answered for amount ${String(body.amount)}, not 1`, response.status);
+  if (typeof body.date !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(body.date))
+    throw new VendorError('invalid', 'FX vendor answer has no date (YYYY-MM-DD)', response.status);
+  if (typeof body.rates !== 'object' || body.rates === null || Array.isArray(body.rates))
+    throw new VendorError('invalid', 'FX vendor answer has no rates object', response.status);
   const rates: Record<string, number> = {};
   for (const [code, rate] of Object.entries(body.rates as Record<string, unknown>)) {
-    if (!/^[A-Z]{3}$/.test(code)) throw new VendorError('invalid', `FX vendor answer has a malformed currency code "${code.slice(0, 10)}"`, response.status);
+    if (!/^[A-Z]{3}$/.test(code))
+      throw new VendorError('invalid', `FX vendor answer has a malformed currency code "${code.slice(0, 10)}"`, response.status);
     if (typeof rate !== 'number' || !Number.isFinite(rate) || rate <= 0) {
       throw new VendorError('invalid', `FX vendor rate for ${code} is ${String(rate)}; rates must be finite and positive`, response.status);
     }

@@ -111,7 +111,9 @@ describe('role rules', () => {
     const invalidate = `mutation { invalidateMetrics }`;
     const viewer = await t.token({ role: 'VIEWER' });
     const analyst = await t.token({ role: 'ANALYST' });
-    const before = (await t.gql(`{ dashboard(range: { from: "${iso(today)}", to: "${iso(today + DAY_MS)}" }) { orders { total } sessions { total } } }`)).body.data.dashboard;
+    const before = (
+      await t.gql(`{ dashboard(range: { from: "${iso(today)}", to: "${iso(today + DAY_MS)}" }) { orders { total } sessions { total } } }`)
+    ).body.data.dashboard;
 
     for (const mutation of [order, session, invalidate]) {
       const res = await t.gql(mutation, undefined, viewer);
@@ -119,7 +121,9 @@ describe('role rules', () => {
       expect(res.body.data).toBeNull();
     }
     expect((await t.gql(invalidate, undefined, analyst)).body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
-    const after = (await t.gql(`{ dashboard(range: { from: "${iso(today)}", to: "${iso(today + DAY_MS)}" }) { orders { total } sessions { total } } }`)).body.data.dashboard;
+    const after = (
+      await t.gql(`{ dashboard(range: { from: "${iso(today)}", to: "${iso(today + DAY_MS)}" }) { orders { total } sessions { total } } }`)
+    ).body.data.dashboard;
     expect(after).toEqual(before);
 
     expect((await t.gql(order, undefined, analyst)).body.data.recordOrder.id).toBeTruthy();
@@ -145,10 +149,16 @@ describe('isolation', () => {
     const q = `{ dashboard(range: { from: "${iso(today - DAY_MS)}", to: "${iso(today)}" }, granularity: DAY) { orders { total } revenue { total } } }`;
     const globex = await t.token({ tenant: 'globex' });
     const before = await t.gql(q, undefined, globex);
-    await t.gql(`mutation { recordOrder(input: { productId: "acme-p01", customerId: "c1", amount: 10, occurredAt: "${iso(today - HOUR_MS)}" }) { id } }`);
+    await t.gql(
+      `mutation { recordOrder(input: { productId: "acme-p01", customerId: "c1", amount: 10, occurredAt: "${iso(today - HOUR_MS)}" }) { id } }`,
+    );
     expect((await t.gql(q, undefined, globex)).body.data).toEqual(before.body.data);
     // Another tenant's product id is refused, not recorded against the caller's tenant.
-    const cross = await t.gql(`mutation { recordOrder(input: { productId: "acme-p01", customerId: "c1", amount: 10 }) { id } }`, undefined, globex);
+    const cross = await t.gql(
+      `mutation { recordOrder(input: { productId: "acme-p01", customerId: "c1", amount: 10 }) { id } }`,
+      undefined,
+      globex,
+    );
     expect(cross.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
   });
 
@@ -166,9 +176,17 @@ describe('isolation', () => {
 
   it('a region-scoped token writes only its region', async () => {
     const eu = await t.token({ region: 'EU', role: 'ANALYST' });
-    const ok = await t.gql(`mutation { recordOrder(input: { productId: "acme-p01", customerId: "c1", amount: 1 }) { region } }`, undefined, eu);
+    const ok = await t.gql(
+      `mutation { recordOrder(input: { productId: "acme-p01", customerId: "c1", amount: 1 }) { region } }`,
+      undefined,
+      eu,
+    );
     expect(ok.body.data.recordOrder.region).toBe('EU');
-    const refused = await t.gql(`mutation { recordOrder(input: { productId: "acme-p01", customerId: "c1", amount: 1, region: "NA" }) { region } }`, undefined, eu);
+    const refused = await t.gql(
+      `mutation { recordOrder(input: { productId: "acme-p01", customerId: "c1", amount: 1, region: "NA" }) { region } }`,
+      undefined,
+      eu,
+    );
     expect(refused.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     expect(refused.body.errors?.[0]?.message).toMatch(/region EU/);
   });

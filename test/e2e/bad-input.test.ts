@@ -27,7 +27,9 @@ async function expectBadInput(query: string, variables: Record<string, unknown> 
 
 /** Orders and sessions of acme over all time, to show that nothing was written. */
 async function rowCounts() {
-  const res = await t.gql(`{ dashboard(range: { from: "${iso(today - 390 * DAY_MS)}", to: "${iso(today + DAY_MS)}" }, granularity: DAY) { orders { total } sessions { total } } }`);
+  const res = await t.gql(
+    `{ dashboard(range: { from: "${iso(today - 390 * DAY_MS)}", to: "${iso(today + DAY_MS)}" }, granularity: DAY) { orders { total } sessions { total } } }`,
+  );
   return res.body.data.dashboard;
 }
 
@@ -51,7 +53,11 @@ describe('dashboard ranges', () => {
   it('refuses malformed DateTimes in variables and in literals', async () => {
     await expectBadInput(q, { from: 'yesterday', to: iso(today) }, /DateTime must be ISO-8601/);
     await expectBadInput(q, { from: '2026-02-30T00:00:00Z', to: iso(today) }, /DateTime must be ISO-8601/);
-    await expectBadInput(`{ dashboard(range: { from: "2026-13-01T00:00:00Z", to: "2026-11-02T00:00:00Z" }) { orders { total } } }`, undefined, /DateTime/);
+    await expectBadInput(
+      `{ dashboard(range: { from: "2026-13-01T00:00:00Z", to: "2026-11-02T00:00:00Z" }) { orders { total } } }`,
+      undefined,
+      /DateTime/,
+    );
   });
 
   it('refuses topProducts limit outside 1..50', async () => {
@@ -65,7 +71,8 @@ describe('dashboard ranges', () => {
   });
 
   it('refuses an unknown or malformed currency', async () => {
-    const field = (c: string) => `{ dashboard(range: { from: "${iso(today - DAY_MS)}", to: "${iso(today)}" }) { revenueIn(currency: "${c}") { amount } } }`;
+    const field = (c: string) =>
+      `{ dashboard(range: { from: "${iso(today - DAY_MS)}", to: "${iso(today)}" }) { revenueIn(currency: "${c}") { amount } } }`;
     await expectBadInput(field('XYZ'), undefined, /Unknown currency "XYZ": supported are .*EUR/);
     await expectBadInput(field('euro'), undefined, /three-letter ISO 4217 code/);
   });
@@ -117,12 +124,20 @@ describe('mutations', () => {
   it('refuses bad sessions and writes nothing', async () => {
     const before = await rowCounts();
     await expectBadInput(`mutation { recordSession(input: { visitorId: "  " }) { id } }`, undefined, /input\.visitorId must be 1 to 128/);
-    await expectBadInput(`mutation { recordSession(input: { visitorId: "v1", region: "eu" }) { id } }`, undefined, /input\.region must be one of/);
+    await expectBadInput(
+      `mutation { recordSession(input: { visitorId: "v1", region: "eu" }) { id } }`,
+      undefined,
+      /input\.region must be one of/,
+    );
     expect(await rowCounts()).toEqual(before);
   });
 
   it('refuses a bad invalidateMetrics range', async () => {
-    await expectBadInput(`mutation { invalidateMetrics(range: { from: "${iso(today)}", to: "${iso(today - DAY_MS)}" }) }`, undefined, /must be after/);
+    await expectBadInput(
+      `mutation { invalidateMetrics(range: { from: "${iso(today)}", to: "${iso(today - DAY_MS)}" }) }`,
+      undefined,
+      /must be after/,
+    );
   });
 });
 

@@ -7,7 +7,14 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildKey } from '../../src/cache/keys.js';
 import { DAY_MS, HOUR_MS, iso, startTestApp, type TestApp } from '../helpers/app.js';
-import { commandStats, resetStats, startRedisCluster, startRedisServer, type RedisClusterHandle, type RedisServerHandle } from '../helpers/redis.js';
+import {
+  commandStats,
+  resetStats,
+  startRedisCluster,
+  startRedisServer,
+  type RedisClusterHandle,
+  type RedisServerHandle,
+} from '../helpers/redis.js';
 
 const STORED = ['REVENUE', 'ORDERS', 'SESSIONS', 'CUSTOMERS', 'TOP_PRODUCTS'];
 const ALL_FIELDS = `query D($from: DateTime!, $to: DateTime!, $g: Granularity) {
@@ -91,8 +98,12 @@ describe('cold and partly cold ranges', () => {
     for (const metric of STORED) {
       expect(after.value('cache_recomputes_total', { metric }) - warmed.value('cache_recomputes_total', { metric })).toBe(92);
       expect(after.value('cache_source_queries_total', { metric }) - warmed.value('cache_source_queries_total', { metric })).toBe(3);
-      expect(after.value('cache_requests_total', { metric, result: 'hit' }) - warmed.value('cache_requests_total', { metric, result: 'hit' })).toBe(28);
-      expect(after.value('cache_requests_total', { metric, result: 'miss' }) - warmed.value('cache_requests_total', { metric, result: 'miss' })).toBe(92);
+      expect(
+        after.value('cache_requests_total', { metric, result: 'hit' }) - warmed.value('cache_requests_total', { metric, result: 'hit' }),
+      ).toBe(28);
+      expect(
+        after.value('cache_requests_total', { metric, result: 'miss' }) - warmed.value('cache_requests_total', { metric, result: 'miss' }),
+      ).toBe(92);
       expect(res.body.extensions?.cache?.[metric]).toEqual({ hit: 28, miss: 92, stale: 0 });
     }
     // Derived metrics are composed from the cached intents, never stored themselves.
@@ -180,7 +191,15 @@ describe('versioned keys', () => {
       expect(first.body.extensions?.cache?.ORDERS).toEqual({ hit: 0, miss: 25, stale: 0 });
       // The old entries are all still there, each with a finite TTL: nothing deleted them.
       const bucket = Math.floor((now - 2 * DAY_MS) / HOUR_MS) * HOUR_MS + HOUR_MS;
-      const oldKey = buildKey({ prefix: 'dash', cacheVersion: 'v1', tenant: 'acme', metric: 'ORDERS', metricVersion: 1, granularity: 'HOUR', bucketStart: bucket });
+      const oldKey = buildKey({
+        prefix: 'dash',
+        cacheVersion: 'v1',
+        tenant: 'acme',
+        metric: 'ORDERS',
+        metricVersion: 1,
+        granularity: 'HOUR',
+        bucketStart: bucket,
+      });
       expect(await redis.exists(oldKey)).toBe(1);
       const ttl = await redis.pttl(oldKey);
       expect(ttl).toBeGreaterThan(0);

@@ -82,11 +82,7 @@ describe('series arithmetic', () => {
     const from = today - 6 * DAY_MS + 5 * HOUR_MS;
     const mid = today - 2 * DAY_MS + 11 * HOUR_MS;
     const to = today;
-    const [whole, left, right] = await Promise.all([
-      dashboard(from, to, 'HOUR'),
-      dashboard(from, mid, 'HOUR'),
-      dashboard(mid, to, 'HOUR'),
-    ]);
+    const [whole, left, right] = await Promise.all([dashboard(from, to, 'HOUR'), dashboard(from, mid, 'HOUR'), dashboard(mid, to, 'HOUR')]);
     for (const name of ['revenue', 'orders', 'sessions'] as const) {
       expect(left[name].total + right[name].total).toBeCloseTo(whole[name].total, 6);
       expect([...left[name].points, ...right[name].points]).toEqual(whole[name].points);
@@ -111,7 +107,13 @@ describe('effective range', () => {
 
   it('a future range has zero points and null ratios', async () => {
     const d = await dashboard(today + 30 * DAY_MS, today + 32 * DAY_MS, 'DAY');
-    expect(d.orders).toEqual({ total: 0, points: [{ start: iso(today + 30 * DAY_MS), value: 0 }, { start: iso(today + 31 * DAY_MS), value: 0 }] });
+    expect(d.orders).toEqual({
+      total: 0,
+      points: [
+        { start: iso(today + 30 * DAY_MS), value: 0 },
+        { start: iso(today + 31 * DAY_MS), value: 0 },
+      ],
+    });
     expect(d.averageOrderValue).toBeNull();
     expect(d.conversionRate).toBeNull();
     expect(d.topProducts).toEqual([]);
@@ -132,7 +134,9 @@ describe('derived metrics', () => {
     expect(orders.reduce((a: number, b: number) => a + b, 0)).toBe(d.orders.total);
     expect(d.topProducts.reduce((a: number, p: { revenue: number }) => a + p.revenue, 0)).toBeCloseTo(d.revenue.total, 6);
     expect(d.topProducts[0].name).toMatch(/\w+ \w+/);
-    const top3 = await t.gql(`{ dashboard(range: { from: "${iso(today - 3 * DAY_MS)}", to: "${iso(today)}" }) { topProducts(limit: 3) { productId } } }`);
+    const top3 = await t.gql(
+      `{ dashboard(range: { from: "${iso(today - 3 * DAY_MS)}", to: "${iso(today)}" }) { topProducts(limit: 3) { productId } } }`,
+    );
     expect(top3.body.data.dashboard.topProducts.map((p: { productId: string }) => p.productId)).toEqual(
       d.topProducts.slice(0, 3).map((p: { productId: string }) => p.productId),
     );
@@ -183,7 +187,9 @@ describe('a recorded order', () => {
     const from = today - 2 * DAY_MS;
     const to = today - DAY_MS;
     const before = await dashboard(from, to, 'HOUR');
-    const res = await t.gql(`mutation { recordSession(input: { visitorId: "v-test", occurredAt: "${iso(at)}" }) { id visitorId region occurredAt } }`);
+    const res = await t.gql(
+      `mutation { recordSession(input: { visitorId: "v-test", occurredAt: "${iso(at)}" }) { id visitorId region occurredAt } }`,
+    );
     expect(res.body.errors).toBeUndefined();
     // No region in the input or the token: the tenant's home region (acme: NA).
     expect(res.body.data.recordSession).toMatchObject({ visitorId: 'v-test', region: 'NA', occurredAt: iso(at) });

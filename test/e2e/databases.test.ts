@@ -55,7 +55,9 @@ describe('PostgreSQL and SQLite through the API', () => {
     const at = END - 5 * HOUR_MS + 1;
     const variables = { from: iso(END - DAY_MS), to: iso(END), g: 'HOUR' };
     const before = (await postgres.gql(QUERY, variables)).body.data.dashboard;
-    const res = await postgres.gql(`mutation { recordOrder(input: { productId: "acme-p02", customerId: "pg-c", amount: 19.99, occurredAt: "${iso(at)}" }) { amount } }`);
+    const res = await postgres.gql(
+      `mutation { recordOrder(input: { productId: "acme-p02", customerId: "pg-c", amount: 19.99, occurredAt: "${iso(at)}" }) { amount } }`,
+    );
     expect(res.body.data.recordOrder.amount).toBe(19.99);
     const after = (await postgres.gql(QUERY, variables)).body.data.dashboard;
     after.revenue.points.forEach((p: { value: number }, i: number) => {

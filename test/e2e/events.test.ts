@@ -71,7 +71,10 @@ describe('two instances', () => {
     // the response cache, with the first one's extensions).
     const cached = await gql(servers[b]!.url, DASHBOARD);
     expect(cached.data).toEqual(before.data);
-    const write = await gql(servers[a]!.url, `mutation { recordOrder(input: { productId: "acme-p01", customerId: "ryw", amount: 12.5, occurredAt: "${iso(hour + 60_000)}" }) { id } }`);
+    const write = await gql(
+      servers[a]!.url,
+      `mutation { recordOrder(input: { productId: "acme-p01", customerId: "ryw", amount: 12.5, occurredAt: "${iso(hour + 60_000)}" }) { id } }`,
+    );
     expect(write.errors).toBeUndefined();
     const after = await gql(servers[b]!.url, DASHBOARD);
     expect(after.data.dashboard.orders.total).toBe(before.data.dashboard.orders.total + 1);
@@ -84,10 +87,18 @@ describe('two instances', () => {
     const stranger = await subscribeSse(servers[b]!.url, await token('globex'));
     try {
       const sent = Date.now();
-      await gql(servers[a]!.url, `mutation { recordOrder(input: { productId: "acme-p02", customerId: "x", amount: 1, occurredAt: "${iso(hour + 120_000)}" }) { id } }`);
+      await gql(
+        servers[a]!.url,
+        `mutation { recordOrder(input: { productId: "acme-p02", customerId: "x", amount: 1, occurredAt: "${iso(hour + 120_000)}" }) { id } }`,
+      );
       await subscriber.until(1, 5_000);
       expect(Date.now() - sent).toBeLessThan(1_000);
-      expect(subscriber.events[0]).toMatchObject({ metrics: ['ORDERS'], from: iso(hour), to: iso(hour + HOUR_MS), reason: 'order.recorded' });
+      expect(subscriber.events[0]).toMatchObject({
+        metrics: ['ORDERS'],
+        from: iso(hour),
+        to: iso(hour + HOUR_MS),
+        reason: 'order.recorded',
+      });
       expect(stranger.events).toEqual([]);
     } finally {
       subscriber.close();
@@ -98,10 +109,25 @@ describe('two instances', () => {
 
 describe('the dashboard:events stream', () => {
   const orderFields = (id: string, at: number) => [
-    'type', 'order.recorded', 'id', id, 'tenant', 'acme', 'region', 'EU', 'occurredAt', iso(at),
-    'productId', 'acme-p03', 'customerId', 'stream-customer', 'amount', '40.10',
+    'type',
+    'order.recorded',
+    'id',
+    id,
+    'tenant',
+    'acme',
+    'region',
+    'EU',
+    'occurredAt',
+    iso(at),
+    'productId',
+    'acme-p03',
+    'customerId',
+    'stream-customer',
+    'amount',
+    '40.10',
   ];
-  const rows = async (id: string) => (await db.db.selectFrom('orders').select(['id', 'amount_cents']).where('id', '=', id).execute()).length;
+  const rows = async (id: string) =>
+    (await db.db.selectFrom('orders').select(['id', 'amount_cents']).where('id', '=', id).execute()).length;
 
   it('writes an event once however often it comes, invalidates, tells subscribers, and acknowledges', async () => {
     const at = hour + 10 * 60_000;
@@ -122,7 +148,11 @@ describe('the dashboard:events stream', () => {
       const after = await gql(servers[b]!.url, DASHBOARD);
       expect(after.data.dashboard.orders.total).toBe(before.data.dashboard.orders.total + 1);
       expect(after.data.dashboard.revenue.total).toBeCloseTo(before.data.dashboard.revenue.total + 40.1, 6);
-      await eventually(async () => Number(((await client.xpending('dashboard:events', 'dashboard-api')) as [number])[0]) === 0, 5_000, 'all acknowledged');
+      await eventually(
+        async () => Number(((await client.xpending('dashboard:events', 'dashboard-api')) as [number])[0]) === 0,
+        5_000,
+        'all acknowledged',
+      );
     } finally {
       subscriber.close();
     }
@@ -130,15 +160,36 @@ describe('the dashboard:events stream', () => {
 
   it('acknowledges and counts a malformed entry, and keeps consuming', async () => {
     const counted = sumOver(await scrapes(), 'events_consumed_total', { result: 'malformed' });
-    await client.xadd('dashboard:events', '*', 'type', 'order.recorded', 'id', 'bad-1', 'tenant', 'acme', 'region', 'MARS', 'occurredAt', 'yesterday');
+    await client.xadd(
+      'dashboard:events',
+      '*',
+      'type',
+      'order.recorded',
+      'id',
+      'bad-1',
+      'tenant',
+      'acme',
+      'region',
+      'MARS',
+      'occurredAt',
+      'yesterday',
+    );
     await client.xadd('dashboard:events', '*', 'type', 'order.exploded', 'id', 'bad-2');
     await client.xadd('dashboard:events', '*', ...orderFields('bad-3', hour).map((v) => (v === '40.10' ? '1e999' : v)));
     await client.xadd('dashboard:events', '*', ...orderFields('after-bad', hour + 60_000));
     await eventually(async () => (await rows('after-bad')) === 1, 10_000, 'the valid event after the bad ones');
-    await eventually(async () => sumOver(await scrapes(), 'events_consumed_total', { result: 'malformed' }) === counted + 3, 5_000, 'malformed counted');
+    await eventually(
+      async () => sumOver(await scrapes(), 'events_consumed_total', { result: 'malformed' }) === counted + 3,
+      5_000,
+      'malformed counted',
+    );
     expect(await rows('bad-1')).toBe(0);
     expect(await rows('bad-3')).toBe(0);
-    await eventually(async () => Number(((await client.xpending('dashboard:events', 'dashboard-api')) as [number])[0]) === 0, 5_000, 'all acknowledged');
+    await eventually(
+      async () => Number(((await client.xpending('dashboard:events', 'dashboard-api')) as [number])[0]) === 0,
+      5_000,
+      'all acknowledged',
+    );
   });
 
   it('reclaims the pending entries of a consumer that crashed', async () => {
@@ -155,6 +206,10 @@ describe('the dashboard:events stream', () => {
     expect(taken[0]![1][0]![0]).toBe(entryId);
     expect((await client.xpending('dashboard:events', 'dashboard-api', '-', '+', 10, 'crashed-instance')).length).toBe(1);
     await eventually(async () => (await rows('orphan-1')) === 1, 10_000, 'orphan ingested');
-    await eventually(async () => (await client.xpending('dashboard:events', 'dashboard-api', '-', '+', 10, 'crashed-instance')).length === 0, 10_000, 'orphan reclaimed and acknowledged');
+    await eventually(
+      async () => (await client.xpending('dashboard:events', 'dashboard-api', '-', '+', 10, 'crashed-instance')).length === 0,
+      10_000,
+      'orphan reclaimed and acknowledged',
+    );
   });
 });

@@ -9,7 +9,8 @@ import { startFakeVendor, type FakeVendor } from '../helpers/fake-vendor.js';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis.js';
 
 const RANGE = `range: { from: "${iso(Date.now() - 2 * DAY_MS)}", to: "${iso(Date.now() - DAY_MS)}" }`;
-const Q = (currency = 'EUR') => `{ dashboard(${RANGE}) { revenue { total } revenueIn(currency: "${currency}") { currency amount rate source fetchedAt stale vendorDate } } }`;
+const Q = (currency = 'EUR') =>
+  `{ dashboard(${RANGE}) { revenue { total } revenueIn(currency: "${currency}") { currency amount rate source fetchedAt stale vendorDate } } }`;
 
 describe('a healthy vendor', () => {
   let vendor: FakeVendor;
@@ -29,7 +30,13 @@ describe('a healthy vendor', () => {
     const res = await apps[0]!.gql(Q());
     expect(res.body.errors).toBeUndefined();
     const { revenue, revenueIn } = res.body.data.dashboard;
-    expect(revenueIn).toMatchObject({ currency: 'EUR', rate: 0.9, source: vendor.url.replace('http://', ''), stale: false, vendorDate: '2026-11-25' });
+    expect(revenueIn).toMatchObject({
+      currency: 'EUR',
+      rate: 0.9,
+      source: vendor.url.replace('http://', ''),
+      stale: false,
+      vendorDate: '2026-11-25',
+    });
     expect(revenueIn.amount).toBeCloseTo(revenue.total * 0.9, 2);
     expect(Math.abs(Date.parse(revenueIn.fetchedAt) - Date.now())).toBeLessThan(60_000);
   });
@@ -136,7 +143,8 @@ describe('a vendor in trouble', () => {
 
   it('counts vendor calls by outcome', async () => {
     const m = await t.metrics();
-    for (const outcome of ['ok', 'error', 'timeout', 'invalid']) expect(m.value('fx_vendor_requests_total', { outcome }), outcome).toBeGreaterThan(0);
+    for (const outcome of ['ok', 'error', 'timeout', 'invalid'])
+      expect(m.value('fx_vendor_requests_total', { outcome }), outcome).toBeGreaterThan(0);
     expect(m.value('fx_vendor_request_duration_seconds_count')).toBeGreaterThan(0);
   });
 });

@@ -8,7 +8,10 @@ import { DAY_MS, HOUR_MS, iso, startTestApp, type TestApp } from '../helpers/app
 let t: TestApp;
 let token: string;
 beforeAll(async () => {
-  t = await startTestApp({ seed: { days: 3, scale: 0.02 }, env: { NODE_ENV: 'production', JWT_SECRET: 'a-production-secret-0123456789-abcdefgh' } });
+  t = await startTestApp({
+    seed: { days: 3, scale: 0.02 },
+    env: { NODE_ENV: 'production', JWT_SECRET: 'a-production-secret-0123456789-abcdefgh' },
+  });
   token = await t.token({});
 });
 afterAll(async () => {
@@ -16,7 +19,9 @@ afterAll(async () => {
 });
 
 const get = (query: string, headers: Record<string, string> = {}) =>
-  fetch(`${t.url}/graphql?query=${encodeURIComponent(query)}`, { headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...headers } });
+  fetch(`${t.url}/graphql?query=${encodeURIComponent(query)}`, {
+    headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...headers },
+  });
 
 describe('GET queries', () => {
   it('closed buckets only: private, max-age up to a day, and 304 for a matching ETag', async () => {
@@ -36,7 +41,9 @@ describe('GET queries', () => {
     expect(again.status).toBe(304);
     expect(await again.text()).toBe('');
     // A changed answer has another ETag: the old one no longer matches.
-    await t.gql(`mutation { recordOrder(input: { productId: "acme-p01", customerId: "c", amount: 1, occurredAt: "${iso(day + HOUR_MS)}" }) { id } }`);
+    await t.gql(
+      `mutation { recordOrder(input: { productId: "acme-p01", customerId: "c", amount: 1, occurredAt: "${iso(day + HOUR_MS)}" }) { id } }`,
+    );
     const changed = await get(q, { 'if-none-match': etag! });
     expect(changed.status).toBe(200);
     expect(changed.headers.get('etag')).not.toBe(etag);
@@ -52,15 +59,20 @@ describe('GET queries', () => {
   });
 
   it('errors and POST are never cacheable', async () => {
-    const forbidden = await fetch(`${t.url}/graphql?query=${encodeURIComponent(`{ dashboard(range: { from: "${iso(Date.now() - DAY_MS)}", to: "${iso(Date.now())}" }) { revenue { total } } }`)}`, {
-      headers: { authorization: `Bearer ${await t.token({ role: 'VIEWER' })}`, accept: 'application/json' },
-    });
+    const forbidden = await fetch(
+      `${t.url}/graphql?query=${encodeURIComponent(`{ dashboard(range: { from: "${iso(Date.now() - DAY_MS)}", to: "${iso(Date.now())}" }) { revenue { total } } }`)}`,
+      {
+        headers: { authorization: `Bearer ${await t.token({ role: 'VIEWER' })}`, accept: 'application/json' },
+      },
+    );
     expect(forbidden.headers.get('cache-control')).toBe('no-store');
     expect(forbidden.headers.get('etag')).toBeNull();
     const post = await fetch(`${t.url}/graphql`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ query: `{ dashboard(range: { from: "${iso(Date.now() - 3 * DAY_MS)}", to: "${iso(Date.now() - 2 * DAY_MS)}" }) { orders { total } } }` }),
+      body: JSON.stringify({
+        query: `{ dashboard(range: { from: "${iso(Date.now() - 3 * DAY_MS)}", to: "${iso(Date.now() - 2 * DAY_MS)}" }) { orders { total } } }`,
+      }),
     });
     expect(post.status).toBe(200);
     expect(post.headers.get('cache-control')).toBe('no-store');

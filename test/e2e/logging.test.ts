@@ -43,7 +43,9 @@ const post = (body: unknown, token?: string, headers: Record<string, string> = {
 it('logs each operation with the request id and tenant, and never a token or the secret', async () => {
   const token = await signToken({ tenant: 'acme', role: 'VIEWER' }, new TextEncoder().encode(TEST_SECRET));
   const range = `range: { from: "${iso(Date.now() - DAY_MS)}", to: "${iso(Date.now())}" }`;
-  const res = await post({ query: `query Overview { dashboard(${range}) { orders { total } revenue { total } } }` }, token, { 'x-request-id': 'req-42' });
+  const res = await post({ query: `query Overview { dashboard(${range}) { orders { total } revenue { total } } }` }, token, {
+    'x-request-id': 'req-42',
+  });
   expect(res.headers.get('x-request-id')).toBe('req-42');
   const generated = await post({ query: `{ dashboard(${range}) { sessions { total } } }` }, token);
   const generatedId = generated.headers.get('x-request-id');
@@ -56,7 +58,14 @@ it('logs each operation with the request id and tenant, and never a token or the
 
   const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
   const operation = parsed.find((l) => l.msg === 'graphql operation' && l.reqId === 'req-42');
-  expect(operation).toMatchObject({ tenant: 'acme', role: 'VIEWER', operation: 'Overview', type: 'query', errors: ['FORBIDDEN'], level: 30 });
+  expect(operation).toMatchObject({
+    tenant: 'acme',
+    role: 'VIEWER',
+    operation: 'Overview',
+    type: 'query',
+    errors: ['FORBIDDEN'],
+    level: 30,
+  });
   expect(parsed.some((l) => l.msg === 'graphql operation' && l.reqId === generatedId && l.tenant === 'acme')).toBe(true);
   const all = lines.join('\n');
   expect(all).not.toContain(token.split('.')[2]!); // the signature: a token in any form

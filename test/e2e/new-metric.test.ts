@@ -104,13 +104,23 @@ describe('a metric declared in a test', () => {
     // A range nobody has read yet: the day before the week above.
     const from = end - 9 * DAY_MS;
     const until = end - 8 * DAY_MS;
-    const config = loadConfig({ NODE_ENV: 'test', JWT_SECRET: TEST_SECRET, DATABASE_URL: t.database.url, REDIS_URL: inject('redisUrl'), CACHE_KEY_PREFIX: prefix });
+    const config = loadConfig({
+      NODE_ENV: 'test',
+      JWT_SECRET: TEST_SECRET,
+      DATABASE_URL: t.database.url,
+      REDIS_URL: inject('redisUrl'),
+      CACHE_KEY_PREFIX: prefix,
+    });
     const logger = createLogger('silent');
     let lifecycle: Lifecycle | undefined;
     try {
       const opened = await openAll(logger, async (lc): Promise<WarmTarget> => {
         const source = await openSource(config, { logger, seed: false }, lc);
-        return { config, source, cache: await openCacheRuntime(config, { logger, clock: Date.now, aggregates: source.aggregates, metrics: registry }, lc) };
+        return {
+          config,
+          source,
+          cache: await openCacheRuntime(config, { logger, clock: Date.now, aggregates: source.aggregates, metrics: registry }, lc),
+        };
       });
       lifecycle = opened.lifecycle;
       const out: string[] = [];

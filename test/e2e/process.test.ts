@@ -22,11 +22,15 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function post(url: string, token: string, query: string): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` } }, (res) => {
-      let text = '';
-      res.on('data', (c) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
-    });
+    const req = request(
+      url,
+      { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` } },
+      (res) => {
+        let text = '';
+        res.on('data', (c) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+      },
+    );
     req.on('error', reject);
     req.end(JSON.stringify({ query }));
   });
@@ -51,7 +55,11 @@ describe('npm start on the embedded default', () => {
 
       // Realistic volume: acme about 2,000 orders and 10,000 sessions a day.
       const today = Math.floor(Date.now() / DAY_MS) * DAY_MS;
-      const week = await post(url!, token!, `{ dashboard(range: { from: "${iso(today - 7 * DAY_MS)}", to: "${iso(today)}" }, granularity: DAY) { orders { total } sessions { total } } }`);
+      const week = await post(
+        url!,
+        token!,
+        `{ dashboard(range: { from: "${iso(today - 7 * DAY_MS)}", to: "${iso(today)}" }, granularity: DAY) { orders { total } sessions { total } } }`,
+      );
       expect(week.status).toBe(200);
       expect(week.body.data.dashboard.orders.total / 7).toBeGreaterThan(1_500);
       expect(week.body.data.dashboard.orders.total / 7).toBeLessThan(2_500);
@@ -65,10 +73,15 @@ describe('npm start on the embedded default', () => {
 
       // A request is in flight when SIGTERM arrives: its body is half sent. The server must
       // stop accepting, yet wait for the rest of it and answer.
-      const body = JSON.stringify({ query: `{ dashboard(range: { from: "${iso(today - 90 * DAY_MS)}", to: "${iso(today)}" }) { orders { total } } }` });
+      const body = JSON.stringify({
+        query: `{ dashboard(range: { from: "${iso(today - 90 * DAY_MS)}", to: "${iso(today)}" }) { orders { total } } }`,
+      });
       const half = Math.floor(body.length / 2);
       let answer!: Promise<{ status: number; body: any }>;
-      const req = request(url!, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${token}` } });
+      const req = request(url!, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${token}` },
+      });
       answer = new Promise((resolve, reject) => {
         req.on('response', (res) => {
           let text = '';

@@ -16,7 +16,12 @@ const Q = `{ dashboard(range: { from: "${iso(day)}", to: "${iso(day + DAY_MS)}" 
 
 beforeAll(async () => {
   redis = await startRedisServer();
-  const env = { REDIS_URL: redis.url, RESPONSE_CACHE_TTL_MS: '30000', NODE_ENV: 'production', JWT_SECRET: 'response-cache-secret-0123456789abcdef' };
+  const env = {
+    REDIS_URL: redis.url,
+    RESPONSE_CACHE_TTL_MS: '30000',
+    NODE_ENV: 'production',
+    JWT_SECRET: 'response-cache-secret-0123456789abcdef',
+  };
   a = await startTestApp({ env, seed: { days: 4, scale: 0.05 } });
   // A second instance on the same source database and the same Redis.
   b = await startTestApp({ env: { ...env, DATABASE_URL: a.database.url }, seed: false });
@@ -74,7 +79,9 @@ describe('invalidation', () => {
   it('a write on one instance: the other answers with it as soon as the write returns', async () => {
     const before = (await b.gql(Q)).body.data;
     expect((await b.gql(Q)).body.data).toEqual(before);
-    await a.gql(`mutation { recordOrder(input: { productId: "acme-p01", customerId: "rc", amount: 2, occurredAt: "${iso(day + 3 * HOUR_MS)}" }) { id } }`);
+    await a.gql(
+      `mutation { recordOrder(input: { productId: "acme-p01", customerId: "rc", amount: 2, occurredAt: "${iso(day + 3 * HOUR_MS)}" }) { id } }`,
+    );
     const after = (await b.gql(Q)).body.data;
     expect(after.dashboard.orders.total).toBe(before.dashboard.orders.total + 1);
   });
@@ -91,7 +98,9 @@ describe('invalidation', () => {
     expect(etag).toBeTruthy();
     expect(cached.headers.get('cache-control')).toMatch(/^private, max-age=\d+/);
     expect((await get(etag!)).status).toBe(304);
-    await a.gql(`mutation { recordOrder(input: { productId: "acme-p01", customerId: "rc2", amount: 2, occurredAt: "${iso(day + 4 * HOUR_MS)}" }) { id } }`);
+    await a.gql(
+      `mutation { recordOrder(input: { productId: "acme-p01", customerId: "rc2", amount: 2, occurredAt: "${iso(day + 4 * HOUR_MS)}" }) { id } }`,
+    );
     const changed = await get(etag!);
     expect(changed.status).toBe(200);
     // Someone else's key, or a bucket key, in If-None-Match is never taken for ours.

@@ -37,22 +37,42 @@ it('closes the store, pub/sub, the stream consumer and the database when the sch
   const name = `startup-failure-${process.pid}`;
   const url = new URL(database.url);
   url.searchParams.set('application_name', name);
-  const config = loadConfig({ NODE_ENV: 'test', JWT_SECRET: TEST_SECRET, DATABASE_URL: url.href, REDIS_URL: redis.url, HOST: '127.0.0.1', PORT: '0' });
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    JWT_SECRET: TEST_SECRET,
+    DATABASE_URL: url.href,
+    REDIS_URL: redis.url,
+    HOST: '127.0.0.1',
+    PORT: '0',
+  });
   // Declared, but the schema has no such field: the server part refuses to build.
-  const orphan = defineSum({ name: 'ORPHAN', field: 'Dashboard.orphan', version: 1, events: ['order.recorded'], query: { from: 'orders', value: sql`COUNT(*)` }, unit: 1 });
+  const orphan = defineSum({
+    name: 'ORPHAN',
+    field: 'Dashboard.orphan',
+    version: 1,
+    events: ['order.recorded'],
+    query: { from: 'orders', value: sql`COUNT(*)` },
+    unit: 1,
+  });
 
   const observer = new Redis(redis.url);
   const postgres = new pg.Client({ connectionString: inject('postgresUrl') });
   await postgres.connect();
   try {
     // Every client of the private server but the observer.
-    const clients = async () => String(await observer.client('LIST')).trim().split('\n').length - 1;
-    const sessions = async () => Number((await postgres.query('SELECT COUNT(*) AS n FROM pg_stat_activity WHERE application_name = $1', [name])).rows[0].n);
+    const clients = async () =>
+      String(await observer.client('LIST'))
+        .trim()
+        .split('\n').length - 1;
+    const sessions = async () =>
+      Number((await postgres.query('SELECT COUNT(*) AS n FROM pg_stat_activity WHERE application_name = $1', [name])).rows[0].n);
 
     let failure: unknown;
-    await createApp(config, { logger: createLogger('silent'), seed: false, metrics: createMetricRegistry([...DASHBOARD_METRICS, orphan]) }).catch(
-      (error: unknown) => void (failure = error),
-    );
+    await createApp(config, {
+      logger: createLogger('silent'),
+      seed: false,
+      metrics: createMetricRegistry([...DASHBOARD_METRICS, orphan]),
+    }).catch((error: unknown) => void (failure = error));
     expect(failure).toBeInstanceOf(DeclarationError);
     expect((failure as Error).message).toContain('metric ORPHAN declares field Dashboard.orphan, which the schema does not have');
     // It got as far as the stream consumer, the last part before the server: its group exists.

@@ -127,7 +127,10 @@ async function primeAndCheckCaching(scenario: Scenario): Promise<void> {
   expect(second.body.data).toEqual(scenario.expected);
   expect(allHits(second), JSON.stringify(cacheStats(second))).toBe(true);
   expect(await cacheErrorsTotal(scenario.t)).toBe(0);
-  expect(await readyz(scenario.t)).toMatchObject({ status: 200, body: { status: 'ok', dependencies: { cache: { status: 'up', kind: 'redis' } } } });
+  expect(await readyz(scenario.t)).toMatchObject({
+    status: 200,
+    body: { status: 'ok', dependencies: { cache: { status: 'up', kind: 'redis' } } },
+  });
 }
 
 /** Queries until the breaker has opened; every query meanwhile answers with the expected data. */

@@ -19,7 +19,9 @@ afterAll(async () => {
 });
 
 const order = (occurredAt: string, region = 'EU') =>
-  t.gql(`mutation { recordOrder(input: { productId: "acme-p01", customerId: "c1", amount: 3, region: "${region}", occurredAt: "${occurredAt}" }) { id } }`);
+  t.gql(
+    `mutation { recordOrder(input: { productId: "acme-p01", customerId: "c1", amount: 3, region: "${region}", occurredAt: "${occurredAt}" }) { id } }`,
+  );
 
 describe('metricsInvalidated over SSE', () => {
   it('tells the tenant which metrics changed and where; other tenants, regions and unasked metrics hear nothing', async () => {
@@ -76,7 +78,10 @@ describe('metricsInvalidated over SSE', () => {
       const results = await Promise.all(Array.from({ length: 100 }, (_, i) => order(iso(base + (i % 5) * HOUR_MS + i * 1000))));
       expect(results.every((r) => !r.body.errors)).toBe(true);
       // Every order has been written and published; wait until what was heard covers them all.
-      const span = () => [Math.min(...subscriber.events.map((e) => Date.parse(e.from))), Math.max(...subscriber.events.map((e) => Date.parse(e.to)))];
+      const span = () => [
+        Math.min(...subscriber.events.map((e) => Date.parse(e.from))),
+        Math.max(...subscriber.events.map((e) => Date.parse(e.to))),
+      ];
       await eventually(async () => subscriber.events.length > 0 && span()[0] === base && span()[1] === base + 5 * HOUR_MS);
       expect(subscriber.events.length).toBeGreaterThanOrEqual(1);
       expect(subscriber.events.length).toBeLessThanOrEqual(5);
@@ -122,7 +127,11 @@ describe('invalidateMetrics', () => {
         reason: 'manual',
       });
       const after = await t.gql(`{ dashboard(${range}) { orders { total } revenue { total } sessions { total } } }`);
-      expect(after.body.extensions?.cache).toMatchObject({ ORDERS: { hit: 0, miss: 6 }, REVENUE: { hit: 6, miss: 0 }, SESSIONS: { hit: 6, miss: 0 } });
+      expect(after.body.extensions?.cache).toMatchObject({
+        ORDERS: { hit: 0, miss: 6 },
+        REVENUE: { hit: 6, miss: 0 },
+        SESSIONS: { hit: 6, miss: 0 },
+      });
       const globexAfter = await t.gql(`{ dashboard(${range}) { orders { total } } }`, undefined, await t.token({ tenant: 'globex' }));
       expect(globexAfter.body.extensions?.cache?.ORDERS).toEqual({ hit: 6, miss: 0, stale: 0 });
       expect(other.events).toEqual([]);
@@ -160,7 +169,12 @@ describe('an order drops exactly its buckets', () => {
 describe('metricsInvalidated over WebSocket (graphql-ws)', () => {
   it('authorizes with connectionParams and delivers the tenant notices', async () => {
     const token = await t.token({});
-    const client = createClient({ url: t.url.replace('http', 'ws') + '/graphql', webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${token}` }, retryAttempts: 0 });
+    const client = createClient({
+      url: t.url.replace('http', 'ws') + '/graphql',
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${token}` },
+      retryAttempts: 0,
+    });
     const heard: any[] = [];
     let resolveFirst!: () => void;
     const first = new Promise<void>((resolve) => (resolveFirst = resolve));

@@ -59,14 +59,22 @@ async function warm(args: string[], env: Record<string, string> = { DATABASE_URL
   return { code, output: child.output() };
 }
 
-const SUMMARY = /^warmed (\S+): (\d+) scopes? × (\d+) granularit(?:y|ies), (\d+) days?; (\d+) buckets computed, (\d+) already cached, in \d+\.\d s$/m;
+const SUMMARY =
+  /^warmed (\S+): (\d+) scopes? × (\d+) granularit(?:y|ies), (\d+) days?; (\d+) buckets computed, (\d+) already cached, in \d+\.\d s$/m;
 
 /** The summary line's numbers; fails the test when there is none. */
 function summaryOf(output: string) {
   const match = SUMMARY.exec(output);
   expect(match, `summary line in:\n${output}`).not.toBeNull();
   const [, tenant, scopes, granularities, days, computed, cached] = match!;
-  return { tenant, scopes: Number(scopes), granularities: Number(granularities), days: Number(days), computed: Number(computed), cached: Number(cached) };
+  return {
+    tenant,
+    scopes: Number(scopes),
+    granularities: Number(granularities),
+    days: Number(days),
+    computed: Number(computed),
+    cached: Number(cached),
+  };
 }
 
 /** A dashboard as the server answers it, for a token with these claims. */
@@ -77,7 +85,11 @@ async function dashboard(range: { from: number; to: number }, granularity: 'HOUR
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
     body: JSON.stringify({ query: QUERY, variables: { from: iso(range.from), to: iso(range.to), g: granularity } }),
   });
-  const body = (await response.json()) as { data?: any; errors?: unknown[]; extensions?: { cache?: Record<string, { hit: number; miss: number; stale: number }> } };
+  const body = (await response.json()) as {
+    data?: any;
+    errors?: unknown[];
+    extensions?: { cache?: Record<string, { hit: number; miss: number; stale: number }> };
+  };
   expect(body.errors, JSON.stringify(body.errors)).toBeUndefined();
   return { dashboard: body.data.dashboard, cache: body.extensions?.cache ?? {} };
 }
@@ -140,7 +152,8 @@ describe('npm run warm', () => {
   it('keeps serving cached buckets after a data fix until --force recomputes the range', async () => {
     // A past hour inside the range, long closed, cached by the first run.
     const fixedHour = floorHour(until) - 30 * HOUR_MS;
-    const pointOf = (series: { points: Array<{ start: string; value: number }> }) => series.points.find((p) => p.start === iso(fixedHour))!.value;
+    const pointOf = (series: { points: Array<{ start: string; value: number }> }) =>
+      series.points.find((p) => p.start === iso(fixedHour))!.value;
     const before = await dashboard(week, 'HOUR');
     const beforeEu = await dashboard(week, 'HOUR', { region: 'EU' });
     const beforeNa = await dashboard(week, 'HOUR', { region: 'NA' });
@@ -148,7 +161,15 @@ describe('npm run warm', () => {
     // The fix goes straight into the database: no event, so no invalidation.
     await database.db
       .insertInto('orders')
-      .values({ tenant_id: 'acme', id: 'warm-test-fix-1', product_id: 'acme-p01', customer_id: 'warm-test-c1', amount_cents: 123_456, region: 'EU', occurred_at: fixedHour + 17 * 60_000 })
+      .values({
+        tenant_id: 'acme',
+        id: 'warm-test-fix-1',
+        product_id: 'acme-p01',
+        customer_id: 'warm-test-c1',
+        amount_cents: 123_456,
+        region: 'EU',
+        occurred_at: fixedHour + 17 * 60_000,
+      })
       .execute();
 
     const stale = await dashboard(week, 'HOUR');

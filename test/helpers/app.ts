@@ -14,7 +14,11 @@ export const TEST_SECRET = 'test-secret-0123456789-0123456789-abcdef';
 
 export interface GraphQLResponse<T = any> {
   status: number;
-  body: { data?: T; errors?: Array<{ message: string; path?: Array<string | number>; extensions?: Record<string, any> }>; extensions?: Record<string, any> };
+  body: {
+    data?: T;
+    errors?: Array<{ message: string; path?: Array<string | number>; extensions?: Record<string, any> }>;
+    extensions?: Record<string, any>;
+  };
   headers: Headers;
 }
 
@@ -70,8 +74,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     url,
     database,
     config,
-    token: ({ tenant = 'acme', role = 'ADMIN', region, ttlMs }) =>
-      signToken({ tenant, role, region, ttlMs }, config.auth.jwtSecret),
+    token: ({ tenant = 'acme', role = 'ADMIN', region, ttlMs }) => signToken({ tenant, role, region, ttlMs }, config.auth.jwtSecret),
     async gql(query, variables, token = adminToken) {
       const response = await fetch(`${url}/graphql`, {
         method: 'POST',

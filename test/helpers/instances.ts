@@ -15,11 +15,20 @@ export interface Instances {
 }
 
 /** Starts `count` servers and resolves once every one is listening. */
-export async function startInstances(count: number, env: { DATABASE_URL: string; REDIS_URL: string } & Record<string, string>): Promise<Instances> {
+export async function startInstances(
+  count: number,
+  env: { DATABASE_URL: string; REDIS_URL: string } & Record<string, string>,
+): Promise<Instances> {
   const servers: Instance[] = [];
   for (let i = 0; i < count; i++) {
     const port = await freePort();
-    const child = runScript('src/main.ts', [], { PORT: String(port), JWT_SECRET: TEST_SECRET, NODE_ENV: 'test', LOG_LEVEL: 'warn', ...env });
+    const child = runScript('src/main.ts', [], {
+      PORT: String(port),
+      JWT_SECRET: TEST_SECRET,
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'warn',
+      ...env,
+    });
     servers.push({ child, url: `http://127.0.0.1:${port}` });
   }
   const stop = async () => {

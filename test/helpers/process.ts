@@ -29,10 +29,12 @@ export function runScript(script: string, args: string[], env: Record<string, st
   };
   child.stdout.on('data', onData);
   child.stderr.on('data', onData);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => {
-    for (const w of waiters) w();
-    resolve(code);
-  }));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      for (const w of waiters) w();
+      resolve(code);
+    }),
+  );
   return {
     process: child,
     output: () => output,
@@ -57,4 +59,3 @@ export function runScript(script: string, args: string[], env: Record<string, st
     },
   };
 }
-

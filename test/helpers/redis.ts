@@ -267,7 +267,9 @@ async function launch(port: number, dir: string, extra: string[]): Promise<Runni
     await eventually(
       async () => {
         if (hasExited(running.child)) {
-          throw new Error(`redis-server on port ${port} exited (${running.child.exitCode ?? running.child.signalCode}) before answering:\n${running.output()}`);
+          throw new Error(
+            `redis-server on port ${port} exited (${running.child.exitCode ?? running.child.signalCode}) before answering:\n${running.output()}`,
+          );
         }
         // The pid, not a mere PONG: when the port was taken, another server answers there.
         return (await serverPid(url, 500)) === running.child.pid;
@@ -400,7 +402,9 @@ function run(command: string, args: string[], timeoutMs: number): Promise<string
         const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
         reject(
           new Error(
-            missing ? `${command} is not on PATH. ${INSTALL_REDIS}` : `${command} ${args.join(' ')} failed: ${error.message}\n${stdout}\n${stderr}`,
+            missing
+              ? `${command} is not on PATH. ${INSTALL_REDIS}`
+              : `${command} ${args.join(' ')} failed: ${error.message}\n${stdout}\n${stderr}`,
             { cause: error },
           ),
         );
@@ -447,7 +451,9 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     await eventually(
       async () => {
         const infos = await Promise.all(servers.map((server) => withConnection(server.url, (client) => client.cluster('INFO'))));
-        return infos.every((info) => /^cluster_state:ok\r?$/m.test(info) && new RegExp(`^cluster_known_nodes:${masters}\\r?$`, 'm').test(info));
+        return infos.every(
+          (info) => /^cluster_state:ok\r?$/m.test(info) && new RegExp(`^cluster_known_nodes:${masters}\\r?$`, 'm').test(info),
+        );
       },
       TIMEOUTS.clusterOkMs,
       `cluster_state:ok on all of ${addresses.join(', ')}`,

@@ -42,10 +42,22 @@ async function open(kind: DatabaseKind): Promise<Fixture> {
     for (let i = 0; i < 12_000; i++) {
       // Days overlap by half their customers, so the range total is not a sum.
       const customer = day * 6_000 + i;
-      rows.push({ tenant_id: 'bigco', id: `b${day}-${i}`, product_id: 'p', customer_id: `cust-${customer}`, amount_cents: 100, region: 'EU', occurred_at: BIG_DAY + day * BUCKET_MS.DAY + (i % 86_400) * 1000 });
+      rows.push({
+        tenant_id: 'bigco',
+        id: `b${day}-${i}`,
+        product_id: 'p',
+        customer_id: `cust-${customer}`,
+        amount_cents: 100,
+        region: 'EU',
+        occurred_at: BIG_DAY + day * BUCKET_MS.DAY + (i % 86_400) * 1000,
+      });
     }
   }
-  for (let i = 0; i < rows.length; i += 2_000) await database.db.insertInto('orders').values(rows.slice(i, i + 2_000)).execute();
+  for (let i = 0; i < rows.length; i += 2_000)
+    await database.db
+      .insertInto('orders')
+      .values(rows.slice(i, i + 2_000))
+      .execute();
 
   const source = createAggregateSource(database);
   const cached = [];
@@ -110,7 +122,10 @@ describe.each(['sqlite', 'postgres'] as const)('on %s', (kind) => {
           // Members are hashed to 32 bits: a collision could make a total one short, so the
           // contract's 2% is the bound; with these sizes it is exact.
           expect(Math.abs(got.customers.total - truth.customers.total), label).toBeLessThanOrEqual(truth.customers.total * 0.02);
-          expect({ ...got, customers: { ...got.customers, total: 0 } }, label).toEqual({ ...truth, customers: { ...truth.customers, total: 0 } });
+          expect({ ...got, customers: { ...got.customers, total: 0 } }, label).toEqual({
+            ...truth,
+            customers: { ...truth.customers, total: 0 },
+          });
         }
       }
     }

@@ -23,7 +23,12 @@ const WINDOWS: Array<[string, BucketWindow]> = [
   ['6 days by day', snapWindow(END - 6 * BUCKET_MS.DAY, END, 'DAY')],
   ['past the data by day', snapWindow(END - 2 * BUCKET_MS.DAY, END + 3 * BUCKET_MS.DAY, 'DAY')],
 ];
-const SCOPES: DataScope[] = [{ tenant: 'acme' }, { tenant: 'acme', region: 'EU' }, { tenant: 'globex', region: 'APAC' }, { tenant: 'nobody' }];
+const SCOPES: DataScope[] = [
+  { tenant: 'acme' },
+  { tenant: 'acme', region: 'EU' },
+  { tenant: 'globex', region: 'APAC' },
+  { tenant: 'nobody' },
+];
 
 interface Fixture {
   test: TestDatabase;
@@ -112,7 +117,9 @@ async function everything(source: AggregateSource, scope: DataScope, w: BucketWi
     revenue: await source.valuesPerBucket(REVENUE.query, scope, w),
     orders: await source.valuesPerBucket(ORDERS.query, scope, w),
     sessions: await source.valuesPerBucket(SESSIONS.query, scope, w),
-    customers: countPerBucket((await source.membersPerBucket(CUSTOMERS.query, scope, w)).map((r) => ({ bucket: r.bucket, customerId: r.member }))),
+    customers: countPerBucket(
+      (await source.membersPerBucket(CUSTOMERS.query, scope, w)).map((r) => ({ bucket: r.bucket, customerId: r.member })),
+    ),
     distinct: await source.distinctMembers(CUSTOMERS.query, scope, w),
     products: (await source.groupsPerBucket(TOP_PRODUCTS.query, scope, w)).map((r) => ({
       bucket: r.bucket,
@@ -135,7 +142,8 @@ describe.each(['sqlite', 'postgres'] as const)('%s source', (kind) => {
       { id: 'initech', currency: 'USD' },
     ]);
     const w = snapWindow(END - 6 * BUCKET_MS.DAY, END, 'DAY');
-    const total = async (tenant: string) => (await f().source.valuesPerBucket(ORDERS.query, { tenant }, w)).reduce((a, b) => a + b.value, 0);
+    const total = async (tenant: string) =>
+      (await f().source.valuesPerBucket(ORDERS.query, { tenant }, w)).reduce((a, b) => a + b.value, 0);
     const [acme, globex, initech] = [await total('acme'), await total('globex'), await total('initech')];
     // acme ~2,000 a day at scale 1: here 6 days at scale 0.05, about 600.
     expect(acme).toBeGreaterThan(450);
@@ -160,7 +168,15 @@ describe.each(['sqlite', 'postgres'] as const)('%s source', (kind) => {
   });
 
   it('writes an order once however often its id comes', async () => {
-    const row = { tenantId: 'acme', id: `dup-${kind}`, productId: 'acme-p01', customerId: 'c1', amountCents: 1234, region: 'EU' as const, occurredAt: END - 1 };
+    const row = {
+      tenantId: 'acme',
+      id: `dup-${kind}`,
+      productId: 'acme-p01',
+      customerId: 'c1',
+      amountCents: 1234,
+      region: 'EU' as const,
+      occurredAt: END - 1,
+    };
     expect(await f().writes.insertOrder(row)).toBe(true);
     expect(await f().writes.insertOrder({ ...row, amountCents: 999_999 })).toBe(false);
     const stored = await f().database.db.selectFrom('orders').selectAll().where('id', '=', row.id).execute();
@@ -199,8 +215,16 @@ describe('SQLite and PostgreSQL', () => {
   it('hold the same rows after the deterministic seed', async () => {
     const count = async (f: Fixture) =>
       Promise.all([
-        f.database.db.selectFrom('orders').select((eb) => eb.fn.countAll<number>().as('n')).where('id', 'not like', 'dup-%').executeTakeFirstOrThrow(),
-        f.database.db.selectFrom('sessions').select((eb) => eb.fn.countAll<number>().as('n')).where('id', 'not like', 'dup-%').executeTakeFirstOrThrow(),
+        f.database.db
+          .selectFrom('orders')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .where('id', 'not like', 'dup-%')
+          .executeTakeFirstOrThrow(),
+        f.database.db
+          .selectFrom('sessions')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .where('id', 'not like', 'dup-%')
+          .executeTakeFirstOrThrow(),
       ]).then(([o, s]) => [Number(o.n), Number(s.n)]);
     expect(await count(fixtures.get('postgres')!)).toEqual(await count(fixtures.get('sqlite')!));
   });

@@ -153,7 +153,11 @@ describe.each(SUBJECTS)('store contract: $name', ({ name, open }) => {
     expect(values.map((v) => tombstoneTime(v))).toEqual([1_000, 1_000, 1_000]);
     // A tombstone is not an entry: invalidating again counts nothing.
     expect(await store.invalidate([`${p}:{t}:a`], 2_000, 60)).toBe(0);
-    await eventually(async () => (await store.getMany([`${p}:{t}:a`, `${p}:{t}:absent`])).every((v) => v === null), 2_000, 'tombstones expiring');
+    await eventually(
+      async () => (await store.getMany([`${p}:{t}:a`, `${p}:{t}:absent`])).every((v) => v === null),
+      2_000,
+      'tombstones expiring',
+    );
   });
 
   it('setMany unlessInvalidatedSince keeps a newer tombstone and replaces an older one, per key', async () => {

@@ -18,11 +18,17 @@ describe('tracing settings', () => {
   it('is off unless the standard OTEL_* variables turn it on', () => {
     expect(loadConfig({}).tracing.enabled).toBe(false);
     expect(loadConfig({ OTEL_TRACES_EXPORTER: 'otlp' }).tracing).toMatchObject({ enabled: true, exporter: 'otlp' });
-    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }).tracing).toMatchObject({ enabled: true, endpoint: 'http://collector:4318/v1/traces' });
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }).tracing).toMatchObject({
+      enabled: true,
+      endpoint: 'http://collector:4318/v1/traces',
+    });
     expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_SDK_DISABLED: 'true' }).tracing.enabled).toBe(false);
     expect(loadConfig({ OTEL_TRACES_EXPORTER: 'none', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' }).tracing.enabled).toBe(false);
     expect(() => loadConfig({ OTEL_TRACES_EXPORTER: 'zipkin' })).toThrow(/OTEL_TRACES_EXPORTER/);
-    expect(loadConfig({ OTEL_TRACES_EXPORTER: 'console', OTEL_SERVICE_NAME: 'dash-eu' }).tracing).toMatchObject({ serviceName: 'dash-eu', exporter: 'console' });
+    expect(loadConfig({ OTEL_TRACES_EXPORTER: 'console', OTEL_SERVICE_NAME: 'dash-eu' }).tracing).toMatchObject({
+      serviceName: 'dash-eu',
+      exporter: 'console',
+    });
   });
 
   it('records nothing while off', () => {
@@ -57,7 +63,9 @@ describe('spans when on', () => {
   it('nest lookups, recomputes and the vendor call under the operation span', async () => {
     exporter.reset();
     const range = `range: { from: "${iso(Date.now() - 2 * DAY_MS)}", to: "${iso(Date.now() - DAY_MS)}" }`;
-    const res = await t.gql(`query Traced { dashboard(${range}) { orders { total } revenue { total } revenueIn(currency: "EUR") { amount } } }`);
+    const res = await t.gql(
+      `query Traced { dashboard(${range}) { orders { total } revenue { total } revenueIn(currency: "EUR") { amount } } }`,
+    );
     expect(res.body.errors).toBeUndefined();
     const spans = exporter.getFinishedSpans();
     const [operation] = byName(spans, 'query Traced');
@@ -73,14 +81,26 @@ describe('spans when on', () => {
     expect(recomputes.map((s) => s.attributes['cache.metric']).sort()).toEqual(['ORDERS', 'REVENUE']);
     for (const r of recomputes) expect(lookups.map((l) => l.spanContext().spanId)).toContain(parentOf(r));
     const [vendorCall] = byName(spans, 'fx.vendor GET');
-    expect(vendorCall?.attributes).toMatchObject({ 'http.request.method': 'GET', 'http.response.status_code': 200, 'server.address': '127.0.0.1' });
+    expect(vendorCall?.attributes).toMatchObject({
+      'http.request.method': 'GET',
+      'http.response.status_code': 200,
+      'server.address': '127.0.0.1',
+    });
     expect(vendorCall!.spanContext().traceId).toBe(operation!.spanContext().traceId);
   });
 
   it('show a lock wait inside the lookup that waited', async () => {
     exporter.reset();
     const from = Math.floor(Date.now() / HOUR_MS) * HOUR_MS - 5 * DAY_MS;
-    const first = buildKey({ prefix: 'dash', cacheVersion: '1', tenant: 'acme', metric: 'SESSIONS', metricVersion: 1, granularity: 'HOUR', bucketStart: from });
+    const first = buildKey({
+      prefix: 'dash',
+      cacheVersion: '1',
+      tenant: 'acme',
+      metric: 'SESSIONS',
+      metricVersion: 1,
+      granularity: 'HOUR',
+      bucketStart: from,
+    });
     const client = new Redis(redis.url);
     try {
       // Another worker holds the span's lock and never writes: the lookup waits, then computes.
@@ -92,7 +112,11 @@ describe('spans when on', () => {
     }
     const spans = exporter.getFinishedSpans();
     const [wait] = byName(spans, 'cache.lock_wait');
-    expect(wait?.attributes).toMatchObject({ 'cache.metric': 'SESSIONS', 'cache.lock_wait.outcome': 'computed_here', 'db.system': 'redis' });
+    expect(wait?.attributes).toMatchObject({
+      'cache.metric': 'SESSIONS',
+      'cache.lock_wait.outcome': 'computed_here',
+      'db.system': 'redis',
+    });
     const [lookup] = byName(spans, 'cache.lookup');
     expect(parentOf(wait!)).toBe(lookup!.spanContext().spanId);
   });

@@ -19,13 +19,15 @@ function setup(options: BreakerOptions = {}) {
       () => REFUSED,
     );
   const fail = () =>
-    breaker.run(
-      async () => {
-        calls++;
-        throw new Error('down');
-      },
-      () => REFUSED,
-    ).catch((error: Error) => error.message);
+    breaker
+      .run(
+        async () => {
+          calls++;
+          throw new Error('down');
+        },
+        () => REFUSED,
+      )
+      .catch((error: Error) => error.message);
   return { clock, breaker, changes, ok, fail, calls: () => calls };
 }
 
@@ -40,7 +42,12 @@ describe('createBreaker: closed', () => {
   it('passes a failure on as it came', async () => {
     const { breaker } = setup();
     const error = new Error('the cause');
-    await expect(breaker.run(() => Promise.reject(error), () => REFUSED)).rejects.toBe(error);
+    await expect(
+      breaker.run(
+        () => Promise.reject(error),
+        () => REFUSED,
+      ),
+    ).rejects.toBe(error);
   });
 
   it('opens after failureThreshold consecutive failures, and a success resets the count', async () => {
@@ -66,7 +73,13 @@ describe('createBreaker: closed', () => {
   it('uses the documented defaults: 3 failures, 5000 ms', async () => {
     const clock = manualClock(T0);
     const breaker = createBreaker({ clock });
-    const fail = () => breaker.run(() => Promise.reject(new Error('x')), () => REFUSED).catch(() => undefined);
+    const fail = () =>
+      breaker
+        .run(
+          () => Promise.reject(new Error('x')),
+          () => REFUSED,
+        )
+        .catch(() => undefined);
     await fail();
     await fail();
     expect(breaker.state()).toBe('closed');
@@ -95,8 +108,18 @@ describe('createBreaker: open', () => {
   it('lets a refusal answer asynchronously', async () => {
     const { breaker, fail } = setup({ failureThreshold: 1 });
     await fail();
-    await expect(breaker.run(async () => 1, async () => 2)).resolves.toBe(2);
-    await expect(breaker.run(async () => 1, () => Promise.reject(new Error('refused')))).rejects.toThrow('refused');
+    await expect(
+      breaker.run(
+        async () => 1,
+        async () => 2,
+      ),
+    ).resolves.toBe(2);
+    await expect(
+      breaker.run(
+        async () => 1,
+        () => Promise.reject(new Error('refused')),
+      ),
+    ).rejects.toThrow('refused');
   });
 
   it('re-opens for a whole new cooldown when a call let through before it opened fails after', async () => {
@@ -123,7 +146,10 @@ describe('createBreaker: open', () => {
   it('closes when a call let through before it opened succeeds after', async () => {
     const { breaker, fail, changes } = setup({ failureThreshold: 1 });
     const gate = deferred();
-    const late = breaker.run(() => gate.promise.then(() => 'late'), () => REFUSED);
+    const late = breaker.run(
+      () => gate.promise.then(() => 'late'),
+      () => REFUSED,
+    );
     await fail();
     expect(breaker.state()).toBe('open');
     gate.resolve();
@@ -167,7 +193,10 @@ describe('createBreaker: half-open', () => {
     await fail();
     clock.advance(1_000);
     const gate = deferred();
-    const trial = breaker.run(() => gate.promise.then(() => 'trial'), () => REFUSED);
+    const trial = breaker.run(
+      () => gate.promise.then(() => 'trial'),
+      () => REFUSED,
+    );
     await flush();
     expect(breaker.state()).toBe('half-open');
     expect(await ok()).toBe(REFUSED);

@@ -125,7 +125,8 @@ export function recordingObserver(): RecordingObserver {
   return observer;
 }
 
-export type StoreMethod = 'getMany' | 'setMany' | 'invalidate' | 'deleteMany' | 'deleteByPrefix' | 'acquireLock' | 'releaseLock' | 'ping' | 'close';
+export type StoreMethod =
+  'getMany' | 'setMany' | 'invalidate' | 'deleteMany' | 'deleteByPrefix' | 'acquireLock' | 'releaseLock' | 'ping' | 'close';
 
 /**
  * A hand-written double of our own CacheStore interface (not a Redis mock): it

@@ -39,7 +39,16 @@ describe('loadConfig defaults', () => {
   });
 
   it('treats empty strings as unset', () => {
-    const config = loadConfig({ PORT: '', HOST: '', NODE_ENV: '', LOG_LEVEL: '', DATABASE_URL: '', REDIS_URL: '', FX_API_URL: '', JWT_SECRET: '' });
+    const config = loadConfig({
+      PORT: '',
+      HOST: '',
+      NODE_ENV: '',
+      LOG_LEVEL: '',
+      DATABASE_URL: '',
+      REDIS_URL: '',
+      FX_API_URL: '',
+      JWT_SECRET: '',
+    });
     expect(config.port).toBe(4000);
     expect(config.host).toBe('0.0.0.0');
     expect(config.env).toBe('development');
@@ -159,7 +168,10 @@ describe('JWT_SECRET', () => {
 describe('cache store', () => {
   it('REDIS_URL redis:// and rediss://', () => {
     expect(loadConfig({ REDIS_URL: 'redis://localhost:6379' }).store).toEqual({ kind: 'redis', url: 'redis://localhost:6379' });
-    expect(loadConfig({ REDIS_URL: 'rediss://cache.example:6380/0' }).store).toEqual({ kind: 'redis', url: 'rediss://cache.example:6380/0' });
+    expect(loadConfig({ REDIS_URL: 'rediss://cache.example:6380/0' }).store).toEqual({
+      kind: 'redis',
+      url: 'rediss://cache.example:6380/0',
+    });
   });
 
   it('REDIS_URL with another scheme is refused without its password', () => {

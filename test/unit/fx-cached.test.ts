@@ -40,7 +40,9 @@ function vendor() {
     state.calls++;
     if (state.gate) await state.gate;
     if (state.failing) return new Response('down', { status: 500 });
-    return new Response(JSON.stringify({ amount: 1, base: 'USD', date: '2026-11-25', rates: { EUR: state.eur, GBP: 0.8 } }), { status: 200 });
+    return new Response(JSON.stringify({ amount: 1, base: 'USD', date: '2026-11-25', rates: { EUR: state.eur, GBP: 0.8 } }), {
+      status: 200,
+    });
   });
   return state;
 }
@@ -72,7 +74,8 @@ const storedRates = (fetchedAt: number, eur: number): VendorRates => ({
   latencyMs: 5,
   httpStatus: 200,
 });
-const store7d = (store: CacheStore, rates: VendorRates) => store.setMany([{ key: RATE_KEY, value: JSON.stringify(rates), ttlMs: 7 * 86_400_000 }]);
+const store7d = (store: CacheStore, rates: VendorRates) =>
+  store.setMany([{ key: RATE_KEY, value: JSON.stringify(rates), ttlMs: 7 * 86_400_000 }]);
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -196,7 +199,10 @@ describe('cached FX rates: a failing vendor rests', () => {
     expect(rates.breakerOpen()).toBe(true);
     expect(circuit).toEqual([true]);
     // The failed attempt is kept beside the last good rates.
-    expect(JSON.parse((await store.getMany([RATE_KEY]))[0]!)).toMatchObject({ rates: { EUR: 0.9 }, lastAttempt: { outcome: 'error', httpStatus: 500, at: clock() } });
+    expect(JSON.parse((await store.getMany([RATE_KEY]))[0]!)).toMatchObject({
+      rates: { EUR: 0.9 },
+      lastAttempt: { outcome: 'error', httpStatus: 500, at: clock() },
+    });
 
     v.failing = false;
     for (let i = 0; i < 3; i++) expect(await rates.quote('USD', 'EUR')).toMatchObject({ rate: 0.9, stale: true });

@@ -25,10 +25,24 @@ function race(options: { lock?: Partial<LockOptions>; forgetOnDrop?: boolean } =
   const state = { now: BUCKET + 5 * BUCKET_MS.HOUR, sourceValue: 1, computes: 0 };
   const store = createResilientStore(createMemoryStore());
   const core = createCacheCore({ store, clock: () => state.now, lock: options.lock });
-  const invalidator = createInvalidator(store, undefined, () => state.now, 10_000, options.forgetOnDrop ? (keys) => core.forget(keys) : undefined);
+  const invalidator = createInvalidator(
+    store,
+    undefined,
+    () => state.now,
+    10_000,
+    options.forgetOnDrop ? (keys) => core.forget(keys) : undefined,
+  );
   let release!: () => void;
   const gate = new Promise<void>((resolve) => (release = resolve));
-  const key = buildKey({ prefix: 'race', cacheVersion: '1', tenant: 't', metric: 'ORDERS', metricVersion: 1, granularity: 'HOUR', bucketStart: BUCKET });
+  const key = buildKey({
+    prefix: 'race',
+    cacheVersion: '1',
+    tenant: 't',
+    metric: 'ORDERS',
+    metricVersion: 1,
+    granularity: 'HOUR',
+    bucketStart: BUCKET,
+  });
   const spec: BucketSpec<number> = {
     metric: 'ORDERS',
     version: '1/1',

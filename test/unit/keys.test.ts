@@ -180,13 +180,19 @@ describe('buildKey injectivity', () => {
 
   it('tells apart the classic collision pairs', () => {
     const pairs: Array<[Partial<KeyParts>, Partial<KeyParts>]> = [
-      [{ tenant: 'a:b', region: undefined }, { tenant: 'a', region: 'b' }],
+      [
+        { tenant: 'a:b', region: undefined },
+        { tenant: 'a', region: 'b' },
+      ],
       [{ tenant: '%3A' }, { tenant: ':' }],
       [{ tenant: '' }, { tenant: '%' }],
       [{ region: '*' }, { region: undefined }],
       [{ region: 'EU,role=ADMIN' }, { region: 'EU', role: 'ADMIN' }],
       [{ region: '' }, { region: undefined }],
-      [{ tenant: 'a}', metric: 'X' }, { tenant: 'a', metric: '}X' }],
+      [
+        { tenant: 'a}', metric: 'X' },
+        { tenant: 'a', metric: '}X' },
+      ],
       [{ role: '' }, { role: undefined }],
       [{ tenant: KILOBYTE }, { tenant: KILOBYTE + 'x' }],
     ];
@@ -230,7 +236,17 @@ describe('buildKey injectivity', () => {
     const loneHigh = '\uD800';
     const loneLow = '\uDC00';
     const replacement = '\uFFFD';
-    const tenants = [loneHigh, loneLow, replacement, `${loneHigh}a`, `${replacement}a`, `${loneLow}${loneHigh}`, '\u{10000}', '%uD800', 'uD800'];
+    const tenants = [
+      loneHigh,
+      loneLow,
+      replacement,
+      `${loneHigh}a`,
+      `${replacement}a`,
+      `${loneLow}${loneHigh}`,
+      '\u{10000}',
+      '%uD800',
+      'uD800',
+    ];
     const keys = tenants.map((tenant) => buildKey({ ...base, tenant }));
     expect(new Set(keys).size).toBe(tenants.length);
     // Still a valid single component and hash tag.
@@ -351,7 +367,7 @@ describe('response keys', () => {
     expect(responseGenerationKey({ ...space, tenant: 'acme' })).toBe('dash:1:{acme}:resp-gen');
   });
 
-  it('share the tenant\'s hash tag and slot with its generation and its buckets', () => {
+  it("share the tenant's hash tag and slot with its generation and its buckets", () => {
     for (const tenant of TRICKY) {
       const key = responseKey({ ...response, tenant });
       const generation = responseGenerationKey({ ...space, tenant });
@@ -373,7 +389,8 @@ describe('response keys', () => {
 
   it('are told apart for tricky tenants and generations', () => {
     const seen = new Set<string>();
-    for (const tenant of TRICKY) for (const generation of ['0', 'a:b', 'a', 'b', '']) seen.add(responseKey({ ...response, tenant, generation }));
+    for (const tenant of TRICKY)
+      for (const generation of ['0', 'a:b', 'a', 'b', '']) seen.add(responseKey({ ...response, tenant, generation }));
     expect(seen.size).toBe(TRICKY.length * 5);
   });
 
@@ -441,7 +458,7 @@ describe('FX keys', () => {
     expect(fxRateKey({ ...space, base: 'USD' })).not.toBe(fxRateKey({ ...space, cacheVersion: '2', base: 'USD' }));
   });
 
-  it('are never a tenant\'s key, nor under a tenant\'s prefix', () => {
+  it("are never a tenant's key, nor under a tenant's prefix", () => {
     for (const tenant of [...TRICKY, 'fx=USD', 'fx', '{fx=USD}:rate']) {
       const prefix = tenantPrefix({ ...space, tenant });
       for (const key of [fxRateKey({ ...space, base: 'USD' }), fxLockKey({ ...space, base: 'USD' })]) {

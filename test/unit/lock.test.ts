@@ -53,7 +53,7 @@ describe('createStoreLock: the lock is free', () => {
     expect(await store.inner.acquireLock(LOCK, 'next', 1_000)).toBe(true); // released
   });
 
-  it('uses values a previous holder stored between the caller\'s read and the lock, without computing', async () => {
+  it("uses values a previous holder stored between the caller's read and the lock, without computing", async () => {
     const { lock, work, computes, writeValues } = setup();
     await writeValues('theirs');
     expect(await lock.run(work())).toBe('theirs+theirs');
@@ -299,6 +299,10 @@ describe('createStoreLock: options', () => {
   });
 
   it('takes each option given and the default for each left out or undefined', () => {
-    expect(createStoreLock(createMemoryStore(), { waitMs: 500, pollMs: undefined }).options).toEqual({ ttlMs: 10_000, waitMs: 500, pollMs: 10 });
+    expect(createStoreLock(createMemoryStore(), { waitMs: 500, pollMs: undefined }).options).toEqual({
+      ttlMs: 10_000,
+      waitMs: 500,
+      pollMs: 10,
+    });
   });
 });

@@ -10,7 +10,14 @@ describe('toSeries', () => {
   const window = snapWindow(T0, T0 + 4 * HOUR, 'HOUR');
 
   it('gives every bucket of the window, zeros where the source had none', () => {
-    const series = toSeries(window, new Map([[T0 + HOUR, 7], [T0 + 3 * HOUR, 2]]), 1);
+    const series = toSeries(
+      window,
+      new Map([
+        [T0 + HOUR, 7],
+        [T0 + 3 * HOUR, 2],
+      ]),
+      1,
+    );
     expect(series).toEqual({
       total: 9,
       points: [
@@ -24,13 +31,28 @@ describe('toSeries', () => {
 
   it('divides by the unit only at the end, so cents sum exactly', () => {
     // 0.1 + 0.2 in floating point is not 0.3; 10 + 20 cents is.
-    const series = toSeries(window, new Map([[T0, 10], [T0 + HOUR, 20]]), 100);
+    const series = toSeries(
+      window,
+      new Map([
+        [T0, 10],
+        [T0 + HOUR, 20],
+      ]),
+      100,
+    );
     expect(series.total).toBe(0.3);
     expect(series.points.map((p) => p.value)).toEqual([0.1, 0.2, 0, 0]);
   });
 
   it('ignores buckets outside the window', () => {
-    const series = toSeries(window, new Map([[T0 - HOUR, 100], [T0 + 4 * HOUR, 100], [T0, 1]]), 1);
+    const series = toSeries(
+      window,
+      new Map([
+        [T0 - HOUR, 100],
+        [T0 + 4 * HOUR, 100],
+        [T0, 1],
+      ]),
+      1,
+    );
     expect(series.total).toBe(1);
     expect(series.points).toHaveLength(4);
     expect(series.points.map((p) => p.start)).not.toContain(T0 - HOUR);
@@ -38,7 +60,13 @@ describe('toSeries', () => {
 
   it('gives all zeros for an empty source', () => {
     const series = toSeries(snapWindow(T0, T0 + 2 * BUCKET_MS.DAY, 'DAY'), new Map(), 100);
-    expect(series).toEqual({ total: 0, points: [{ start: T0, value: 0 }, { start: T0 + BUCKET_MS.DAY, value: 0 }] });
+    expect(series).toEqual({
+      total: 0,
+      points: [
+        { start: T0, value: 0 },
+        { start: T0 + BUCKET_MS.DAY, value: 0 },
+      ],
+    });
   });
 });
 

@@ -45,11 +45,19 @@ const SERVICE_METRICS: Record<string, MetricSpec> = {
   cache_store_command_duration_seconds: { kind: 'histogram', labels: ['operation'], values: { operation: STORE_OPERATIONS } },
   graphql_request_duration_seconds: { kind: 'histogram', labels: ['operation_type', 'operation'] },
   graphql_errors_total: { kind: 'counter', labels: ['operation_type', 'operation', 'code'] },
-  fx_vendor_requests_total: { kind: 'counter', labels: ['outcome'], values: { outcome: ['ok', 'error', 'timeout', 'invalid', 'circuit_open'] } },
+  fx_vendor_requests_total: {
+    kind: 'counter',
+    labels: ['outcome'],
+    values: { outcome: ['ok', 'error', 'timeout', 'invalid', 'circuit_open'] },
+  },
   fx_vendor_request_duration_seconds: { kind: 'histogram', labels: [] },
   fx_vendor_circuit_open: { kind: 'gauge', labels: [] },
   fx_stale_served_total: { kind: 'counter', labels: [] },
-  events_consumed_total: { kind: 'counter', labels: ['type', 'result'], values: { result: ['ingested', 'duplicate', 'malformed', 'failed'] } },
+  events_consumed_total: {
+    kind: 'counter',
+    labels: ['type', 'result'],
+    values: { result: ['ingested', 'duplicate', 'malformed', 'failed'] },
+  },
   event_stream_pending: { kind: 'gauge', labels: [] },
   graphql_subscriptions: { kind: 'gauge', labels: [] },
   http_requests_in_flight: { kind: 'gauge', labels: ['route'], values: { route: ['graphql', 'healthz', 'readyz', 'metrics', 'other'] } },
@@ -58,19 +66,33 @@ const SERVICE_METRICS: Record<string, MetricSpec> = {
 /** prom-client 15's default Node metrics (collectDefaultMetrics in src/observability/registry.ts). */
 const DEFAULT_METRICS: Record<string, MetricSpec> = {
   ...Object.fromEntries(
-    [
-      'process_cpu_user_seconds_total', 'process_cpu_system_seconds_total', 'process_cpu_seconds_total',
-    ].map((name) => [name, { kind: 'counter', labels: [] } satisfies MetricSpec]),
+    ['process_cpu_user_seconds_total', 'process_cpu_system_seconds_total', 'process_cpu_seconds_total'].map((name) => [
+      name,
+      { kind: 'counter', labels: [] } satisfies MetricSpec,
+    ]),
   ),
   ...Object.fromEntries(
     [
-      'process_start_time_seconds', 'process_resident_memory_bytes', 'process_virtual_memory_bytes', 'process_heap_bytes',
-      'process_open_fds', 'process_max_fds',
-      'nodejs_eventloop_lag_seconds', 'nodejs_eventloop_lag_min_seconds', 'nodejs_eventloop_lag_max_seconds',
-      'nodejs_eventloop_lag_mean_seconds', 'nodejs_eventloop_lag_stddev_seconds', 'nodejs_eventloop_lag_p50_seconds',
-      'nodejs_eventloop_lag_p90_seconds', 'nodejs_eventloop_lag_p99_seconds',
-      'nodejs_active_resources_total', 'nodejs_active_handles_total', 'nodejs_active_requests_total',
-      'nodejs_heap_size_total_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_external_memory_bytes',
+      'process_start_time_seconds',
+      'process_resident_memory_bytes',
+      'process_virtual_memory_bytes',
+      'process_heap_bytes',
+      'process_open_fds',
+      'process_max_fds',
+      'nodejs_eventloop_lag_seconds',
+      'nodejs_eventloop_lag_min_seconds',
+      'nodejs_eventloop_lag_max_seconds',
+      'nodejs_eventloop_lag_mean_seconds',
+      'nodejs_eventloop_lag_stddev_seconds',
+      'nodejs_eventloop_lag_p50_seconds',
+      'nodejs_eventloop_lag_p90_seconds',
+      'nodejs_eventloop_lag_p99_seconds',
+      'nodejs_active_resources_total',
+      'nodejs_active_handles_total',
+      'nodejs_active_requests_total',
+      'nodejs_heap_size_total_bytes',
+      'nodejs_heap_size_used_bytes',
+      'nodejs_external_memory_bytes',
     ].map((name) => [name, { kind: 'gauge', labels: [] } satisfies MetricSpec]),
   ),
   nodejs_active_resources: { kind: 'gauge', labels: ['type'] },
@@ -279,7 +301,11 @@ function problems(expr: string, known: Record<string, MetricSpec> = KNOWN): stri
 
 // ── The files ─────────────────────────────────────────────────────────────────
 
-interface Target { expr?: string; refId?: string; datasource?: { type?: string; uid?: string } }
+interface Target {
+  expr?: string;
+  refId?: string;
+  datasource?: { type?: string; uid?: string };
+}
 interface Panel {
   id?: number;
   type?: string;
@@ -297,8 +323,17 @@ interface Dashboard {
   panels: Panel[];
   templating: { list: { name: string; type: string; query: unknown; definition?: string; datasource?: { uid?: string } }[] };
 }
-interface Rule { alert?: string; record?: string; expr: string; for?: string; labels?: Record<string, string>; annotations?: Record<string, string> }
-interface RuleFile { groups: { name: string; rules: Rule[] }[] }
+interface Rule {
+  alert?: string;
+  record?: string;
+  expr: string;
+  for?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+interface RuleFile {
+  groups: { name: string; rules: Rule[] }[];
+}
 interface PrometheusConfig {
   global?: { scrape_interval?: string };
   rule_files?: string[];
@@ -332,7 +367,9 @@ describe('the PromQL scanner', () => {
     expect(problems('sum(rate(cache_requests_total{results="hit"}[5m]))')).toEqual(['cache_requests_total has no label results']);
     expect(problems('sum(rate(cache_requests_total{result=~"hit|hits"}[5m]))')).toEqual(['cache_requests_total{result} is never "hits"']);
     expect(problems('sum by (tenant) (rate(cache_requests_total[5m]))')).toEqual(['grouping by tenant, which none of its metrics has']);
-    expect(problems('rate(cache_recompute_duration_seconds[5m])')).toEqual(['histogram cache_recompute_duration_seconds used without _bucket/_sum/_count']);
+    expect(problems('rate(cache_recompute_duration_seconds[5m])')).toEqual([
+      'histogram cache_recompute_duration_seconds used without _bucket/_sum/_count',
+    ]);
     expect(problems('rate(cache_requests_total_bucket[5m])')).toEqual(['unknown metric cache_requests_total_bucket']);
     expect(problems('histogram_quantile(0.5, sum by (metric) (rate(cache_recompute_duration_seconds_bucket[5m])))')).toHaveLength(1);
     expect(problems('vector(1)')).toEqual(['no metric in: vector(1)']);
@@ -345,7 +382,9 @@ describe('ops/grafana/dashboard-api.json', () => {
     expect(dashboard.schemaVersion).toBe(39);
     expect(dashboard.title).toBeTruthy();
     expect(dashboard.uid).toBeTruthy();
-    expect(dashboard.__inputs).toContainEqual(expect.objectContaining({ name: 'DS_PROMETHEUS', type: 'datasource', pluginId: 'prometheus' }));
+    expect(dashboard.__inputs).toContainEqual(
+      expect.objectContaining({ name: 'DS_PROMETHEUS', type: 'datasource', pluginId: 'prometheus' }),
+    );
     for (const panel of graphPanels) {
       expect(panel.datasource, panel.title).toEqual({ type: 'prometheus', uid: '${DS_PROMETHEUS}' });
       for (const target of panel.targets ?? []) expect(target.datasource?.uid, panel.title).toBe('${DS_PROMETHEUS}');
@@ -403,10 +442,30 @@ describe('ops/grafana/dashboard-api.json', () => {
 
   it('has the panels the issue asks for', () => {
     const titles = graphPanels.map((p) => p.title ?? '');
-    for (const wanted of [/hit ratio/i, /recomputes/i, /stale served/i, /lock waits/i, /source queries/i, /graphql latency p50 \/ p99/i,
-      /recompute duration/i, /store errors/i, /store command p99/i, /invalidations/i, /fx vendor requests/i, /fx vendor latency/i,
-      /circuit/i, /stale fx/i, /events consumed/i, /stream pending/i, /subscriptions/i, /event loop lag/i]) {
-      expect(titles.some((t) => wanted.test(t)), String(wanted)).toBe(true);
+    for (const wanted of [
+      /hit ratio/i,
+      /recomputes/i,
+      /stale served/i,
+      /lock waits/i,
+      /source queries/i,
+      /graphql latency p50 \/ p99/i,
+      /recompute duration/i,
+      /store errors/i,
+      /store command p99/i,
+      /invalidations/i,
+      /fx vendor requests/i,
+      /fx vendor latency/i,
+      /circuit/i,
+      /stale fx/i,
+      /events consumed/i,
+      /stream pending/i,
+      /subscriptions/i,
+      /event loop lag/i,
+    ]) {
+      expect(
+        titles.some((t) => wanted.test(t)),
+        String(wanted),
+      ).toBe(true);
     }
   });
 });
@@ -438,8 +497,16 @@ describe('ops/prometheus/alerts.yml', () => {
   it('has the alerts the issue asks for, each once', () => {
     const names = rules.map((r) => r.alert);
     expect(new Set(names).size).toBe(names.length);
-    for (const name of ['CacheHitRatioLow', 'CacheHitRatioFalling', 'CacheStoreErrors', 'CacheStoreSlow', 'FxVendorCircuitOpen',
-      'FxServingStale', 'EventStreamLagging', 'EventsMalformed']) {
+    for (const name of [
+      'CacheHitRatioLow',
+      'CacheHitRatioFalling',
+      'CacheStoreErrors',
+      'CacheStoreSlow',
+      'FxVendorCircuitOpen',
+      'FxServingStale',
+      'EventStreamLagging',
+      'EventsMalformed',
+    ]) {
       expect(names).toContain(name);
     }
   });

@@ -17,7 +17,13 @@ const METRICS: Record<MetricName, MetricDefinition> = Object.fromEntries(DASHBOA
 const STORED_METRICS = DASHBOARD_REGISTRY.stored;
 const planEvent = (space: KeySpace, event: OrderRecorded | SessionRecorded) => planEventAmong(space, event, STORED_METRICS);
 const planRange = (space: KeySpace, tenant: string, names: MetricName[], from: number, to: number) =>
-  planRangeAmong(space, tenant, STORED_METRICS.filter((m) => names.includes(m.name)), from, to);
+  planRangeAmong(
+    space,
+    tenant,
+    STORED_METRICS.filter((m) => names.includes(m.name)),
+    from,
+    to,
+  );
 const storedMetricsOf = (names: MetricName[] | undefined) => DASHBOARD_REGISTRY.storedBehind(names).map((m) => m.name);
 
 const HOUR = BUCKET_MS.HOUR;
@@ -62,7 +68,11 @@ describe('planEvent', () => {
     expect(plan.has('AVERAGE_ORDER_VALUE')).toBe(false);
     expect(plan.has('CONVERSION_RATE')).toBe(false);
     // The same set, read from the declarations.
-    expect([...plan.keys()].sort()).toEqual(STORED_METRICS.filter((m) => m.events.includes('order.recorded')).map((m) => m.name).sort());
+    expect([...plan.keys()].sort()).toEqual(
+      STORED_METRICS.filter((m) => m.events.includes('order.recorded'))
+        .map((m) => m.name)
+        .sort(),
+    );
   });
 
   it('plans only SESSIONS for session.recorded', () => {
@@ -104,7 +114,9 @@ describe('planEvent', () => {
   it('puts an event on the last millisecond of a day into that day and that hour', () => {
     const keys = planEvent(SPACE, session).get('SESSIONS')!;
     expect(new Set(keys)).toEqual(
-      new Set(keysFor('acme', 'SESSIONS', [undefined, 'NA'], (g) => [g === 'HOUR' ? t('2026-11-25T23:00:00Z') : t('2026-11-25T00:00:00Z')])),
+      new Set(
+        keysFor('acme', 'SESSIONS', [undefined, 'NA'], (g) => [g === 'HOUR' ? t('2026-11-25T23:00:00Z') : t('2026-11-25T00:00:00Z')]),
+      ),
     );
   });
 
@@ -150,7 +162,11 @@ describe('planRange', () => {
   it('covers one bucket per granularity for a range inside one hour', () => {
     const keys = planRange(SPACE, 'acme', ['CUSTOMERS'], t('2026-11-11T05:10:00Z'), t('2026-11-11T05:20:00Z')).get('CUSTOMERS')!;
     expect(new Set(keys)).toEqual(
-      new Set(keysFor('acme', 'CUSTOMERS', [undefined, ...REGIONS], (g) => [g === 'HOUR' ? t('2026-11-11T05:00:00Z') : t('2026-11-11T00:00:00Z')])),
+      new Set(
+        keysFor('acme', 'CUSTOMERS', [undefined, ...REGIONS], (g) => [
+          g === 'HOUR' ? t('2026-11-11T05:00:00Z') : t('2026-11-11T00:00:00Z'),
+        ]),
+      ),
     );
   });
 
@@ -246,7 +262,12 @@ describe('createInvalidationService over the memory store', () => {
     const { store, service, keys } = await seeded();
     expect(await service.manual('acme', ['AVERAGE_ORDER_VALUE'])).toBe(4);
     expect(await store.getMany([keys.sessionsEuHour, keys.otherTenant])).toEqual(['v', 'v']);
-    expect(await store.getMany([keys.revenueAllHour, keys.revenueEuDay, keys.revenueNaHour, keys.revenueEuPrevHour])).toEqual([null, null, null, null]);
+    expect(await store.getMany([keys.revenueAllHour, keys.revenueEuDay, keys.revenueNaHour, keys.revenueEuPrevHour])).toEqual([
+      null,
+      null,
+      null,
+      null,
+    ]);
   });
 
   it('drops only the range, every scope, when one is given', async () => {

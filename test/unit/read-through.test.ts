@@ -25,7 +25,7 @@ const span = (from: number, to: number): BucketWindow => ({ granularity: 'HOUR',
 const TTL: TtlPolicy = { openFreshMs: 1_000, openStaleMs: 10_000, closedFreshMs: 60_000, closedStaleMs: 600_000 };
 
 /** The value the fake source gives bucket `bucket` in generation `generation`; hour 0 and 5 have no rows. */
-const sourceValue = (bucket: number, generation: number) => generation * 1_000 + ((bucket - DAY_START) / HOUR);
+const sourceValue = (bucket: number, generation: number) => generation * 1_000 + (bucket - DAY_START) / HOUR;
 const hasRows = (bucket: number) => ((bucket - DAY_START) / HOUR) % 5 !== 0;
 const expected = (bucket: number, generation = 1) => (hasRows(bucket) ? sourceValue(bucket, generation) : 0);
 
@@ -48,7 +48,16 @@ function fakeSpec(options: { metric?: string; metricVersion?: number; cacheVersi
     granularity: 'HOUR',
     ttl: TTL,
     keyOf: (bucketStart) =>
-      buildKey({ prefix: 'test', cacheVersion: '1', tenant: options.tenant ?? 'acme', metric, metricVersion, region: 'EU', granularity: 'HOUR', bucketStart }),
+      buildKey({
+        prefix: 'test',
+        cacheVersion: '1',
+        tenant: options.tenant ?? 'acme',
+        metric,
+        metricVersion,
+        region: 'EU',
+        granularity: 'HOUR',
+        bucketStart,
+      }),
     asked: [],
     generation: 1,
     gate: undefined,
@@ -286,7 +295,7 @@ describe('read-through: freshness', () => {
     expect(spec.asked).toHaveLength(1);
   });
 
-  it('misses on a new metric version and recomputes, leaving the old version\'s keys in the store', async () => {
+  it("misses on a new metric version and recomputes, leaving the old version's keys in the store", async () => {
     const { core, store, observer } = setup();
     const v1 = fakeSpec({ metricVersion: 1 });
     await core.read(v1, WINDOW, core.forRequest());
@@ -346,7 +355,13 @@ describe('read-through: double check under the lock', () => {
   const holderWrites = (spec: FakeSpec, buckets: number[], now: number, value: (bucket: number) => number) =>
     buckets.map((bucket) => ({
       key: spec.keyOf(bucket),
-      value: encodeEntry({ value: value(bucket), computedAt: now, version: spec.version, freshUntil: now + 60_000, staleUntil: now + 600_000 }),
+      value: encodeEntry({
+        value: value(bucket),
+        computedAt: now,
+        version: spec.version,
+        freshUntil: now + 60_000,
+        staleUntil: now + 600_000,
+      }),
       ttlMs: 600_000,
     }));
 
@@ -427,7 +442,7 @@ describe('read-through: single-flight of a span shared by different windows', ()
     expect(narrowResults.map((r) => r.value)).toEqual([0, 1, 2, 3, 4].map((i) => expected(b(i))));
   });
 
-  it('keeps each request\'s own stats when identical concurrent reads share one lookup', async () => {
+  it("keeps each request's own stats when identical concurrent reads share one lookup", async () => {
     const { core } = setup();
     const spec = fakeSpec();
     spec.gate = deferred();
@@ -525,7 +540,13 @@ describe.each([
     await store.setMany(
       BUCKETS.map((bucket) => ({
         key: spec.keyOf(bucket),
-        value: encodeEntry({ value: 500 + bucket / HOUR, computedAt: now, version: spec.version, freshUntil: now + 60_000, staleUntil: now + 600_000 }),
+        value: encodeEntry({
+          value: 500 + bucket / HOUR,
+          computedAt: now,
+          version: spec.version,
+          freshUntil: now + 60_000,
+          staleUntil: now + 600_000,
+        }),
         ttlMs: 600_000,
       })),
     );

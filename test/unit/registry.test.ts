@@ -14,7 +14,15 @@ import { DASHBOARD_REGISTRY, DeclarationError, createMetricRegistry } from '../.
 
 const schema = buildSchema(loadTypeDefs());
 const extra = (over: Partial<Parameters<typeof defineSum>[0]> = {}) =>
-  defineSum({ name: 'EXTRA', field: 'Dashboard.extra', version: 1, events: ['order.recorded'], query: { from: 'orders', value: sql`COUNT(*)` }, unit: 1, ...over });
+  defineSum({
+    name: 'EXTRA',
+    field: 'Dashboard.extra',
+    version: 1,
+    events: ['order.recorded'],
+    query: { from: 'orders', value: sql`COUNT(*)` },
+    unit: 1,
+    ...over,
+  });
 const failure = (declarations: readonly MetricDefinition[]) => {
   try {
     createMetricRegistry(declarations);
@@ -31,7 +39,14 @@ describe('what derives from the declarations', () => {
     expect(DASHBOARD_REGISTRY.eventsOf(byName('AVERAGE_ORDER_VALUE'))).toEqual(['order.recorded']);
     expect([...DASHBOARD_REGISTRY.eventsOf(byName('CONVERSION_RATE'))].sort()).toEqual(['order.recorded', 'session.recorded']);
     expect(DASHBOARD_REGISTRY.touchedBy('session.recorded')).toEqual(['SESSIONS', 'CONVERSION_RATE']);
-    expect(DASHBOARD_REGISTRY.touchedBy('order.recorded')).toEqual(['REVENUE', 'ORDERS', 'CUSTOMERS', 'AVERAGE_ORDER_VALUE', 'CONVERSION_RATE', 'TOP_PRODUCTS']);
+    expect(DASHBOARD_REGISTRY.touchedBy('order.recorded')).toEqual([
+      'REVENUE',
+      'ORDERS',
+      'CUSTOMERS',
+      'AVERAGE_ORDER_VALUE',
+      'CONVERSION_RATE',
+      'TOP_PRODUCTS',
+    ]);
   });
 
   it('restricts every field that reveals a restricted metric, derived ones included', () => {
@@ -52,7 +67,13 @@ describe('what derives from the declarations', () => {
 
   it('narrows a derived metric to what every input allows', () => {
     const privateSessions = extra({ name: 'PRIVATE', field: 'Dashboard.private', readableBy: ['ADMIN'] });
-    const ratio = defineDerived({ name: 'RATIO', field: 'Dashboard.ratio', version: 1, inputs: ['REVENUE', 'PRIVATE'], formula: ([a, b]) => (b ? a! / b : null) });
+    const ratio = defineDerived({
+      name: 'RATIO',
+      field: 'Dashboard.ratio',
+      version: 1,
+      inputs: ['REVENUE', 'PRIVATE'],
+      formula: ([a, b]) => (b ? a! / b : null),
+    });
     const registry = createMetricRegistry([REVENUE, ORDERS, privateSessions, ratio]);
     expect(registry.readRules.get('Dashboard.ratio')).toEqual(['ADMIN']);
     expect(registry.eventsOf(ratio)).toEqual(['order.recorded']);
@@ -78,7 +99,13 @@ describe('declarations that contradict each other stop start-up', () => {
 
   it('refuses a derived metric over another derived one', () => {
     const aov = DASHBOARD_METRICS.find((m) => m.name === 'AVERAGE_ORDER_VALUE')!;
-    const twice = defineDerived({ name: 'TWICE', field: 'Dashboard.twice', version: 1, inputs: ['AVERAGE_ORDER_VALUE'], formula: ([a]) => a! * 2 });
+    const twice = defineDerived({
+      name: 'TWICE',
+      field: 'Dashboard.twice',
+      version: 1,
+      inputs: ['AVERAGE_ORDER_VALUE'],
+      formula: ([a]) => a! * 2,
+    });
     expect(failure([REVENUE, ORDERS, aov, twice])).toContain('derived metric TWICE needs AVERAGE_ORDER_VALUE');
   });
 });
@@ -89,14 +116,23 @@ describe('checkDeclarations against the schema', () => {
   });
 
   it('names a declaration without a field, a field without a declaration, and enum mismatches', () => {
-    const withoutOrders = createMetricRegistry([...DASHBOARD_METRICS.filter((m) => m.name !== 'ORDERS' && m.combine !== 'derived'), ORDERS, extra()]);
+    const withoutOrders = createMetricRegistry([
+      ...DASHBOARD_METRICS.filter((m) => m.name !== 'ORDERS' && m.combine !== 'derived'),
+      ORDERS,
+      extra(),
+    ]);
     let message = '';
     try {
-      checkDeclarations(schema, createMetricRegistry(DASHBOARD_METRICS.filter((m) => m.name !== 'SESSIONS' && m.name !== 'CONVERSION_RATE')));
+      checkDeclarations(
+        schema,
+        createMetricRegistry(DASHBOARD_METRICS.filter((m) => m.name !== 'SESSIONS' && m.name !== 'CONVERSION_RATE')),
+      );
     } catch (error) {
       message = (error as Error).message;
     }
-    expect(message).toContain('schema field Dashboard.sessions has no metric declaration: declare it in src/metrics/definitions.ts or list it in NOT_METRICS');
+    expect(message).toContain(
+      'schema field Dashboard.sessions has no metric declaration: declare it in src/metrics/definitions.ts or list it in NOT_METRICS',
+    );
     expect(message).toContain('enum MetricName has SESSIONS, which has no declaration');
     expect(() => checkDeclarations(schema, withoutOrders)).toThrow(
       'metric EXTRA declares field Dashboard.extra, which the schema does not have: fix its `field` or add the field to schema/',

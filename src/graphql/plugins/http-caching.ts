@@ -23,7 +23,12 @@ export function httpCachingPlugin(): Plugin<GraphQLContext> {
         onExecuteDone({ result }) {
           const context = args.contextValue as Partial<GraphQLContext> & { request?: Request };
           if (!context.request || !context.metrics || !context.services) return;
-          const ok = 'data' in result && !result.errors?.length && (args.document.definitions as Array<{ kind: string; operation?: string }>).every((d) => d.kind !== 'OperationDefinition' || d.operation === 'query');
+          const ok =
+            'data' in result &&
+            !result.errors?.length &&
+            (args.document.definitions as Array<{ kind: string; operation?: string }>).every(
+              (d) => d.kind !== 'OperationDefinition' || d.operation === 'query',
+            );
           outcomes.set(context.request, { freshUntil: context.metrics.freshUntil(), ok, now: context.services.clock() });
         },
       };

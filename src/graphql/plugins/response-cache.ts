@@ -93,7 +93,9 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
       } catch {
         // Store down: the key is not reachable either, so nothing stale can be served.
       }
-      const hash = createHash('sha256').update([sessionId, documentString, JSON.stringify(variableValues ?? {}), operationName ?? ''].join(SEP)).digest('base64url');
+      const hash = createHash('sha256')
+        .update([sessionId, documentString, JSON.stringify(variableValues ?? {}), operationName ?? ''].join(SEP))
+        .digest('base64url');
       const key = responseKey({ ...space, tenant, generation, hash });
       if (justBuilt.size > 10_000) justBuilt.clear();
       justBuilt.add(key);

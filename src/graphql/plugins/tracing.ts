@@ -20,7 +20,9 @@ export function tracingPlugin(): Plugin {
           attributes: { 'graphql.operation.type': type, ...(name ? { 'graphql.operation.name': name } : {}) },
         });
         try {
-          const result = (await context.with(trace.setSpan(context.active(), span), () => executeFn(args))) as { errors?: readonly unknown[] };
+          const result = (await context.with(trace.setSpan(context.active(), span), () => executeFn(args))) as {
+            errors?: readonly unknown[];
+          };
           const errors: readonly unknown[] = result.errors ?? [];
           if (errors.length) {
             const codes = [...new Set(errors.map(codeOf))];
