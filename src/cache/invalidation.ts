@@ -1,16 +1,29 @@
 /**
  * Dropping entries: by key (an event's exact buckets, each left as a short-lived
- * tombstone) or by prefix (all cached time of a metric). Counted per metric and reason. A store that fails to drop is counted
- * too; its entries then live until their TTL, which is why every entry has one.
+ * tombstone) or by prefix (all cached time of a metric). Counted per metric and
+ * reason. A store that fails to drop is counted too; its entries then live until
+ * their TTL, which is why every entry has one.
+ *
+ * Every drop also replaces the validators it is given (local-tier.ts): with the
+ * tombstones, in one atomic step, for a drop by key; after the last key is gone, for
+ * a drop by prefix (SCAN is not atomic, so a copy read while it ran carries the old
+ * validator and is refused once the new one is there).
  */
+import { LOCAL_TIER_DEFAULTS } from './local-tier.js';
 import { NOOP_OBSERVER, type CacheObserver } from './observer.js';
-import type { CacheStore } from './store.js';
+import { newValidator, type CacheStore } from './store.js';
+
+/**
+ * How long a validator lives after its last drop: twice the longest an in-process copy
+ * may, so that no copy read under "no validator" outlives a validator that expires.
+ */
+export const VALIDATOR_TTL_MS = 2 * LOCAL_TIER_DEFAULTS.maxLifeMs;
 
 export interface Invalidator {
-  /** Deletes `keys`; resolves with how many existed (0 when the store failed). */
-  drop(metric: string, reason: string, keys: readonly string[]): Promise<number>;
-  /** Deletes every key under `prefix`; resolves with how many existed. */
-  dropPrefix(metric: string, reason: string, prefix: string): Promise<number>;
+  /** Drops `keys` and replaces `validators`; resolves with how many entries existed (0 when the store failed). */
+  drop(metric: string, reason: string, keys: readonly string[], validators?: readonly string[]): Promise<number>;
+  /** Deletes every key under `prefix`, then replaces `validators`; resolves with how many existed. */
+  dropPrefix(metric: string, reason: string, prefix: string, validators?: readonly string[]): Promise<number>;
 }
 
 /**
@@ -31,13 +44,20 @@ export function createInvalidator(
     return n;
   };
   return {
-    async drop(metric, reason, keys) {
-      if (keys.length === 0) return 0;
+    async drop(metric, reason, keys, validators = []) {
+      if (keys.length === 0 && validators.length === 0) return 0;
       onDrop?.(keys);
-      return count(metric, reason, await store.invalidate(keys, clock(), tombstoneMs).catch(() => 0));
+      const at = clock();
+      const bump = validators.length ? { keys: validators, value: newValidator(at), ttlMs: VALIDATOR_TTL_MS } : undefined;
+      return count(metric, reason, await store.invalidate(keys, at, tombstoneMs, bump).catch(() => 0));
     },
-    async dropPrefix(metric, reason, prefix) {
-      return count(metric, reason, await store.deleteByPrefix(prefix).catch(() => 0));
+    async dropPrefix(metric, reason, prefix, validators = []) {
+      const dropped = await store.deleteByPrefix(prefix).catch(() => 0);
+      if (validators.length) {
+        const value = newValidator(clock());
+        await store.setMany(validators.map((key) => ({ key, value, ttlMs: VALIDATOR_TTL_MS }))).catch(() => {});
+      }
+      return count(metric, reason, dropped);
     },
   };
 }

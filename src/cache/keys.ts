@@ -6,6 +6,8 @@
  *     bucket      <prefix>:<cacheVersion>:{<tenant>}:<metric>:<metricVersion>:<scope>:<granularity>:<bucketStart>
  *                 dash:1:{acme}:REVENUE:1:r=EU:H:1795600800000
  *     metric      <prefix>:<cacheVersion>:{<tenant>}:<metric>:<metricVersion>:   (prefix of its buckets)
+ *     validator   <prefix>:<cacheVersion>:{<tenant>}:~v:<metric>:<metricVersion>
+ *                 dash:1:{acme}:~v:REVENUE:1   (replaced by every drop of the metric's buckets)
  *     lock        <first guarded key>:lock:<number of guarded keys>
  *                 dash:1:{acme}:REVENUE:1:r=EU:H:1795600800000:lock:24
  *     response    <prefix>:<cacheVersion>:{<tenant>}:resp:<generation>:<hash>
@@ -25,6 +27,9 @@
  *   An FX key's tag is `fx=<base>`: an escaped tenant never holds `=`, so no key of a
  *   tenant can equal or start with an FX key; a rate and its lock share a slot.
  * - A lock key extends the first key it guards, so it has that key's hash tag.
+ * - A validator key starts with `~`, which no escaped component holds: it can equal
+ *   no bucket key and lies under no metric prefix (dropping a metric's buckets by
+ *   prefix leaves it, so the drop can replace it).
  */
 import { BUCKET_MS, type Granularity } from './buckets.js';
 
@@ -83,6 +88,15 @@ export function tenantPrefix(parts: Pick<KeyParts, 'prefix' | 'cacheVersion' | '
 /** The part of every key of one metric version of a tenant, up to the scope: a prefix of each of its buckets' keys. */
 export function metricPrefix(parts: Pick<KeyParts, 'prefix' | 'cacheVersion' | 'tenant' | 'metric' | 'metricVersion'>): string {
   return `${tenantPrefix(parts)}${escapeComponent(parts.metric)}:${parts.metricVersion}:`;
+}
+
+/**
+ * The key of a metric's validator for a tenant: a value that every drop of any of the
+ * metric's buckets replaces (in the same script as the drop). An in-process copy of a
+ * bucket is served only while the validator is what it was when the copy was read.
+ */
+export function validatorKey(parts: Pick<KeyParts, 'prefix' | 'cacheVersion' | 'tenant' | 'metric' | 'metricVersion'>): string {
+  return `${tenantPrefix(parts)}~v:${escapeComponent(parts.metric)}:${parts.metricVersion}`;
 }
 
 /** The scope component: region, then role when the metric depends on it. */

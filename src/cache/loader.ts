@@ -1,12 +1,15 @@
 /**
- * The per-request batching loader: every bucket key asked for in the same tick of
- * one request goes to the store in one `getMany` (one MGET for a tenant). A store
- * failure reads as "absent" for every key of the batch; the resilient store has
- * already counted it.
+ * The per-request batching loaders: every key asked for in the same tick of one
+ * request goes to the store in one `getMany` (one MGET for a tenant). A store
+ * failure reads as "absent" for every bucket of the batch (the resilient store has
+ * already counted it), and as "unknown" for validators.
  *
- * Identical batches of concurrent requests in one process share one `getMany`:
- * a hundred users opening the same dashboard at once cost one MGET, not a hundred
- * (which would also starve the event loop parsing the same replies).
+ * Identical bucket batches of concurrent requests in one process share one
+ * `getMany` — a hundred users opening the same dashboard at once cost one MGET, not
+ * a hundred — but only between requests that read the same validators: a request
+ * that started after a drop never joins a read that began before it.
+ * Validator reads are never shared: each request's own read is what orders it after
+ * every write that returned before it started.
  */
 import DataLoader from 'dataloader';
 import { createSingleFlight } from './single-flight.js';
@@ -14,24 +17,30 @@ import type { CacheStore } from './store.js';
 
 export type BucketLoader = DataLoader<string, string | null>;
 
-/** Shares in-flight `getMany` calls for the same key list across requests of one process. */
+/** Shares in-flight `getMany` calls for the same key list and the same validators, across requests of one process. */
 export interface ReadCoalescer {
-  getMany(keys: readonly string[]): Promise<Array<string | null>>;
+  getMany(keys: readonly string[], validators: string): Promise<Array<string | null>>;
 }
 
+/** A coalescer over `store`. */
 export function createReadCoalescer(store: CacheStore): ReadCoalescer {
   const reads = createSingleFlight();
   return {
     // Keys never contain a newline (keys.ts escapes every control character).
-    getMany: (keys) => reads.run(keys.join('\n'), () => store.getMany(keys)),
+    getMany: (keys, validators) => reads.run(`${validators}\n${keys.join('\n')}`, () => store.getMany(keys)),
   };
 }
 
-export function createBucketLoader(reads: ReadCoalescer): BucketLoader {
+/**
+ * A request's loader of bucket entries.
+ * @param validators what the request has read of its validators when the batch goes
+ *   out: requests that read the same share the read.
+ */
+export function createBucketLoader(reads: ReadCoalescer, validators: () => string): BucketLoader {
   return new DataLoader<string, string | null>(
     async (keys) => {
       try {
-        return await reads.getMany(keys);
+        return await reads.getMany(keys, validators());
       } catch {
         return keys.map(() => null);
       }
@@ -39,4 +48,39 @@ export function createBucketLoader(reads: ReadCoalescer): BucketLoader {
     // Values are per request anyway; caching them in the loader dedupes repeats.
     { cache: true },
   );
+}
+
+/** A request's validators: each read once, all of a tick in one batch. */
+export interface ValidatorReader {
+  /** The validator at `key`: a value, null when absent, undefined when the store could not say. */
+  load(key: string): Promise<string | null | undefined>;
+  /** Every validator read so far, as one string: requests with equal snapshots may share bucket reads. */
+  snapshot(): string;
+}
+
+/** A request's validator reader over `store`: its own MGET, never shared with another request. */
+export function createValidatorReader(store: CacheStore): ValidatorReader {
+  const seen = new Map<string, string>();
+  const loader = new DataLoader<string, string | null | undefined>(
+    async (keys) => {
+      try {
+        return await store.getMany(keys);
+      } catch {
+        return keys.map(() => undefined);
+      }
+    },
+    { cache: true },
+  );
+  return {
+    async load(key) {
+      const value = await loader.load(key);
+      seen.set(key, String(value));
+      return value;
+    },
+    snapshot: () =>
+      [...seen]
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([key, value]) => `${key}=${value}`)
+        .join('\n'),
+  };
 }

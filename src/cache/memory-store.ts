@@ -65,13 +65,15 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): CacheStore 
         entries.set(key, value, { ttl: Math.max(1, Math.ceil(ttlMs)) });
       }
     },
-    async invalidate(keys, at, ttlMs) {
+    async invalidate(keys, at, ttlMs, validators) {
       let n = 0;
       for (const key of keys) {
         const current = entries.get(key);
         if (current !== undefined && tombstoneTime(current) === undefined) n++;
         entries.set(key, tombstone(at), { ttl: Math.max(1, Math.ceil(ttlMs)) });
       }
+      // One synchronous step with the tombstones: atomic, as the Redis script is.
+      for (const key of validators?.keys ?? []) entries.set(key, validators!.value, { ttl: Math.max(1, Math.ceil(validators!.ttlMs)) });
       return n;
     },
     async deleteMany(keys) {

@@ -1,8 +1,14 @@
 /**
  * The read-through: for a span of buckets, return each bucket's value and how it
- * was got (hit, miss, stale). It composes the request's loader (one batched read),
- * the freshness policy, in-process single-flight, the store lock across processes,
- * and the caller's `compute` (one source query per contiguous span of misses).
+ * was got (hit, miss, stale). It composes the request's validators (one batched
+ * read; see local-tier.ts), the in-process tier, the request's loader (one batched
+ * read of what the tier cannot serve), the freshness policy, in-process
+ * single-flight, the store lock across processes, and the caller's `compute` (one
+ * source query per contiguous span of misses).
+ *
+ * A warm request: validators MGET → every bucket from the tier → done (one command).
+ * After a drop of one of its metrics: that metric's buckets from the store (a second
+ * MGET), kept in the tier under the new validator.
  *
  * A store that fails never fails a read: the source answers and the failure is
  * counted by the resilient store underneath.
@@ -10,7 +16,8 @@
 import { SpanStatusCode, trace, type Attributes } from '@opentelemetry/api';
 import { BUCKET_MS, bucketsOf, type BucketWindow, type Granularity } from './buckets.js';
 import { decodeEntry, encodeEntry, type Entry } from './entry.js';
-import { createBucketLoader, createReadCoalescer, type BucketLoader } from './loader.js';
+import { createBucketLoader, createReadCoalescer, createValidatorReader, type BucketLoader, type ValidatorReader } from './loader.js';
+import { estimateBytes, type LocalTier, type Validator } from './local-tier.js';
 import { createStoreLock, type LockedWork, type LockOptions } from './lock.js';
 import { lockKey } from './keys.js';
 import { NOOP_OBSERVER, type CacheObserver, type LookupResult } from './observer.js';
@@ -33,6 +40,8 @@ export interface BucketSpec<V> {
   compute(span: BucketWindow): Promise<ReadonlyMap<number, V>>;
   /** The value of a bucket with no source rows. */
   empty: V;
+  /** The key of the validator the metric's drops replace (keys.ts `validatorKey`); without one the tier is not used. */
+  validatorKey?: string | undefined;
 }
 
 export interface BucketResult<V> {
@@ -46,6 +55,8 @@ export interface BucketResult<V> {
 /** Per request: the batching loader and what the request saw, for `extensions.cache`. */
 export interface RequestCache {
   readonly loader: BucketLoader;
+  /** The validators this request reads, once each, in one batch. */
+  readonly validators: ValidatorReader;
   /** Per metric: buckets hit, missed and served stale in this request. */
   readonly stats: Map<string, Record<LookupResult, number>>;
   /** The earliest `freshUntil` of every bucket this request read: how long its answer holds. */
@@ -73,6 +84,8 @@ export interface CacheCoreOptions {
   /** Epoch ms now. @default Date.now */
   clock?: () => number;
   lock?: Partial<LockOptions>;
+  /** The in-process tier in front of the store; absent: every read goes to the store. */
+  local?: LocalTier | undefined;
 }
 
 const tracer = trace.getTracer('dashboard-api/cache');
@@ -92,7 +105,7 @@ async function inSpan<T>(name: string, attributes: Attributes, work: (set: (a: A
 }
 
 export function createCacheCore(options: CacheCoreOptions): CacheCore {
-  const { store } = options;
+  const { store, local } = options;
   // Semantic conventions name the store the lookups go to; the in-process store has none.
   const storeAttributes: Attributes =
     store.kind === 'memory' ? { 'cache.store': 'memory' } : { 'db.system': 'redis', 'cache.store': store.kind };
@@ -129,7 +142,7 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
   }
 
   /** Computes a span from the source, stores it, and returns bucket → value. */
-  function computeAndStore<V>(spec: BucketSpec<V>, span: BucketWindow): Promise<Map<number, V>> {
+  function computeAndStore<V>(spec: BucketSpec<V>, span: BucketWindow, validator: Validator): Promise<Map<number, V>> {
     return inSpan(
       'cache.recompute',
       {
@@ -139,11 +152,11 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
         'cache.span.from': new Date(span.from).toISOString(),
         'cache.span.to': new Date(span.to).toISOString(),
       },
-      () => computeAndStoreNow(spec, span),
+      () => computeAndStoreNow(spec, span, validator),
     );
   }
 
-  async function computeAndStoreNow<V>(spec: BucketSpec<V>, span: BucketWindow): Promise<Map<number, V>> {
+  async function computeAndStoreNow<V>(spec: BucketSpec<V>, span: BucketWindow, validator: Validator): Promise<Map<number, V>> {
     const started = performance.now();
     // Before the source is read: an invalidation at or after this instant may concern a
     // row this computation does not see, so its result must not replace the tombstone.
@@ -159,7 +172,12 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
       const value = computed.get(bucket) ?? spec.empty;
       values.set(bucket, value);
       const entry: Entry<V> = { value, computedAt: now, version: spec.version, ...deadlines(bucket, spec.granularity, now, spec.ttl) };
-      writes.push({ key: spec.keyOf(bucket), value: encodeEntry(entry), ttlMs: physicalTtlMs(entry, now) });
+      const key = spec.keyOf(bucket);
+      const text = encodeEntry(entry);
+      writes.push({ key, value: text, ttlMs: physicalTtlMs(entry, now) });
+      // Under the validator read before the source was: a drop since then replaced it,
+      // so this copy is refused by every request that reads the new one.
+      if (local && spec.validatorKey) local.set(key, entry, validator, estimateBytes(key, text.length));
     }
     await store.setMany(writes, { unlessInvalidatedSince: readFrom }).catch(() => {});
     return values;
@@ -170,16 +188,17 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
    * lock and finishes in time, else computed here (see lock.ts for the protocol).
    * A refresh (`wait` false) that finds the lock held leaves the span to its holder.
    */
-  function fill<V>(spec: BucketSpec<V>, span: BucketWindow, wait: boolean): Promise<Map<number, V>> {
+  function fill<V>(spec: BucketSpec<V>, span: BucketWindow, wait: boolean, validator: Validator): Promise<Map<number, V>> {
     const buckets = bucketsOf(span);
     const keys = buckets.map((b) => spec.keyOf(b));
     const need = wait ? 'servable' : 'fresh';
-    const flightKey = `${keys[0]}|${keys.length}|${wait ? 'fill' : 'refresh'}`;
+    // Only requests that read the same validator share a computation (see loader.ts).
+    const flightKey = `${keys[0]}|${keys.length}|${wait ? 'fill' : 'refresh'}|${String(validator)}`;
     const work: LockedWork<Map<number, V>> = {
       lockKey: lockKey(keys[0]!, keys.length),
       keys,
       check: (texts) => complete(spec, buckets, texts, need),
-      compute: () => computeAndStore(spec, span),
+      compute: () => computeAndStore(spec, span, validator),
       ...(wait ? { aroundWait: (waitForHolder) => countedWait(spec.metric, buckets.length, waitForHolder) } : { onHeld: () => new Map() }),
     };
     return computations.run(flightKey, () => lock.run(work), keys);
@@ -234,25 +253,49 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
     buckets: number[],
     keys: string[],
     request: RequestCache,
+    validator: Validator,
   ): Promise<Array<BucketResult<V>>> {
-    const texts = await request.loader.loadMany(keys);
-    const now = clock();
     const results: Array<BucketResult<V>> = new Array(buckets.length);
     const missing: number[] = [];
     const stale: number[] = [];
-    buckets.forEach((bucket, i) => {
-      const entry = decodeOrNull<V>(texts[i] as string | null | Error);
+    const classify = (i: number, entry: Entry<V> | null | undefined, now: number) => {
+      const bucket = buckets[i]!;
       const freshness = decide(entry, now, spec.version);
       if (freshness === 'fresh') results[i] = { bucket, value: entry!.value, how: 'hit', freshUntil: entry!.freshUntil };
       else if (freshness === 'stale') {
         results[i] = { bucket, value: entry!.value, how: 'stale', freshUntil: now };
         stale.push(bucket);
       } else missing.push(bucket);
-    });
+    };
+
+    // The tier first: what it holds under the validator just read needs no store read.
+    const tier = local && spec.validatorKey ? local : undefined;
+    let fromStore: number[] = [];
+    const now = clock();
+    if (tier && validator !== undefined) {
+      for (let i = 0; i < keys.length; i++) {
+        const entry = tier.get<V>(keys[i]!, validator);
+        if (entry && entry.version === spec.version) classify(i, entry, now);
+        else fromStore.push(i);
+      }
+    } else fromStore = keys.map((_, i) => i);
+
+    if (fromStore.length) {
+      const texts = await request.loader.loadMany(fromStore.map((i) => keys[i]!));
+      const at = clock();
+      fromStore.forEach((i, j) => {
+        const text = texts[j] as string | null | Error;
+        const entry = decodeOrNull<V>(text);
+        if (entry && tier) tier.set(keys[i]!, entry, validator, estimateBytes(keys[i]!, (text as string).length));
+        classify(i, entry, at);
+      });
+    }
+    missing.sort((x, y) => x - y);
+    stale.sort((x, y) => x - y);
 
     // Stale buckets are served now; one refresh per span runs behind the response.
     for (const span of spansOf(stale, spec.granularity)) {
-      const refresh = fill(spec, span, false)
+      const refresh = fill(spec, span, false, validator)
         .catch(() => undefined)
         .finally(() => background.delete(refresh));
       background.add(refresh);
@@ -263,7 +306,7 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
       const index = new Map(buckets.map((b, i) => [b, i]));
       await Promise.all(
         spansOf(missing, spec.granularity).map(async (span) => {
-          const values = await fill(spec, span, true);
+          const values = await fill(spec, span, true, validator);
           for (const bucket of bucketsOf(span)) {
             request.loader.clear(spec.keyOf(bucket));
             results[index.get(bucket)!] = {
@@ -281,23 +324,28 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
 
   return {
     forRequest() {
-      return { loader: createBucketLoader(reads), stats: new Map(), freshUntil: Infinity };
+      const validators = createValidatorReader(store);
+      // Bucket reads are shared only between requests that read the same validators.
+      return { loader: createBucketLoader(reads, validators.snapshot), validators, stats: new Map(), freshUntil: Infinity };
     },
 
     async read<V>(spec: BucketSpec<V>, window: BucketWindow, request: RequestCache) {
       const buckets = bucketsOf(window);
       const keys = buckets.map((b) => spec.keyOf(b));
+      // Before anything of the buckets is read: what this request may serve from the tier,
+      // and which in-process work it may join, depends on it (local-tier.ts).
+      const validator: Validator = spec.validatorKey ? await request.validators.load(spec.validatorKey) : null;
       // Requests that join share the same array of results (callers treat it as read-only).
       let own = false;
       const results = await sharedReads.run(
-        `${keys[0]}|${keys.length}|${spec.version}`,
+        `${keys[0]}|${keys.length}|${spec.version}|${String(validator)}`,
         () => {
           own = true; // this request started the read (work starts inside `run`)
           return inSpan(
             'cache.lookup',
             { 'cache.metric': spec.metric, 'cache.granularity': spec.granularity, 'cache.buckets': buckets.length, ...storeAttributes },
             async (set) => {
-              const results = await readOwn(spec, buckets, keys, request);
+              const results = await readOwn(spec, buckets, keys, request, validator);
               const counts = { hit: 0, miss: 0, stale: 0 };
               for (const r of results) counts[r.how]++;
               set({ 'cache.hits': counts.hit, 'cache.misses': counts.miss, 'cache.stale': counts.stale });

@@ -38,13 +38,21 @@ for i, key in ipairs(KEYS) do
 end
 return 0`;
 
-/** Tombstones in place of entries (ARGV: tombstone, ttl); returns how many held a live entry. */
+/**
+ * Tombstones in place of entries, and new validators, in one atomic step. KEYS: the
+ * entries, then the validators; ARGV: tombstone, its ttl, how many KEYS are entries,
+ * validator value, its ttl. Returns how many entries were live (not tombstones).
+ */
 const INVALIDATE = `
 local n = 0
-for _, key in ipairs(KEYS) do
-  local current = redis.call('GET', key)
+local entries = tonumber(ARGV[3])
+for i = 1, entries do
+  local current = redis.call('GET', KEYS[i])
   if current and not string.match(current, '^{"t":%d+}$') then n = n + 1 end
-  redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
+  redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])
+end
+for i = entries + 1, #KEYS do
+  redis.call('SET', KEYS[i], ARGV[4], 'PX', ARGV[5])
 end
 return n`;
 
@@ -158,12 +166,25 @@ function wrap(raw: Client, kind: 'redis' | 'cluster'): CacheStore {
         }),
       );
     },
-    async invalidate(keys, at, ttlMs) {
-      if (keys.length === 0) return 0;
+    async invalidate(keys, at, ttlMs, validators) {
+      const items = [...keys.map((key) => ({ key, validator: false })), ...(validators?.keys ?? []).map((key) => ({ key, validator: true }))];
+      if (items.length === 0) return 0;
+      // A tenant's entries and validators share its hash tag: one script per tenant.
       const counts = await Promise.all(
-        bySlot(keys.map((key) => ({ key }))).map((group) =>
-          client.invalidateKeys(group.length, ...group.map((g) => g.key), tombstone(at), Math.max(1, Math.ceil(ttlMs))),
-        ),
+        bySlot(items).map((group) => {
+          const entries = group.filter((g) => !g.validator).map((g) => g.key);
+          const ours = group.filter((g) => g.validator).map((g) => g.key);
+          return client.invalidateKeys(
+            entries.length + ours.length,
+            ...entries,
+            ...ours,
+            tombstone(at),
+            Math.max(1, Math.ceil(ttlMs)),
+            entries.length,
+            validators?.value ?? '',
+            Math.max(1, Math.ceil(validators?.ttlMs ?? 1)),
+          );
+        }),
       );
       return counts.reduce((a, b) => a + Number(b), 0);
     },

@@ -59,7 +59,7 @@ export function createResilientStore(
     breakerState: () => breaker.state(),
     getMany: (keys) => call('get', () => store.getMany(keys)),
     setMany: (writes, options) => call('set', () => store.setMany(writes, options)),
-    invalidate: (keys, at, ttlMs) => call('delete', () => store.invalidate(keys, at, ttlMs)),
+    invalidate: (keys, at, ttlMs, validators) => call('delete', () => store.invalidate(keys, at, ttlMs, validators)),
     deleteMany: (keys) => call('delete', () => store.deleteMany(keys)),
     deleteByPrefix: (prefix) => call('scan', () => store.deleteByPrefix(prefix)),
     acquireLock: (key, token, ttlMs) => call('lock', () => store.acquireLock(key, token, ttlMs)),

@@ -31,6 +31,23 @@ export function tombstoneTime(value: string | null | undefined): number | undefi
   return m ? Number(m[1]) : undefined;
 }
 
+/** Validator keys (keys.ts `validatorKey`) to replace together with a drop. */
+export interface ValidatorWrite {
+  keys: readonly string[];
+  /** A value never used before (see `newValidator`). */
+  value: string;
+  /** Milliseconds: longer than any in-process copy may live, so that a validator never reads as absent again while a copy read under "absent" could still be served. */
+  ttlMs: number;
+}
+
+/**
+ * A fresh validator value, unique to one drop: an instant and random bits, so that a
+ * value never comes back (a counter would, once its key expired and was made again).
+ */
+export function newValidator(at: number): string {
+  return `${Math.floor(at).toString(36)}.${Math.random().toString(36).slice(2, 10)}${Math.random().toString(36).slice(2, 10)}`;
+}
+
 export interface CacheStore {
   /** Which implementation this is, for /readyz. */
   readonly kind: 'memory' | 'redis' | 'cluster';
@@ -43,9 +60,11 @@ export interface CacheStore {
   setMany(writes: readonly StoreWrite[], options?: { unlessInvalidatedSince?: number }): Promise<void>;
   /**
    * Replaces each key by a tombstone of `at` living `ttlMs`; resolves with how many
-   * keys held a live entry (a tombstone does not count).
+   * keys held a live entry (a tombstone does not count). With `validators`, sets each
+   * of their keys to their value in the same atomic step (per hash slot): nobody can
+   * see the tombstones without the new validators, or the reverse.
    */
-  invalidate(keys: readonly string[], at: number, ttlMs: number): Promise<number>;
+  invalidate(keys: readonly string[], at: number, ttlMs: number, validators?: ValidatorWrite): Promise<number>;
   /** Deletes `keys`; resolves with how many existed. */
   deleteMany(keys: readonly string[]): Promise<number>;
   /** Deletes every key that starts with `prefix`; resolves with how many existed. */

@@ -7,6 +7,7 @@
  */
 import type { Registry } from 'prom-client';
 import { createInvalidator } from '../cache/invalidation.js';
+import { createLocalTier } from '../cache/local-tier.js';
 import { createMemoryStore } from '../cache/memory-store.js';
 import { createCacheCore, type CacheCore } from '../cache/read-through.js';
 import { createClusterStore, createRedisStore } from '../cache/redis-store.js';
@@ -63,11 +64,15 @@ export async function openCacheRuntime(config: Config, options: CacheRuntimeOpti
   // requests do not count a store that is merely still connecting as failed.
   if (!(await store.ping())) logger.warn({ store: store.kind }, 'cache store not reachable at start; serving from the source until it is');
 
+  // The in-process tier of decoded buckets; with the memory store too, where it saves
+  // decoding every entry on every read.
+  const local = config.cache.localMaxBytes > 0 ? createLocalTier({ maxBytes: config.cache.localMaxBytes, clock }) : undefined;
   const core = createCacheCore({
     store,
     observer: cacheMetrics,
     clock,
     lock: { ttlMs: config.cache.lockTtlMs, waitMs: config.cache.lockWaitMs },
+    local,
   });
   // Background refreshes finish before the store closes (registered after it: closes first).
   lifecycle.defer('cache refreshes', () => core.idle());

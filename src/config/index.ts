@@ -56,6 +56,8 @@ export interface CacheSettings {
   memoryMaxEntries: number;
   /** In-process store bound, bytes. @default 268435456 */
   memoryMaxBytes: number;
+  /** The in-process tier of decoded buckets in front of the store, bytes; 0 turns it off. @default 67108864 */
+  localMaxBytes: number;
 }
 
 export interface Config {
@@ -149,6 +151,7 @@ export const DEFAULTS = Object.freeze({
     lockWaitMs: 3_000,
     memoryMaxEntries: 100_000,
     memoryMaxBytes: 256 * 1024 * 1024,
+    localMaxBytes: 64 * 1024 * 1024,
   } satisfies CacheSettings),
   events: Object.freeze({ claimIdleMs: 30_000, coalesceMs: 250 }),
   /** @default 'info' */
@@ -156,6 +159,12 @@ export const DEFAULTS = Object.freeze({
 });
 
 type Env = Readonly<Record<string, string | undefined>>;
+
+/** A byte bound of at least 1 MiB, or 0 for "off". */
+function bytesOrOff(env: Env, name: string, fallback: number): number {
+  if (env[name]?.trim() === '0') return 0;
+  return integer(env, name, fallback, 1_048_576, 64 * 1024 ** 3);
+}
 
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
@@ -324,6 +333,7 @@ export function loadConfig(env: Env = process.env): Config {
       lockWaitMs: integer(env, 'CACHE_LOCK_WAIT_MS', DEFAULTS.cache.lockWaitMs, 0, 600_000),
       memoryMaxEntries: integer(env, 'CACHE_MEMORY_MAX_ENTRIES', DEFAULTS.cache.memoryMaxEntries, 100, 100_000_000),
       memoryMaxBytes: integer(env, 'CACHE_MEMORY_MAX_BYTES', DEFAULTS.cache.memoryMaxBytes, 1_048_576, 64 * 1024 ** 3),
+      localMaxBytes: bytesOrOff(env, 'CACHE_LOCAL_MAX_BYTES', DEFAULTS.cache.localMaxBytes),
     },
     responseCacheTtlMs: integer(env, 'RESPONSE_CACHE_TTL_MS', 0, 0, 3_600_000),
     events: {

@@ -11,7 +11,8 @@ import { BUCKET_MS, bucketStart } from '../cache/buckets.js';
 import type { Invalidator } from '../cache/invalidation.js';
 import type { InvalidationNotice } from '../events/notices.js';
 import type { DomainEvent } from '../events/types.js';
-import type { MetricName } from './define.js';
+import { validatorKey } from '../cache/keys.js';
+import type { MetricName, StoredMetric } from './define.js';
 import { metricPrefix, planEvent, planRange, type InvalidationPlan, type KeySpace } from './planner.js';
 import { DASHBOARD_REGISTRY, type MetricRegistry } from './registry.js';
 
@@ -49,14 +50,19 @@ export function createInvalidationService(options: InvalidationOptions): Invalid
   const notify = options.notify ?? (() => {});
   const alsoDrop = options.alsoDrop ?? (async () => {});
 
-  const dropPlan = async (plan: InvalidationPlan, reason: string) => {
-    const counts = await Promise.all([...plan].map(([metric, keys]) => invalidator.drop(metric, reason, keys)));
+  // Every drop replaces the metric's validator too, so that no instance serves an
+  // in-process copy read before it.
+  const validatorOf = (tenant: string, metric: StoredMetric) => validatorKey({ ...space, tenant, metric: metric.name, metricVersion: metric.version });
+  const dropPlan = async (plan: InvalidationPlan, reason: string, tenant: string) => {
+    const counts = await Promise.all(
+      [...plan].map(([name, keys]) => invalidator.drop(name, reason, keys, [validatorOf(tenant, registry.get(name) as StoredMetric)])),
+    );
     return counts.reduce((a, b) => a + b, 0);
   };
 
   return {
     async onEvent(event) {
-      const [dropped] = await Promise.all([dropPlan(planEvent(space, event, registry.stored), event.type), alsoDrop(event.tenant)]);
+      const [dropped] = await Promise.all([dropPlan(planEvent(space, event, registry.stored), event.type, event.tenant), alsoDrop(event.tenant)]);
       const hour = bucketStart(event.occurredAt, 'HOUR');
       notify({
         tenant: event.tenant,
@@ -72,8 +78,8 @@ export function createInvalidationService(options: InvalidationOptions): Invalid
     async manual(tenant, names, range) {
       const metrics = registry.storedBehind(names);
       const drop = range
-        ? dropPlan(planRange(space, tenant, metrics, range.from, range.to), 'manual')
-        : Promise.all(metrics.map((m) => invalidator.dropPrefix(m.name, 'manual', metricPrefix(space, tenant, m)))).then((counts) =>
+        ? dropPlan(planRange(space, tenant, metrics, range.from, range.to), 'manual', tenant)
+        : Promise.all(metrics.map((m) => invalidator.dropPrefix(m.name, 'manual', metricPrefix(space, tenant, m), [validatorOf(tenant, m)]))).then((counts) =>
             counts.reduce((a, b) => a + b, 0),
           );
       const [dropped] = await Promise.all([drop, alsoDrop(tenant)]);

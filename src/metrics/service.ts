@@ -6,7 +6,7 @@
  * fetched once.
  */
 import { bucketsOf, type BucketWindow } from '../cache/buckets.js';
-import { buildKey } from '../cache/keys.js';
+import { buildKey, validatorKey } from '../cache/keys.js';
 import type { LookupResult } from '../cache/observer.js';
 import type { BucketSpec, CacheCore, RequestCache } from '../cache/read-through.js';
 import { countDistinct, sketchOf } from '../cache/sketch.js';
@@ -127,6 +127,7 @@ export function createMetricsService(
       granularity: window.granularity,
       ttl: metric.ttl,
       keyOf: (bucketStart) => buildKey({ ...base, bucketStart }),
+      validatorKey: validatorKey(base),
       compute: (span) => computeSpan(source, metric, scope, span) as Promise<ReadonlyMap<number, V>>,
       empty: EMPTY[metric.combine] as V,
     };

@@ -160,6 +160,20 @@ describe.each(SUBJECTS)('store contract: $name', ({ name, open }) => {
     );
   });
 
+  it('invalidate replaces validators with the tombstones, in each tenant slot, with their own TTL', async () => {
+    const p = fresh();
+    const entries = [`${p}:{t1}:a`, `${p}:{t2}:b`];
+    const validators = [`${p}:{t1}:~v:M:1`, `${p}:{t2}:~v:M:1`, `${p}:{t3}:~v:M:1`];
+    await store.setMany([...entries, validators[0]!].map((key) => ({ key, value: 'old', ttlMs: 60_000 })));
+    expect(await store.invalidate(entries, 1_000, 60_000, { keys: validators, value: 'v-2', ttlMs: 80 })).toBe(2);
+    expect(await store.getMany(validators)).toEqual(['v-2', 'v-2', 'v-2']);
+    expect((await store.getMany(entries)).map((v) => tombstoneTime(v))).toEqual([1_000, 1_000]);
+    // Validators alone (a drop that found no entry of that slot) are still replaced.
+    expect(await store.invalidate([], 2_000, 60_000, { keys: [validators[2]!], value: 'v-3', ttlMs: 60_000 })).toBe(0);
+    expect(await store.getMany([validators[2]!])).toEqual(['v-3']);
+    await eventually(async () => (await store.getMany(validators.slice(0, 2))).every((v) => v === null), 3_000, 'validators expiring');
+  });
+
   it('setMany unlessInvalidatedSince keeps a newer tombstone and replaces an older one, per key', async () => {
     const p = fresh();
     const [older, newer, plain] = [`${p}:{u}:older`, `${p}:{u}:newer`, `${p}:{u}:plain`];

@@ -1,0 +1,103 @@
+/**
+ * The in-process tier: decoded entries in front of the store, so that a warm read
+ * decodes nothing and sends no bucket keys. Bounded in bytes, least recently used
+ * out first; each item keeps its entry's fresh and stale deadlines, exactly as the
+ * store does, and lives no longer than `maxLifeMs`.
+ *
+ * An item is served only under the validator it was read under (keys.ts
+ * `validatorKey`): every drop of a metric's buckets replaces that metric's validator
+ * in the store, in the same atomic step as the drop. A request reads the validators
+ * of the metrics it needs first (one MGET in the tenant's slot); an item whose
+ * validator differs is not served and the request goes to the store for it. So an
+ * item is never older than the last drop that the request could know of:
+ *
+ * | the request reads validator | the item was read under | then                              |
+ * |-----------------------------|-------------------------|-----------------------------------|
+ * | v                           | v                       | served (fresh), or stale + refresh |
+ * | v                           | u ≠ v                   | read from the store, kept under v  |
+ * | none (never dropped/expired)| none                    | served                             |
+ * | unknown (store failed)      | any                     | not served: the read goes on as if |
+ * |                             |                         | there were no tier                 |
+ *
+ * Why "none" is safe: a validator lives `validatorTtlMs`, longer than any item may
+ * (`maxLifeMs`), so an item read under "none" is gone before its metric's validator
+ * could expire and read "none" again.
+ */
+import { LRUCache } from 'lru-cache';
+import type { Entry } from './entry.js';
+
+/** @default maxBytes 67108864 (64 MiB), maxLifeMs 86400000 (a day) */
+export interface LocalTierOptions {
+  /** Most bytes kept, as estimated by the caller's `bytes` for each item. @default 67108864 */
+  maxBytes?: number;
+  /** Longest an item lives, whatever its entry says: must stay below the validators' TTL. @default 86400000 */
+  maxLifeMs?: number;
+  /** Epoch ms now; must never read 0 (lru-cache takes a 0 start for "no TTL"). @default Date.now */
+  clock?: () => number;
+}
+
+/** The validator a request read: a value, `null` when the store holds none, `undefined` when it could not say. */
+export type Validator = string | null | undefined;
+
+export interface LocalTier {
+  /** The entry under `key` if it was kept under exactly `validator` (never for an unknown one) and has not expired. */
+  get<V>(key: string, validator: Validator): Entry<V> | undefined;
+  /** Keeps `entry` under `validator` (nothing for an unknown one), counting `bytes` against the bound. */
+  set(key: string, entry: Entry, validator: Validator, bytes: number): void;
+  /** Bytes kept now (never above the bound). */
+  bytes(): number;
+  /** The bound, in bytes. */
+  readonly maxBytes: number;
+}
+
+/** The tier's defaults. */
+export const LOCAL_TIER_DEFAULTS = Object.freeze({
+  /** @default 64 MiB */
+  maxBytes: 64 * 1024 * 1024,
+  /** @default a day */
+  maxLifeMs: 86_400_000,
+});
+
+interface Item {
+  entry: Entry;
+  validator: string | null;
+}
+
+/** Creates an empty tier. */
+export function createLocalTier(options: LocalTierOptions = {}): LocalTier {
+  const maxBytes = options.maxBytes ?? LOCAL_TIER_DEFAULTS.maxBytes;
+  const maxLifeMs = options.maxLifeMs ?? LOCAL_TIER_DEFAULTS.maxLifeMs;
+  const clock = options.clock ?? Date.now;
+  const items = new LRUCache<string, Item>({
+    maxSize: maxBytes,
+    // Expired items go when read or when space is needed; timers would run in real time.
+    ttlAutopurge: false,
+    // A clock moved within the same millisecond of real time must count.
+    ttlResolution: 0,
+    perf: { now: clock },
+  });
+  return {
+    maxBytes,
+    get<V>(key: string, validator: Validator) {
+      if (validator === undefined) return undefined;
+      const item = items.get(key);
+      return item && item.validator === validator ? (item.entry as Entry<V>) : undefined;
+    },
+    set(key, entry, validator, bytes) {
+      if (validator === undefined) return;
+      const ttl = Math.min(maxLifeMs, entry.staleUntil - clock());
+      // Larger than the whole bound: lru-cache would refuse it anyway; say so by not trying.
+      if (ttl <= 0 || bytes > maxBytes) {
+        items.delete(key);
+        return;
+      }
+      items.set(key, { entry, validator }, { ttl: Math.ceil(ttl), size: Math.max(1, Math.ceil(bytes)) });
+    },
+    bytes: () => items.calculatedSize,
+  };
+}
+
+/** An estimate of an item's bytes in memory: decoded values take about twice their JSON (UTF-16), plus the key and bookkeeping. */
+export function estimateBytes(key: string, encodedLength: number): number {
+  return 2 * (key.length + encodedLength) + 96;
+}
