@@ -61,6 +61,8 @@ export const LOCAL_TIER_DEFAULTS = Object.freeze({
 interface Item {
   entry: Entry;
   validator: string | null;
+  /** Epoch ms: the entry's stale deadline or the longest life, whichever comes first. */
+  until: number;
 }
 
 /** Creates an empty tier. */
@@ -81,17 +83,19 @@ export function createLocalTier(options: LocalTierOptions = {}): LocalTier {
     get<V>(key: string, validator: Validator) {
       if (validator === undefined) return undefined;
       const item = items.get(key);
-      return item && item.validator === validator ? (item.entry as Entry<V>) : undefined;
+      // lru-cache's TTL only makes room; the deadline itself is checked here, to the millisecond.
+      return item && item.validator === validator && clock() < item.until ? (item.entry as Entry<V>) : undefined;
     },
     set(key, entry, validator, bytes) {
       if (validator === undefined) return;
-      const ttl = Math.min(maxLifeMs, entry.staleUntil - clock());
+      const now = clock();
+      const ttl = Math.min(maxLifeMs, entry.staleUntil - now);
       // Larger than the whole bound: lru-cache would refuse it anyway; say so by not trying.
       if (ttl <= 0 || bytes > maxBytes) {
         items.delete(key);
         return;
       }
-      items.set(key, { entry, validator }, { ttl: Math.ceil(ttl), size: Math.max(1, Math.ceil(bytes)) });
+      items.set(key, { entry, validator, until: now + ttl }, { ttl: Math.ceil(ttl), size: Math.max(1, Math.ceil(bytes)) });
     },
     bytes: () => items.calculatedSize,
   };

@@ -167,7 +167,10 @@ function wrap(raw: Client, kind: 'redis' | 'cluster'): CacheStore {
       );
     },
     async invalidate(keys, at, ttlMs, validators) {
-      const items = [...keys.map((key) => ({ key, validator: false })), ...(validators?.keys ?? []).map((key) => ({ key, validator: true }))];
+      const items = [
+        ...keys.map((key) => ({ key, validator: false })),
+        ...(validators?.keys ?? []).map((key) => ({ key, validator: true })),
+      ];
       if (items.length === 0) return 0;
       // A tenant's entries and validators share its hash tag: one script per tenant.
       const counts = await Promise.all(

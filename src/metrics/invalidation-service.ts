@@ -52,7 +52,8 @@ export function createInvalidationService(options: InvalidationOptions): Invalid
 
   // Every drop replaces the metric's validator too, so that no instance serves an
   // in-process copy read before it.
-  const validatorOf = (tenant: string, metric: StoredMetric) => validatorKey({ ...space, tenant, metric: metric.name, metricVersion: metric.version });
+  const validatorOf = (tenant: string, metric: StoredMetric) =>
+    validatorKey({ ...space, tenant, metric: metric.name, metricVersion: metric.version });
   const dropPlan = async (plan: InvalidationPlan, reason: string, tenant: string) => {
     const counts = await Promise.all(
       [...plan].map(([name, keys]) => invalidator.drop(name, reason, keys, [validatorOf(tenant, registry.get(name) as StoredMetric)])),
@@ -62,7 +63,10 @@ export function createInvalidationService(options: InvalidationOptions): Invalid
 
   return {
     async onEvent(event) {
-      const [dropped] = await Promise.all([dropPlan(planEvent(space, event, registry.stored), event.type, event.tenant), alsoDrop(event.tenant)]);
+      const [dropped] = await Promise.all([
+        dropPlan(planEvent(space, event, registry.stored), event.type, event.tenant),
+        alsoDrop(event.tenant),
+      ]);
       const hour = bucketStart(event.occurredAt, 'HOUR');
       notify({
         tenant: event.tenant,
@@ -79,9 +83,9 @@ export function createInvalidationService(options: InvalidationOptions): Invalid
       const metrics = registry.storedBehind(names);
       const drop = range
         ? dropPlan(planRange(space, tenant, metrics, range.from, range.to), 'manual', tenant)
-        : Promise.all(metrics.map((m) => invalidator.dropPrefix(m.name, 'manual', metricPrefix(space, tenant, m), [validatorOf(tenant, m)]))).then((counts) =>
-            counts.reduce((a, b) => a + b, 0),
-          );
+        : Promise.all(
+            metrics.map((m) => invalidator.dropPrefix(m.name, 'manual', metricPrefix(space, tenant, m), [validatorOf(tenant, m)])),
+          ).then((counts) => counts.reduce((a, b) => a + b, 0));
       const [dropped] = await Promise.all([drop, alsoDrop(tenant)]);
       const now = clock();
       notify({

@@ -6,7 +6,7 @@
  */
 import type { StoreOperation } from '../../src/cache/errors.js';
 import type { CacheObserver, LookupResult } from '../../src/cache/observer.js';
-import type { CacheStore, StoreWrite } from '../../src/cache/store.js';
+import type { CacheStore, StoreWrite, ValidatorWrite } from '../../src/cache/store.js';
 import { createMemoryStore } from '../../src/cache/memory-store.js';
 
 /** A clock that moves only when told to. */
@@ -188,9 +188,9 @@ export function createFlakyStore(options: FlakyStoreOptions = {}): FlakyStore {
       await enter('setMany');
       return inner.setMany(writes, setOptions);
     },
-    async invalidate(keys: readonly string[], at: number, ttlMs: number) {
+    async invalidate(keys: readonly string[], at: number, ttlMs: number, validators?: ValidatorWrite) {
       await enter('invalidate');
-      return inner.invalidate(keys, at, ttlMs);
+      return inner.invalidate(keys, at, ttlMs, validators);
     },
     async deleteMany(keys: readonly string[]) {
       await enter('deleteMany');

@@ -1,0 +1,173 @@
+/**
+ * The in-process tier: its bound, its LRU order, its deadlines on an injected clock,
+ * the validator rule; and through the read-through: a warm read sends only the
+ * validators, a drop elsewhere (the validator replaced in the store) sends the next
+ * read to the store, and a bucket turning stale inside the tier is served stale once
+ * while one refresh replaces it.
+ */
+import { describe, expect, it } from 'vitest';
+import { BUCKET_MS, bucketsOf, type BucketWindow } from '../../src/cache/buckets.js';
+import type { Entry } from '../../src/cache/entry.js';
+import { createInvalidator } from '../../src/cache/invalidation.js';
+import { buildKey, validatorKey } from '../../src/cache/keys.js';
+import { createLocalTier, estimateBytes } from '../../src/cache/local-tier.js';
+import { createMemoryStore } from '../../src/cache/memory-store.js';
+import { createCacheCore, type BucketSpec } from '../../src/cache/read-through.js';
+import { createResilientStore } from '../../src/cache/resilient-store.js';
+import { eventually } from '../helpers/eventually.js';
+import { createFlakyStore, manualClock } from './cache-test-kit.js';
+
+const HOUR = BUCKET_MS.HOUR;
+const NOW = Date.parse('2026-11-25T12:30:00Z');
+const entry = (value: unknown, freshMs = 60_000, staleMs = 600_000): Entry => ({
+  value,
+  computedAt: NOW,
+  version: '1/1',
+  freshUntil: NOW + freshMs,
+  staleUntil: NOW + freshMs + staleMs,
+});
+
+describe('the tier alone', () => {
+  it('never holds more bytes than its bound, dropping the least recently used first', () => {
+    const tier = createLocalTier({ maxBytes: 1_000, clock: manualClock(NOW) });
+    for (let i = 0; i < 10; i++) tier.set(`k${i}`, entry(i), 'v', 300);
+    expect(tier.bytes()).toBeLessThanOrEqual(1_000);
+    expect(tier.bytes()).toBe(900);
+    // The three most recent are there; touching k7 makes k8 the one to go next.
+    expect(tier.get('k7', 'v')?.value).toBe(7);
+    tier.set('k10', entry(10), 'v', 300);
+    expect(tier.get('k8', 'v')).toBeUndefined();
+    expect([7, 9, 10].map((i) => tier.get(`k${i}`, 'v')?.value)).toEqual([7, 9, 10]);
+    // One item larger than the whole bound is not kept at all.
+    tier.set('huge', entry('x'), 'v', 5_000);
+    expect(tier.get('huge', 'v')).toBeUndefined();
+    expect(tier.bytes()).toBeLessThanOrEqual(1_000);
+  });
+
+  it('serves an item only under the validator it was kept under, never under an unknown one', () => {
+    const tier = createLocalTier({ clock: manualClock(NOW) });
+    tier.set('a', entry(1), 'v1', 100);
+    tier.set('n', entry(2), null, 100);
+    tier.set('u', entry(3), undefined, 100);
+    expect(tier.get('a', 'v1')?.value).toBe(1);
+    expect(tier.get('a', 'v2')).toBeUndefined();
+    expect(tier.get('a', null)).toBeUndefined();
+    expect(tier.get('a', undefined)).toBeUndefined();
+    expect(tier.get('n', null)?.value).toBe(2);
+    expect(tier.get('n', 'v1')).toBeUndefined();
+    expect(tier.get('u', undefined)).toBeUndefined();
+    expect(tier.get('u', null)).toBeUndefined();
+  });
+
+  it("keeps an item until its entry's stale deadline, and no longer than its longest life", () => {
+    const clock = manualClock(NOW);
+    const tier = createLocalTier({ clock, maxLifeMs: 120_000 });
+    tier.set('short', entry('s', 1_000, 2_000), 'v', 100);
+    tier.set('long', entry('l', 60_000, 600_000), 'v', 100);
+    clock.advance(2_999);
+    expect(tier.get('short', 'v')?.value).toBe('s');
+    clock.advance(1);
+    expect(tier.get('short', 'v')).toBeUndefined();
+    clock.advance(117_000 - 1);
+    expect(tier.get('long', 'v')?.value).toBe('l');
+    clock.advance(1);
+    expect(tier.get('long', 'v')).toBeUndefined();
+  });
+
+  it('estimates an item at about twice its JSON and key', () => {
+    expect(estimateBytes('k'.repeat(50), 1_000)).toBe(2 * 1_050 + 96);
+  });
+});
+
+describe('the tier in the read-through', () => {
+  const DAY_START = Date.parse('2026-11-25T00:00:00Z');
+  const window: BucketWindow = { granularity: 'HOUR', from: DAY_START, to: DAY_START + 13 * HOUR };
+  const space = { prefix: 'tier', cacheVersion: '1' };
+
+  function setup() {
+    const clock = manualClock(NOW);
+    const inner = createFlakyStore({ inner: createMemoryStore({ clock }) });
+    // A breaker that never opens: these tests are about the tier, not the breaker.
+    const store = createResilientStore(inner, { clock, failureThreshold: 1_000 });
+    const tier = createLocalTier({ clock });
+    const core = createCacheCore({ store, clock, local: tier, lock: { waitMs: 50 } });
+    let generation = 1;
+    const asked: BucketWindow[] = [];
+    const spec: BucketSpec<number> = {
+      metric: 'M',
+      version: '1/1',
+      granularity: 'HOUR',
+      ttl: { openFreshMs: 1_000, openStaleMs: 10_000, closedFreshMs: 60_000, closedStaleMs: 600_000 },
+      keyOf: (bucketStart) => buildKey({ ...space, tenant: 'acme', metric: 'M', metricVersion: 1, granularity: 'HOUR', bucketStart }),
+      validatorKey: validatorKey({ ...space, tenant: 'acme', metric: 'M', metricVersion: 1 }),
+      async compute(span) {
+        asked.push(span);
+        return new Map(bucketsOf(span).map((b) => [b, generation * 100 + (b - DAY_START) / HOUR]));
+      },
+      empty: 0,
+    };
+    const invalidator = createInvalidator(store, undefined, clock);
+    return { clock, inner, core, spec, asked, invalidator, tier, setGeneration: (g: number) => (generation = g) };
+  }
+
+  it('serves a warm read from the tier: the store sees the validator key only', async () => {
+    const { inner, core, spec } = setup();
+    await core.read(spec, window, core.forRequest());
+    await core.idle();
+    inner.reads.length = 0;
+    const warm = await core.read(spec, window, core.forRequest());
+    expect(warm.map((r) => r.how)).toEqual(Array(13).fill('hit'));
+    expect(inner.reads).toEqual([[spec.validatorKey]]);
+  });
+
+  it('goes to the store once a drop has replaced the validator, and keeps what it read under the new one', async () => {
+    const { inner, core, spec, invalidator, setGeneration, asked } = setup();
+    await core.read(spec, window, core.forRequest());
+    setGeneration(2);
+    // Another instance drops hour 3: tombstone and new validator, in the shared store.
+    await invalidator.drop('M', 'order.recorded', [spec.keyOf(DAY_START + 3 * HOUR)], [spec.validatorKey!]);
+    inner.reads.length = 0;
+    asked.length = 0;
+    const after = await core.read(spec, window, core.forRequest());
+    expect(after[3]).toMatchObject({ how: 'miss', value: 203 });
+    expect(after[2]).toMatchObject({ how: 'hit', value: 102 });
+    expect(inner.reads[0]).toEqual([spec.validatorKey]);
+    expect(inner.reads[1]).toHaveLength(13);
+    expect(asked).toEqual([{ granularity: 'HOUR', from: DAY_START + 3 * HOUR, to: DAY_START + 4 * HOUR }]);
+    inner.reads.length = 0;
+    await core.read(spec, window, core.forRequest());
+    expect(inner.reads).toEqual([[spec.validatorKey]]);
+  });
+
+  it('serves a bucket that turned stale inside the tier once, stale, while one refresh replaces it', async () => {
+    const { clock, inner, core, spec, setGeneration, asked } = setup();
+    // The open hour (12:00, now 12:30) is fresh for 1 s, then stale for 10 s.
+    await core.read(spec, window, core.forRequest());
+    setGeneration(2);
+    asked.length = 0;
+    clock.advance(1_500);
+    inner.reads.length = 0;
+    const stale = await core.read(spec, window, core.forRequest());
+    expect(stale[12]).toMatchObject({ how: 'stale', value: 112 });
+    expect(stale.slice(0, 12).every((r) => r.how === 'hit')).toBe(true);
+    // Nothing but the validator was read to find it stale: the tier keeps the deadlines.
+    expect(inner.reads[0]).toEqual([spec.validatorKey]);
+    await core.idle();
+    expect(asked).toEqual([{ granularity: 'HOUR', from: DAY_START + 12 * HOUR, to: DAY_START + 13 * HOUR }]);
+    inner.reads.length = 0;
+    const refreshed = await core.read(spec, window, core.forRequest());
+    expect(refreshed[12]).toMatchObject({ how: 'hit', value: 212 });
+    expect(inner.reads).toEqual([[spec.validatorKey]]);
+  });
+
+  it('does not use the tier while the validators cannot be read, and the source still answers', async () => {
+    const { inner, core, spec } = setup();
+    await core.read(spec, window, core.forRequest());
+    inner.failing = true;
+    const down = await core.read(spec, window, core.forRequest());
+    expect(down.map((r) => r.value)).toEqual(bucketsOf(window).map((b) => 100 + (b - DAY_START) / HOUR));
+    expect(down.every((r) => r.how === 'miss')).toBe(true);
+    inner.failing = false;
+    await eventually(async () => (await core.read(spec, window, core.forRequest())).every((r) => r.how === 'hit'), 5_000, 'back to hits');
+  });
+});
