@@ -14,7 +14,7 @@
  * counted by the resilient store underneath.
  */
 import { SpanStatusCode, trace, type Attributes } from '@opentelemetry/api';
-import { BUCKET_MS, bucketsOf, type BucketWindow, type Granularity } from './buckets.js';
+import { BUCKET_MS, bucketCount, bucketsOf, type BucketWindow, type Granularity } from './buckets.js';
 import { decodeEntry, encodeEntry, type Entry } from './entry.js';
 import { createBucketLoader, createReadCoalescer, createValidatorReader, type BucketLoader, type ValidatorReader } from './loader.js';
 import { estimateBytes, type LocalTier, type Validator } from './local-tier.js';
@@ -68,6 +68,20 @@ export interface CacheCore {
   forRequest(): RequestCache;
   /** Every bucket of `window` with its value and how it was got. */
   read<V>(spec: BucketSpec<V>, window: BucketWindow, request: RequestCache): Promise<Array<BucketResult<V>>>;
+  /**
+   * What `compose` makes of the window's buckets, reused from the tier while every
+   * bucket it was made from is still fresh and the metric's validator has not moved
+   * (so a warm request does work in proportion to what it returns, not to its
+   * buckets). Counted as hits of every bucket, as a read of them would be.
+   * @param sizeOf estimated bytes of a composed value, against the tier's bound.
+   */
+  readComposed<V, T>(
+    spec: BucketSpec<V>,
+    window: BucketWindow,
+    request: RequestCache,
+    compose: (results: ReadonlyArray<BucketResult<V>>) => Promise<T>,
+    sizeOf: (results: ReadonlyArray<BucketResult<V>>) => number,
+  ): Promise<T>;
   /** Background refreshes still running (tests and graceful stop wait on these). */
   idle(): Promise<void>;
   /**
@@ -229,6 +243,14 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
     return new Map(buckets.map((bucket, i) => [bucket, entries[i]!.value]));
   }
 
+  /** Counts a composed value reused for a request: every bucket it stands for, a hit. */
+  function tallyReuse(metric: string, request: RequestCache, count: number, freshUntil: number): void {
+    observer.lookup(metric, 'hit', count);
+    if (freshUntil < request.freshUntil) request.freshUntil = freshUntil;
+    const seen = request.stats.get(metric) ?? { hit: 0, miss: 0, stale: 0 };
+    request.stats.set(metric, { hit: seen.hit + count, miss: seen.miss, stale: seen.stale });
+  }
+
   /** Counts what a request saw: in its stats always, in the observer once per store read. */
   function tally(metric: string, request: RequestCache, results: ReadonlyArray<BucketResult<unknown>>, own: boolean): void {
     const counts = { hit: 0, miss: 0, stale: 0 };
@@ -327,6 +349,31 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
       const validators = createValidatorReader(store);
       // Bucket reads are shared only between requests that read the same validators.
       return { loader: createBucketLoader(reads, validators.snapshot), validators, stats: new Map(), freshUntil: Infinity };
+    },
+
+    async readComposed(spec, window, request, compose, sizeOf) {
+      const tier = local && spec.validatorKey ? local : undefined;
+      if (!tier) return compose(await this.read(spec, window, request));
+      const validator = await request.validators.load(spec.validatorKey!);
+      const count = bucketCount(window);
+      // One key per window: the first bucket's key, the span's length, a mark no bucket key has.
+      const key = `${spec.keyOf(window.from)}|${count}|composed`;
+      const kept = tier.get<unknown>(key, validator);
+      const now = clock();
+      if (kept && kept.version === spec.version && now < kept.freshUntil) {
+        tallyReuse(spec.metric, request, count, kept.freshUntil);
+        return kept.value as never;
+      }
+      const results = await this.read(spec, window, request);
+      const value = await compose(results);
+      // Kept only when made of fresh buckets: a stale one is being refreshed right now.
+      let freshUntil = Infinity;
+      for (const r of results) {
+        if (r.how === 'stale') return value;
+        if (r.freshUntil < freshUntil) freshUntil = r.freshUntil;
+      }
+      tier.set(key, { value, computedAt: now, version: spec.version, freshUntil, staleUntil: freshUntil }, validator, sizeOf(results));
+      return value;
     },
 
     async read<V>(spec: BucketSpec<V>, window: BucketWindow, request: RequestCache) {

@@ -149,13 +149,31 @@ export function createMetricsService(
     window: BucketWindow,
     request: RequestCache | undefined,
     role: string | undefined,
-  ): Promise<{ values: ReadonlyMap<number, V>; read: object }> {
-    if (!cache || !request) {
-      const values = (await computeSpan(source, metric, scope, window)) as ReadonlyMap<number, V>;
-      return { values, read: values };
-    }
+  ): Promise<ReadonlyMap<number, V>> {
+    if (!cache || !request) return (await computeSpan(source, metric, scope, window)) as ReadonlyMap<number, V>;
     const results = await cache.core.read(specFor<V>(metric, scope, window, role), window, request);
-    return { values: new Map(results.map((r) => [r.bucket, r.value])), read: results };
+    return new Map(results.map((r) => [r.bucket, r.value]));
+  }
+
+  /** The composed range value: from the cache's tier while its buckets are unchanged and fresh, else composed now. */
+  function composedValue(
+    metric: StoredMetric,
+    scope: DataScope,
+    window: BucketWindow,
+    request: RequestCache | undefined,
+    role: string | undefined,
+  ) {
+    if (!cache || !request)
+      return bucketValues(metric, scope, window, undefined, role).then((values) => compose(metric, scope, window, values));
+    return cache.core.readComposed(
+      specFor<unknown>(metric, scope, window, role),
+      window,
+      request,
+      // Concurrent identical requests share one read (the same results array): combine
+      // its buckets once for all of them too.
+      (results) => combineOnce(results, () => compose(metric, scope, window, new Map(results.map((r) => [r.bucket, r.value])))),
+      (results) => composedBytes(metric, results.length),
+    );
   }
 
   /** The range value of a stored metric, composed from its buckets as its `combine` says. */
@@ -216,10 +234,7 @@ export function createMetricsService(
 
       /** A stored metric's composed range value, once per request (and per shared read). */
       const composed = (metric: StoredMetric, scope: DataScope, window: BucketWindow) =>
-        once(keyOf(metric.name, scope, window), async () => {
-          const { values, read } = await bucketValues(metric, scope, window, request, role);
-          return combineOnce(read, () => compose(metric, scope, window, values));
-        });
+        once(keyOf(metric.name, scope, window), () => composedValue(metric, scope, window, request, role));
 
       const reader: MetricsReader = {
         async read(metric, scope, window, args) {
@@ -248,6 +263,11 @@ export function createMetricsService(
       return reader;
     },
   };
+}
+
+/** Estimated bytes of a composed value: a series' points, a merge's groups (bounded by the buckets' own). */
+function composedBytes(metric: StoredMetric, buckets: number): number {
+  return metric.combine === 'topN' ? 256 + buckets * 512 : 256 + buckets * 64;
 }
 
 /**
