@@ -62,6 +62,10 @@ export interface MetricsCache {
   cacheVersion: string;
 }
 
+/** How long a group's display name is remembered. */
+export const LABEL_MEMORY_MS = 60_000;
+const LABELS_MAX = 50_000;
+
 /** The empty bucket, per way of combining. */
 const EMPTY: Readonly<Record<StoredMetric['combine'], unknown>> = Object.freeze({
   sum: 0,
@@ -210,12 +214,33 @@ export function createMetricsService(
     const ranked = [...totals.entries()]
       .sort(([idA, a], [idB, b]) => (b[by] ?? 0) - (a[by] ?? 0) || (idA < idB ? -1 : idA > idB ? 1 : 0))
       .slice(0, limit);
-    const labels = await source.labels(
-      metric.labels,
-      scope.tenant,
-      ranked.map(([key]) => key),
-    );
+    const labels = await labelsOf(metric, scope.tenant, ranked.map(([key]) => key));
     return ranked.map(([key, measures]) => metric.present(key, measures, labels.get(key) ?? key));
+  }
+
+  // Display names (product names) are not metrics and hardly ever change: remembered
+  // for LABEL_MEMORY_MS so that a warm top-N asks the source nothing. Bounded.
+  const labels = new Map<string, { label: string | undefined; until: number }>();
+  async function labelsOf(metric: TopNMetric, tenant: string, keys: readonly string[]): Promise<Map<string, string>> {
+    const now = Date.now();
+    const id = (key: string) => `${metric.name}\u0000${tenant}\u0000${key}`;
+    const out = new Map<string, string>();
+    const unknown: string[] = [];
+    for (const key of keys) {
+      const known = labels.get(id(key));
+      if (known && known.until > now) {
+        if (known.label !== undefined) out.set(key, known.label);
+      } else unknown.push(key);
+    }
+    if (unknown.length === 0) return out;
+    const fetched = await source.labels(metric.labels, tenant, unknown);
+    if (labels.size > LABELS_MAX) labels.clear();
+    for (const key of unknown) {
+      const label = fetched.get(key);
+      labels.set(id(key), { label, until: now + LABEL_MEMORY_MS });
+      if (label !== undefined) out.set(key, label);
+    }
+    return out;
   }
 
   return {
