@@ -68,7 +68,7 @@ export interface YogaOptions {
   typeDefs?: string | undefined;
 }
 
-export type DashboardYoga = YogaServerInstance<{}, GraphQLContext>;
+export type DashboardYoga = YogaServerInstance<object, GraphQLContext>;
 
 /**
  * The yoga server over the metrics service's declarations.
@@ -81,7 +81,7 @@ export function createDashboardYoga(options: YogaOptions): DashboardYoga {
   // lacks gets the message that says what to fix, not a resolver-wiring error.
   checkDeclarations(buildSchema(typeDefs), metrics.registry);
   const schema = createSchema<GraphQLContext>({ typeDefs, resolvers: createResolvers(metrics.registry) as never });
-  return createYoga<{}, GraphQLContext>({
+  return createYoga<object, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,

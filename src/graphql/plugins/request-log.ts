@@ -7,10 +7,11 @@ import { getOperationAST } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { GraphQLContext } from '../context.js';
 import { codeOf } from '../errors.js';
+import type { ExecutePayload } from './execute-payload.js';
 
 export function requestLogPlugin(): Plugin<GraphQLContext> {
   return {
-    onExecute({ args }) {
+    onExecute({ args }: ExecutePayload) {
       const started = performance.now();
       const log = (args.contextValue as Partial<GraphQLContext>).log;
       if (!log) return;

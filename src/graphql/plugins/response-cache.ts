@@ -113,7 +113,7 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
       // Invalidation goes through tenant generations, not entities.
       invalidate() {},
     },
-  }) as Plugin;
+  });
 
   return { plugin, generations };
 }
