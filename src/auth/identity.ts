@@ -63,7 +63,7 @@ export async function verifyAuthorization(header: string | null | undefined, sec
     subject: sub,
     tenant,
     role: role as Role,
-    region: region as Region | undefined,
+    region,
     expiresAt: (exp as number) * 1000,
   };
 }

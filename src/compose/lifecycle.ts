@@ -34,6 +34,7 @@ export function createLifecycle(logger: Logger): Lifecycle {
             first ??= error;
           }
         }
+        // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows what the first failing closer threw, as it threw it
         if (first !== undefined) throw first;
       })();
       return closing;

@@ -73,6 +73,7 @@ export function validateAmount(amount: number, field = 'input.amount'): number {
 
 export function validateId(value: string, field: string): string {
   const id = value.trim();
+  // eslint-disable-next-line no-control-regex -- refusing control characters is the point
   if (id === '' || id.length > MAX_ID_LENGTH || /[\u0000-\u001f]/.test(id)) {
     throw invalidInput(field, `${field} must be 1 to ${MAX_ID_LENGTH} printable characters.`);
   }

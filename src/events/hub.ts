@@ -105,8 +105,8 @@ export function createSubscriptionHub(options: HubOptions): SubscriptionHub {
       const entry = { filter, deliver };
       set.add(entry);
       return () => {
-        set!.delete(entry);
-        if (set!.size === 0) subscribers.delete(filter.tenant);
+        set.delete(entry);
+        if (set.size === 0) subscribers.delete(filter.tenant);
       };
     },
     size: () => [...subscribers.values()].reduce((n, s) => n + s.size, 0),

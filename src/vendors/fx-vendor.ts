@@ -75,6 +75,7 @@ export async function fetchVendorRates(
   if (body.base !== base)
     throw new VendorError('invalid', `FX vendor answered for base "${String(body.base)}", not ${base}`, response.status);
   if (body.amount !== undefined && body.amount !== 1)
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- the vendor's value as String() renders it, like base's above
     throw new VendorError('invalid', `FX vendor answered for amount ${String(body.amount)}, not 1`, response.status);
   if (typeof body.date !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(body.date))
     throw new VendorError('invalid', 'FX vendor answer has no date (YYYY-MM-DD)', response.status);
