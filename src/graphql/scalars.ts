@@ -18,6 +18,10 @@ export function parseDateTime(value: unknown): number {
   return ms;
 }
 
+/**
+ * `DateTime`: serialized as ISO-8601 UTC text from epoch ms (or a Date); parsed from
+ * ISO-8601 text to epoch ms. Bad input is a BAD_USER_INPUT error that shows an example.
+ */
 export const DateTimeScalar = new GraphQLScalarType<number, string>({
   name: 'DateTime',
   serialize(value) {

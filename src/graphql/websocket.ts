@@ -12,6 +12,7 @@ import { verifyAuthorization } from '../auth/identity.js';
 import type { ExecuteFn } from './plugins/execute-payload.js';
 import type { DashboardYoga } from './yoga.js';
 
+/** The graphql-ws endpoint attached to the HTTP server. */
 export interface WebSocketEndpoint {
   /** Closes every socket and stops accepting new ones. */
   close(): Promise<void>;
@@ -34,6 +35,11 @@ interface Enveloped {
 /** The enveloped functions of one operation, carried to `execute`/`subscribe` in `rootValue`. */
 type OperationRoot = Pick<Enveloped, 'execute' | 'subscribe'>;
 
+/**
+ * Serves graphql-ws on `server` at yoga's endpoint: a connection needs a valid token in
+ * `connectionParams.authorization` (else it is closed with 4403), and each operation runs
+ * through yoga's pipeline as an HTTP request would.
+ */
 export function attachWebSocket(server: Server, yoga: DashboardYoga, secret: Uint8Array): WebSocketEndpoint {
   const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
   const disposable = useServer(

@@ -53,6 +53,7 @@ query Dashboard($from: DateTime!, $to: DateTime!) {
 }
 `;
 
+/** What `createDashboardYoga` builds the server from. */
 export interface YogaOptions {
   config: Config;
   services: GraphQLServices;
@@ -68,6 +69,11 @@ export interface YogaOptions {
   typeDefs?: string | undefined;
 }
 
+/**
+ * The yoga server of the dashboard; `fetch` answers a Request. Its server context is
+ * left undeclared (`object`): the HTTP server passes `{ req, res }`, the WebSocket
+ * endpoint its socket and params, and no resolver reads them.
+ */
 export type DashboardYoga = YogaServerInstance<object, GraphQLContext>;
 
 /**

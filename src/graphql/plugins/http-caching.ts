@@ -16,6 +16,10 @@ interface Outcome {
   now: number;
 }
 
+/**
+ * Sets `Cache-Control` and `Vary` on every GraphQL response (see the top of this file):
+ * `private, max-age` for a successful GET query, `no-store` for the rest.
+ */
 export function httpCachingPlugin(): Plugin<GraphQLContext> {
   // Per request, keyed by the Request itself: nothing is added to the context.
   const outcomes = new WeakMap<Request, Outcome>();

@@ -9,6 +9,11 @@ import type { GraphQLContext } from '../context.js';
 import { codeOf } from '../errors.js';
 import type { ExecutePayload } from './execute-payload.js';
 
+/**
+ * Logs each executed operation on the request's logger: at `error` when one of its errors
+ * is INTERNAL_SERVER_ERROR, else at `info`. An operation without our context (no logger)
+ * is not logged.
+ */
 export function requestLogPlugin(): Plugin<GraphQLContext> {
   return {
     onExecute({ args }: ExecutePayload) {

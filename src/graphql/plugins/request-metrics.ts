@@ -5,6 +5,7 @@ import type { GraphQLMetrics } from '../../observability/graphql-metrics.js';
 import { codeOf } from '../errors.js';
 import type { ExecutePayload } from './execute-payload.js';
 
+/** Observes each executed operation on `metrics`: its type, name, duration and error codes. */
 export function requestMetricsPlugin(metrics: GraphQLMetrics): Plugin {
   return {
     onExecute({ args }: ExecutePayload) {

@@ -8,6 +8,11 @@ import type { Plugin } from 'graphql-yoga';
 import { codeOf } from '../errors.js';
 import type { ExecutePayload } from './execute-payload.js';
 
+/**
+ * Wraps execution in a server span named `<type> <name>` with the operation's type and
+ * name; its error codes become `graphql.error.codes`, and INTERNAL_SERVER_ERROR (or a
+ * throw) marks the span as an error.
+ */
 export function tracingPlugin(): Plugin {
   const tracer = trace.getTracer('dashboard-api/graphql');
   return {
