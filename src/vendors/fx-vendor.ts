@@ -20,6 +20,10 @@ export interface VendorRates {
   lastAttempt?: { at: number; outcome: VendorFailure; httpStatus?: number | undefined; latencyMs: number } | undefined;
 }
 
+/**
+ * Why a vendor call gave no rates: `timeout` (no full answer within the timeout), `error`
+ * (unreachable or HTTP error), `invalid` (an answer that is not valid rates).
+ */
 export type VendorFailure = 'timeout' | 'error' | 'invalid';
 
 /** Why the vendor gave no usable rates. */
