@@ -1,9 +1,9 @@
 // @ts-check
 /**
  * ESLint for the whole tree: eslint's and typescript-eslint's recommended rules,
- * type-checked, plus STYLE.md's "JSDoc on every exported symbol" as a warning until
- * the missing comments are written. Formatting is Prettier's (.prettierrc.yaml), so no
- * stylistic rule is on here. `npm run lint` runs both.
+ * type-checked, plus STYLE.md's "JSDoc on every exported symbol" as an error (bar the
+ * temporary override at the end). Formatting is Prettier's (.prettierrc.yaml), so no
+ * stylistic rule is on here. `npm run lint` runs both, and CI (.ci/run) runs it.
  */
 import js from '@eslint/js';
 import { defineConfig } from 'eslint/config';
@@ -64,9 +64,9 @@ export default defineConfig(
   {
     plugins: { jsdoc },
     rules: {
-      // STYLE.md: JSDoc on every exported symbol. A warning while the backlog is written.
+      // STYLE.md: JSDoc on every exported symbol.
       'jsdoc/require-jsdoc': [
-        'warn',
+        'error',
         {
           // Only what a module exports. (`publicOnly` alone is not enough: with `contexts`
           // it also asks for a comment on every local const inside an exported function.)
@@ -87,6 +87,40 @@ export default defineConfig(
           ],
         },
       ],
+    },
+  },
+  {
+    // TEMPORARY: these files are being rewritten and their author documents them himself;
+    // until then a missing JSDoc here is a warning, not an error. This override goes once
+    // they are documented.
+    files: [
+      'src/cache/read-through.ts',
+      'src/cache/store.ts',
+      'src/cache/memory-store.ts',
+      'src/cache/redis-store.ts',
+      'src/cache/resilient-store.ts',
+      'src/cache/invalidation.ts',
+      'src/cache/keys.ts',
+      'src/cache/loader.ts',
+      'src/cache/local-tier.ts',
+      'src/config/index.ts',
+      'src/metrics/service.ts',
+      'src/metrics/invalidation-service.ts',
+      'src/metrics/planner.ts',
+      'src/compose/cache-runtime.ts',
+      'bench/**',
+    ],
+    rules: { 'jsdoc/require-jsdoc': 'warn' },
+  },
+  {
+    // TEMPORARY, for the same rewrite: these two files have needless type assertions (3)
+    // and an any[] assignment (1), which are the rewrite's to fix (nobody else edits them
+    // meanwhile); warnings until then, so that CI's lint passes. This override goes once
+    // the rewritten files lint clean.
+    files: ['src/cache/read-through.ts', 'src/metrics/service.ts'],
+    rules: {
+      '@typescript-eslint/no-unnecessary-type-assertion': 'warn',
+      '@typescript-eslint/no-unsafe-assignment': 'warn',
     },
   },
 );

@@ -29,7 +29,9 @@ import type { SeedOptions } from './source/seed.js';
 import { createStaticRates } from './vendors/fx.js';
 import { createCachedVendorRates } from './vendors/fx-cached.js';
 
+/** How `createApp` builds the service, beyond the config: what it would not read from the environment. */
 export interface AppOptions {
+  /** Where every part logs. */
   logger: Logger;
   /** Epoch ms now. @default Date.now */
   clock?: (() => number) | undefined;
@@ -55,6 +57,10 @@ export interface AppOptions {
   typeDefs?: string | undefined;
 }
 
+/**
+ * The running service: its parts, exposed for main.ts, the CLI tools and the tests, and
+ * `listen`/`close`. Nothing listens until `listen` is called.
+ */
 export interface App {
   readonly config: Config;
   readonly database: Database;

@@ -18,6 +18,7 @@ export const ErrorCodes = {
   E_LIMIT_EXCEEDED: 'E_LIMIT_EXCEEDED',
 } as const;
 
+/** One of `ErrorCodes`; graphql/errors.ts maps each to the contract's `extensions.code`. */
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 
 /** Base of every error this service raises on purpose. */
@@ -39,18 +40,22 @@ export function invalidInput(field: string, message: string, details: Record<str
   return new DomainError(ErrorCodes.E_INVALID_INPUT, message, { field, ...details });
 }
 
+/** The caller's role may not do this (GraphQL `FORBIDDEN`); `details` are shown to the caller. */
 export function forbidden(message: string, details: Record<string, unknown> = {}): DomainError {
   return new DomainError(ErrorCodes.E_FORBIDDEN, message, details);
 }
 
+/** No usable token (GraphQL `UNAUTHENTICATED`, HTTP 401); `cause` is the verifier's error, for the log. */
 export function unauthenticated(message: string, cause?: unknown): DomainError {
   return new DomainError(ErrorCodes.E_UNAUTHENTICATED, message, {}, { cause });
 }
 
+/** A dependency we cannot answer without is down (GraphQL `SERVICE_UNAVAILABLE`). */
 export function unavailable(message: string, details: Record<string, unknown> = {}, cause?: unknown): DomainError {
   return new DomainError(ErrorCodes.E_UNAVAILABLE, message, details, { cause });
 }
 
+/** The request exceeds a configured limit (GraphQL `QUERY_TOO_COMPLEX`); `details` say which and by how much. */
 export function limitExceeded(message: string, details: Record<string, unknown> = {}): DomainError {
   return new DomainError(ErrorCodes.E_LIMIT_EXCEEDED, message, details);
 }

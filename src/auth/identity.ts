@@ -6,7 +6,13 @@ import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import { unauthenticated, invalidInput } from '../errors.js';
 import { isRegion, type DataScope, type Region } from '../source/types.js';
 
+/**
+ * The roles a token's `role` claim may name (CONTRACT.md, "Identity"). ADMIN and ANALYST
+ * read everything and record orders and sessions, and only ADMIN invalidates metrics;
+ * VIEWER reads everything but revenue and writes nothing.
+ */
 export const ROLES = ['ADMIN', 'ANALYST', 'VIEWER'] as const;
+/** One of `ROLES`; what may be read is decided in src/auth/policy.ts. */
 export type Role = (typeof ROLES)[number];
 
 /** The verified caller. */
@@ -63,7 +69,7 @@ export async function verifyAuthorization(header: string | null | undefined, sec
     subject: sub,
     tenant,
     role: role as Role,
-    region: region as Region | undefined,
+    region,
     expiresAt: (exp as number) * 1000,
   };
 }

@@ -25,6 +25,10 @@ export interface BreakerOptions {
 /** Where the circuit is (see the table above). */
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
+/**
+ * A circuit breaker around one dependency. It lives in one process: each instance learns
+ * on its own that the dependency is down.
+ */
 export interface Breaker {
   /** The state now: an open circuit reads half-open once `cooldownMs` has passed. */
   state(): BreakerState;

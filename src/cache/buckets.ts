@@ -9,6 +9,7 @@ export const BUCKET_MS = Object.freeze({
   DAY: 86_400_000,
 });
 
+/** A bucket size by name, as the schema's `Granularity` enum: `HOUR` or `DAY`. */
 export type Granularity = keyof typeof BUCKET_MS;
 
 /** Start of the bucket that contains `t`. */

@@ -4,6 +4,10 @@
  */
 import { CacheError, CacheErrorCodes } from './errors.js';
 
+/**
+ * A cached value with when it was computed, under which version, and until when it may be
+ * served; `decide` (policy.ts) reads the deadlines against the clock.
+ */
 export interface Entry<V = unknown> {
   value: V;
   /** When the value was computed, epoch ms. */
@@ -24,6 +28,7 @@ interface Wire {
   s: number;
 }
 
+/** The stored text of an entry: JSON with one-letter field names, read back by `decodeEntry`. */
 export function encodeEntry(entry: Entry): string {
   const wire: Wire = { v: entry.value, c: entry.computedAt, x: entry.version, f: entry.freshUntil, s: entry.staleUntil };
   return JSON.stringify(wire);

@@ -4,6 +4,7 @@
  * counters can say exactly what failed.
  */
 
+/** The codes a `CacheError` carries, so that a log line says which failure it was. */
 export const CacheErrorCodes = {
   /** The store did not answer, or answered with an error. */
   E_STORE_UNAVAILABLE: 'E_STORE_UNAVAILABLE',
@@ -13,11 +14,17 @@ export const CacheErrorCodes = {
   E_ENTRY_CORRUPT: 'E_ENTRY_CORRUPT',
 } as const;
 
+/** One of `CacheErrorCodes`. */
 export type CacheErrorCode = (typeof CacheErrorCodes)[keyof typeof CacheErrorCodes];
 
 /** Store operations, the label of `cache_errors_total`. A fixed set. */
 export type StoreOperation = 'get' | 'set' | 'delete' | 'lock' | 'unlock' | 'scan';
 
+/**
+ * A failure of the cache store or of a stored entry: which (`code`), in which store
+ * operation, and the underlying error as `cause`. The cache core catches it, counts it
+ * (`cache_errors_total` by operation) and answers from the source.
+ */
 export class CacheError extends Error {
   override name = 'CacheError';
   constructor(

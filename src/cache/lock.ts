@@ -69,6 +69,7 @@ export interface LockedWork<T> {
 /** The store calls the protocol makes. */
 export type LockStore = Pick<CacheStore, 'getMany' | 'acquireLock' | 'releaseLock'>;
 
+/** How a `StoreLock` waits: the lock's TTL and wait (defaults `DEFAULT_LOCK`), and the clock and sleep it waits with. */
 export interface StoreLockOptions extends Partial<LockOptions> {
   /** Epoch ms now: the wait's deadline. @default Date.now */
   clock?: () => number;
@@ -76,6 +77,11 @@ export interface StoreLockOptions extends Partial<LockOptions> {
   sleep?: (ms: number) => Promise<void>;
 }
 
+/**
+ * The lock protocol (the table above) bound to one store and one set of options. A lock
+ * held by a process that dies is released by its TTL; a store that is down means no lock,
+ * and each process computes for itself.
+ */
 export interface StoreLock {
   /** The options in force. */
   readonly options: Readonly<LockOptions>;

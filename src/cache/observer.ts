@@ -8,6 +8,11 @@ import type { StoreOperation } from './errors.js';
 /** How one bucket was got. */
 export type LookupResult = 'hit' | 'miss' | 'stale';
 
+/**
+ * The cache core's reports, one method per event; observability/cache-metrics.ts turns
+ * them into the contract's Prometheus metrics. Methods must not throw: they run on the
+ * read path. `metric` is a metric's name, never a tenant.
+ */
 export interface CacheObserver {
   /** One bucket looked up. */
   lookup(metric: string, result: LookupResult, count?: number): void;

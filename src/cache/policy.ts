@@ -22,6 +22,11 @@ export interface TtlPolicy {
   closedStaleMs: number;
 }
 
+/**
+ * The TTLs of a metric that declares none (define.ts): an open bucket fresh 30 s and
+ * served stale 5 min more, a closed one fresh a day and stale an hour more. Closed
+ * buckets may live long because events drop them when their data changes.
+ */
 export const DEFAULT_TTL: Readonly<TtlPolicy> = Object.freeze({
   openFreshMs: 30_000,
   openStaleMs: 300_000,
@@ -46,6 +51,10 @@ export function deadlines(
   return { freshUntil, staleUntil: freshUntil + (open ? ttl.openStaleMs : ttl.closedStaleMs) };
 }
 
+/**
+ * What `decide` makes of an entry: `fresh` (serve it), `stale` (serve it, refresh in the
+ * background) or `miss` (compute it; also for an entry of another version).
+ */
 export type Freshness = 'fresh' | 'stale' | 'miss';
 
 /** What a lookup makes of an entry (or of none) at `now`, under the version expected. */

@@ -18,6 +18,11 @@ const M = 1 << P;
 /** Ranks use Q bits of the second hash, so a register holds 0..Q+1. */
 const Q = 32 - P;
 
+/**
+ * A stored distinct-count sketch: `set` with the base64 of the sorted 32-bit member
+ * hashes (exact, at most `SET_MAX`), or `hll` with the base64 of 2^15 HyperLogLog
+ * registers.
+ */
 export type Sketch = { k: 'set'; h: string } | { k: 'hll'; r: string };
 
 /** A sketch of the distinct members of `ids`. */

@@ -55,6 +55,12 @@ export interface WarmPlan {
   until: number;
 }
 
+/**
+ * Reads `npm run warm`'s arguments: `--tenant` (required), `--days` (1 to 400, default
+ * 30), `--force`, `--region` (default: the all-regions scope, then each region) and
+ * `--until` (an ISO 8601 time not after `now`; default `now`). `now` is epoch ms.
+ * @throws UsageError naming the bad argument, with the usage line.
+ */
 export function parsePlan(argv: string[], now: number): WarmPlan {
   let values;
   try {

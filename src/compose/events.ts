@@ -21,12 +21,14 @@ import type { Lifecycle } from './lifecycle.js';
 /** How long start-up waits for pub/sub to listen before going on without it. */
 const FANOUT_READY_MS = 2_000;
 
+/** What `openNotices` opens: the subscription hub, and the way to tell every instance's subscribers. */
 export interface NoticesPart {
   hub: SubscriptionHub;
   /** Publishes a notice to every instance; never throws (a lost notice costs a refetch hint only). */
   notify(notice: InvalidationNotice): void;
 }
 
+/** What `openNotices` needs besides the config. */
 export interface NoticesOptions {
   logger: Logger;
   clock: () => number;
@@ -64,6 +66,10 @@ export async function openNotices(config: Config, options: NoticesOptions, lifec
   };
 }
 
+/**
+ * What `openIngest` opens: the in-process event bus, the recorder that turns writes into
+ * events, and the consumer of the `dashboard:events` stream when there is one.
+ */
 export interface IngestPart {
   bus: EventBus;
   recorder: Recorder;
@@ -71,6 +77,10 @@ export interface IngestPart {
   consumer: StreamConsumer | undefined;
 }
 
+/**
+ * What `openIngest` needs besides the config: where writes go, what drops their buckets,
+ * and where subscribers are counted for the event metrics.
+ */
 export interface IngestOptions {
   logger: Logger;
   clock: () => number;

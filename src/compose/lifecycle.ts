@@ -5,6 +5,10 @@
  */
 import type { Logger } from '../observability/logger.js';
 
+/**
+ * The closers of what a composition has opened, run newest first. Once `close` has begun,
+ * `defer` throws: nothing may open while the service stops.
+ */
 export interface Lifecycle {
   /** Registers `close` to run when the lifecycle ends: later registrations close first. */
   defer(name: string, close: () => Promise<void> | void): void;
@@ -15,6 +19,7 @@ export interface Lifecycle {
   close(): Promise<void>;
 }
 
+/** An empty lifecycle; closers that fail are logged on `logger`. */
 export function createLifecycle(logger: Logger): Lifecycle {
   const closers: Array<{ name: string; close: () => Promise<void> | void }> = [];
   let closing: Promise<void> | undefined;
@@ -34,6 +39,7 @@ export function createLifecycle(logger: Logger): Lifecycle {
             first ??= error;
           }
         }
+        // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows what the first failing closer threw, as it threw it
         if (first !== undefined) throw first;
       })();
       return closing;

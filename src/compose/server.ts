@@ -18,11 +18,13 @@ import type { Database } from '../source/database.js';
 import type { Plugin } from 'graphql-yoga';
 import type { Lifecycle } from './lifecycle.js';
 
+/** What `openServer` builds: the yoga server and the HTTP server that serves it (and the WebSocket endpoint). */
 export interface ServerPart {
   yoga: DashboardYoga;
   http: HttpServer;
 }
 
+/** What `openServer` needs besides the config: the services resolvers call, what readiness checks, and where metrics go. */
 export interface ServerOptions {
   logger: Logger;
   registry: Registry;

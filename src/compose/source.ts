@@ -11,12 +11,14 @@ import { isSeeded, seed, type SeedOptions } from '../source/seed.js';
 import { createWriteSource, type WriteSource } from '../source/writes.js';
 import type { Lifecycle } from './lifecycle.js';
 
+/** What `openSource` opens: the database, and its read side (aggregates) and write side. */
 export interface SourcePart {
   database: Database;
   aggregates: AggregateSource;
   writes: WriteSource;
 }
 
+/** What `openSource` needs besides the config. */
 export interface SourceOptions {
   logger: Logger;
   /** Demo data to write when the database is empty; `false` writes none. @default the contract's demo data */

@@ -12,6 +12,11 @@ import type { OrderRow, SessionRow } from '../source/types.js';
 import type { WriteSource } from '../source/writes.js';
 import { resolveRegion, validateAmount, validateId, validateOccurredAt } from './validation.js';
 
+/**
+ * `recordOrder`'s input as the caller sent it, before validation: ids are trimmed and
+ * checked, `amount` is in major units with at most two decimals, `region` defaults to the
+ * token's, then the tenant's home region, and `occurredAt` to now.
+ */
 export interface RecordOrderInput {
   productId: string;
   customerId: string;
@@ -21,6 +26,7 @@ export interface RecordOrderInput {
   occurredAt?: number | null | undefined;
 }
 
+/** `recordSession`'s input as the caller sent it; `region` and `occurredAt` default as for an order. */
 export interface RecordSessionInput {
   visitorId: string;
   region?: string | null | undefined;
@@ -28,6 +34,12 @@ export interface RecordSessionInput {
   occurredAt?: number | null | undefined;
 }
 
+/**
+ * The write side. `recordOrder` and `recordSession` validate, write the row, then
+ * publish its domain event on the bus, and resolve once its listeners (invalidation)
+ * are done, so that a read after them sees the write. They throw DomainError
+ * E_INVALID_INPUT for bad input and E_FORBIDDEN for a tenant the database does not have.
+ */
 export interface Recorder {
   recordOrder(identity: Identity, input: RecordOrderInput): Promise<OrderRow>;
   recordSession(identity: Identity, input: RecordSessionInput): Promise<SessionRow>;
@@ -40,6 +52,7 @@ export interface Recorder {
   ingest(event: DomainEvent): Promise<boolean>;
 }
 
+/** What the recorder writes to and publishes on. */
 export interface RecorderDeps {
   writes: WriteSource;
   bus: EventBus;
@@ -47,6 +60,7 @@ export interface RecorderDeps {
   clock: () => number;
 }
 
+/** The recorder over `writes` and `bus`; rows get a random UUID as id. */
 export function createRecorder({ writes, bus, clock }: RecorderDeps): Recorder {
   async function homeRegionOf(tenant: string) {
     const row = await writes.tenant(tenant);

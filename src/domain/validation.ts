@@ -48,6 +48,10 @@ export function costOfRange(from: number, to: number, granularity: Granularity):
   return bucketCount(snapWindow(from, to, granularity));
 }
 
+/**
+ * `limit` when it is a whole number from `min` to `max` (both inclusive).
+ * @throws DomainError E_INVALID_INPUT naming `field` and the bounds.
+ */
 export function validateLimit(limit: number, min: number, max: number, field: string): number {
   if (!Number.isInteger(limit) || limit < min || limit > max) {
     throw invalidInput(field, `${field} must be a whole number from ${min} to ${max}, got ${limit}.`, { min, max });
@@ -71,8 +75,14 @@ export function validateAmount(amount: number, field = 'input.amount'): number {
   return cents;
 }
 
+/**
+ * `value` trimmed, when that is 1 to `MAX_ID_LENGTH` characters without control
+ * characters.
+ * @throws DomainError E_INVALID_INPUT naming `field`.
+ */
 export function validateId(value: string, field: string): string {
   const id = value.trim();
+  // eslint-disable-next-line no-control-regex -- refusing control characters is the point
   if (id === '' || id.length > MAX_ID_LENGTH || /[\u0000-\u001f]/.test(id)) {
     throw invalidInput(field, `${field} must be 1 to ${MAX_ID_LENGTH} printable characters.`);
   }

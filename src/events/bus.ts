@@ -5,8 +5,13 @@
  */
 import type { DomainEvent } from './types.js';
 
+/** Reacts to one domain event; `publish` waits for the promise it returns. */
 export type EventListener = (event: DomainEvent) => void | Promise<void>;
 
+/**
+ * Delivers domain events in process to every listener at once. In-process only: other
+ * instances learn of a write through the store and the notices.
+ */
 export interface EventBus {
   /** Delivers to every listener and waits for them; listener failures go to `onError`. */
   publish(event: DomainEvent): Promise<void>;
@@ -14,6 +19,7 @@ export interface EventBus {
   subscribe(listener: EventListener): () => void;
 }
 
+/** A bus with no listeners. `onError` hears each listener failure with its event, which does not reject `publish`. */
 export function createEventBus(onError: (error: unknown, event: DomainEvent) => void): EventBus {
   const listeners = new Set<EventListener>();
   return {

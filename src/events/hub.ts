@@ -9,13 +9,19 @@ import type { Fanout, InvalidationNotice } from './notices.js';
 
 /** What a subscriber receives. */
 export interface MetricsInvalidatedPayload {
+  /** Metrics whose values changed, in declaration order (`metricOrder`). */
   metrics: string[];
+  /** Start of the merged changed range, epoch ms. */
   from: number;
+  /** End of the merged changed range, exclusive, epoch ms. */
   to: number;
+  /** The notices' reasons, sorted and joined by commas (`manual,order.recorded`). */
   reason: string;
+  /** When the payload was delivered, epoch ms. */
   at: number;
 }
 
+/** Which notices one subscriber hears: always one tenant's, possibly one region's and some metrics only. */
 export interface SubscriberFilter {
   /** Exact tenant of the verified token: the only tenant it ever hears. */
   tenant: string;
@@ -25,6 +31,10 @@ export interface SubscriberFilter {
   metrics?: ReadonlySet<string> | undefined;
 }
 
+/**
+ * Subscribers of this instance, and the notices that reach them through the fanout: per
+ * tenant, the notices of `coalesceMs` are merged into one payload per subscriber.
+ */
 export interface SubscriptionHub {
   /** Publishes a notice to every instance. */
   notify(notice: InvalidationNotice): Promise<void>;
@@ -45,6 +55,7 @@ export interface HubOptions {
   clock?: () => number;
 }
 
+/** A hub listening on `options.fanout` at once; `close` stops listening, drops pending notices and closes the fanout. */
 export function createSubscriptionHub(options: HubOptions): SubscriptionHub {
   const coalesceMs = options.coalesceMs ?? 250;
   const clock = options.clock ?? Date.now;
@@ -105,8 +116,8 @@ export function createSubscriptionHub(options: HubOptions): SubscriptionHub {
       const entry = { filter, deliver };
       set.add(entry);
       return () => {
-        set!.delete(entry);
-        if (set!.size === 0) subscribers.delete(filter.tenant);
+        set.delete(entry);
+        if (set.size === 0) subscribers.delete(filter.tenant);
       };
     },
     size: () => [...subscribers.values()].reduce((n, s) => n + s.size, 0),

@@ -5,6 +5,7 @@
  */
 import type { Cluster, Redis } from 'ioredis';
 
+/** What one event or manual invalidation changed, published to every instance for its subscribers. */
 export interface InvalidationNotice {
   tenant: string;
   /** The event's region; undefined for a manual invalidation, which spans every region. */

@@ -22,6 +22,11 @@ import type { Logger } from '../observability/logger.js';
 import { fieldsToRecord, MalformedEventError, parseStreamEvent, EVENT_STREAM } from './stream.js';
 import type { DomainEvent } from './types.js';
 
+/**
+ * How one stream entry ended, the label `onResult` counts it by: `ingested` (a new row),
+ * `duplicate` (its row was already there), `malformed` (dropped without retry), `failed`
+ * (dropped after `maxAttempts` failed deliveries).
+ */
 export type ConsumeResult = 'ingested' | 'duplicate' | 'malformed' | 'failed';
 
 /** @default group 'dashboard-api', blockMs 1000, batch 100, claimIdleMs 30000, maxAttempts 5 */
@@ -50,6 +55,10 @@ export interface StreamConsumerOptions {
 
 type Entry = [id: string, fields: string[]];
 
+/**
+ * One consumer of the shared group (the table above). `start` begins reading in the
+ * background; `stop` closes the connection it was given and waits for the loop.
+ */
 export class StreamConsumer {
   private running = false;
   private loop: Promise<void> | undefined;

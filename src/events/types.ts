@@ -3,6 +3,7 @@ import type { Region } from '../source/types.js';
 
 /** Every domain event type. */
 export const DOMAIN_EVENTS = ['order.recorded', 'session.recorded'] as const;
+/** One of `DOMAIN_EVENTS`: the `type` field of an event. */
 export type DomainEventType = (typeof DOMAIN_EVENTS)[number];
 
 interface BaseEvent {
@@ -14,6 +15,10 @@ interface BaseEvent {
   occurredAt: number;
 }
 
+/**
+ * An order was recorded, by a mutation or by another service on the stream; the metrics
+ * whose declarations list `order.recorded` drop the buckets it falls in.
+ */
 export interface OrderRecorded extends BaseEvent {
   type: 'order.recorded';
   productId: string;
@@ -22,9 +27,11 @@ export interface OrderRecorded extends BaseEvent {
   amount: number;
 }
 
+/** A session was recorded; the metrics whose declarations list `session.recorded` drop the buckets it falls in. */
 export interface SessionRecorded extends BaseEvent {
   type: 'session.recorded';
   visitorId: string;
 }
 
+/** Any domain event, told apart by `type`. */
 export type DomainEvent = OrderRecorded | SessionRecorded;

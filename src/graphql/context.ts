@@ -26,10 +26,17 @@ export interface GraphQLServices {
   clock: () => number;
 }
 
+/**
+ * What every resolver gets, built per request by yoga's `context` from the verified token
+ * alone: who is asking, a logger and a metrics reader for this request, and the shared
+ * services. A request without a valid token gets no context: it fails UNAUTHENTICATED.
+ */
 export interface GraphQLContext {
+  /** The verified caller: tenant, role and region scope come from here only. */
   identity: Identity;
   /** This request's logger: request id, tenant and role on every line. */
   log: Logger;
+  /** This request's reader of metric values, for the caller's role; its memo lives as long as the request. */
   metrics: MetricsReader;
   services: GraphQLServices;
 }

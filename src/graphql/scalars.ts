@@ -37,6 +37,10 @@ export function isoText(ms: number): string {
   return text;
 }
 
+/**
+ * `DateTime`: serialized as ISO-8601 UTC text from epoch ms (or a Date); parsed from
+ * ISO-8601 text to epoch ms. Bad input is a BAD_USER_INPUT error that shows an example.
+ */
 export const DateTimeScalar = new GraphQLScalarType<number, string>({
   name: 'DateTime',
   serialize(value) {

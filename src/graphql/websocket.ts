@@ -5,25 +5,47 @@
  * then goes through the same yoga pipeline (context, plugins, limits) as HTTP.
  */
 import type { Server } from 'node:http';
-import type { ExecutionArgs } from 'graphql';
+import type { GraphQLSchema, parse, subscribe, validate } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { verifyAuthorization } from '../auth/identity.js';
+import type { ExecuteFn } from './plugins/execute-payload.js';
 import type { DashboardYoga } from './yoga.js';
 
+/** The graphql-ws endpoint attached to the HTTP server. */
 export interface WebSocketEndpoint {
   /** Closes every socket and stops accepting new ones. */
   close(): Promise<void>;
 }
 
-type Enveloped = ReturnType<DashboardYoga['getEnveloped']>;
+/**
+ * What `yoga.getEnveloped` returns for one operation, with graphql-js's types: envelop
+ * declares these over `any` (it runs over any engine), and yoga's engine is graphql-js.
+ * envelop's return type is assignable to this, so no cast is needed.
+ */
+interface Enveloped {
+  schema: GraphQLSchema;
+  parse: typeof parse;
+  validate: typeof validate;
+  execute: ExecuteFn;
+  subscribe: typeof subscribe;
+  contextFactory: () => unknown;
+}
 
+/** The enveloped functions of one operation, carried to `execute`/`subscribe` in `rootValue`. */
+type OperationRoot = Pick<Enveloped, 'execute' | 'subscribe'>;
+
+/**
+ * Serves graphql-ws on `server` at yoga's endpoint: a connection needs a valid token in
+ * `connectionParams.authorization` (else it is closed with 4403), and each operation runs
+ * through yoga's pipeline as an HTTP request would.
+ */
 export function attachWebSocket(server: Server, yoga: DashboardYoga, secret: Uint8Array): WebSocketEndpoint {
   const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
   const disposable = useServer(
     {
-      execute: (args) => (args.rootValue as Pick<Enveloped, 'execute'>).execute(args as ExecutionArgs),
-      subscribe: (args) => (args.rootValue as Pick<Enveloped, 'subscribe'>).subscribe(args as ExecutionArgs),
+      execute: (args) => (args.rootValue as OperationRoot).execute(args),
+      subscribe: (args) => (args.rootValue as OperationRoot).subscribe(args),
       async onConnect(ctx) {
         const authorization = (ctx.connectionParams as { authorization?: unknown } | undefined)?.authorization;
         try {
@@ -34,12 +56,13 @@ export function attachWebSocket(server: Server, yoga: DashboardYoga, secret: Uin
         }
       },
       async onSubscribe(ctx, _id, params) {
-        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+        const enveloped: Enveloped = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
           socket: ctx.extra.socket,
           params,
         });
+        const { schema, execute, subscribe, contextFactory, parse, validate } = enveloped;
         const document = parse(params.query);
         const errors = validate(schema, document);
         if (errors.length) return errors;
@@ -49,7 +72,7 @@ export function attachWebSocket(server: Server, yoga: DashboardYoga, secret: Uin
           operationName: params.operationName,
           variableValues: params.variables,
           contextValue: await contextFactory(),
-          rootValue: { execute, subscribe },
+          rootValue: { execute, subscribe } satisfies OperationRoot,
         };
       },
     },

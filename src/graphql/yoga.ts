@@ -53,6 +53,7 @@ query Dashboard($from: DateTime!, $to: DateTime!) {
 }
 `;
 
+/** What `createDashboardYoga` builds the server from. */
 export interface YogaOptions {
   config: Config;
   services: GraphQLServices;
@@ -68,7 +69,12 @@ export interface YogaOptions {
   typeDefs?: string | undefined;
 }
 
-export type DashboardYoga = YogaServerInstance<{}, GraphQLContext>;
+/**
+ * The yoga server of the dashboard; `fetch` answers a Request. Its server context is
+ * left undeclared (`object`): the HTTP server passes `{ req, res }`, the WebSocket
+ * endpoint its socket and params, and no resolver reads them.
+ */
+export type DashboardYoga = YogaServerInstance<object, GraphQLContext>;
 
 /**
  * The yoga server over the metrics service's declarations.
@@ -81,7 +87,7 @@ export function createDashboardYoga(options: YogaOptions): DashboardYoga {
   // lacks gets the message that says what to fix, not a resolver-wiring error.
   checkDeclarations(buildSchema(typeDefs), metrics.registry);
   const schema = createSchema<GraphQLContext>({ typeDefs, resolvers: createResolvers(metrics.registry) as never });
-  return createYoga<{}, GraphQLContext>({
+  return createYoga<object, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,

@@ -18,18 +18,23 @@ export interface DependencyState {
   required: boolean;
 }
 
+/** What the HTTP server serves and checks; only /graphql reaches yoga. */
 export interface HttpServerOptions {
   /** Handles a GraphQL request in Fetch API form (Yoga's `fetch`). */
   graphql: (request: Request, serverContext: { req: IncomingMessage; res: ServerResponse }) => Promise<Response> | Response;
+  /** Served at /metrics; the server's own HTTP metrics are registered in it too. */
   registry: Registry;
   /** Checks each dependency for /readyz. */
   readiness: () => Promise<Record<string, DependencyState>>;
+  /** Largest request body accepted, in bytes; a larger one is answered 413 PAYLOAD_TOO_LARGE before GraphQL sees it. */
   maxBodyBytes: number;
+  /** Where a request that fails outside GraphQL is logged. */
   logger: Logger;
   /** How long `close` waits for in-flight requests before cutting them. @default 10000 */
   shutdownGraceMs?: number;
 }
 
+/** The HTTP server and its lifecycle; nothing listens until `listen`. */
 export interface HttpServer {
   readonly server: Server;
   /** Resolves with the bound port. */
@@ -38,6 +43,11 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
+/**
+ * The server, not yet listening. Every GraphQL request gets an `x-request-id` (the
+ * caller's when it is 1 to 64 characters of `[A-Za-z0-9_.:-]`), and a cacheable GET
+ * answer an ETag of its body, with 304 for a matching If-None-Match.
+ */
 export function createHttpServer(options: HttpServerOptions): HttpServer {
   const { logger, maxBodyBytes } = options;
   const graceMs = options.shutdownGraceMs ?? 10_000;

@@ -107,7 +107,9 @@ export interface DerivedMetric extends BaseDeclaration {
   formula(totals: readonly number[]): number | null;
 }
 
+/** A metric kept in the cache, bucket by bucket: a sum, a distinct count or a top-N. */
 export type StoredMetric = SumMetric | DistinctMetric | TopNMetric;
+/** Any metric declaration, told apart by `combine`. */
 export type MetricDefinition = StoredMetric | DerivedMetric;
 
 /** The value a metric's field resolves to. */

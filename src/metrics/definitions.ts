@@ -12,6 +12,10 @@ import type { ProductSalesModel } from './types.js';
 /** Roles that see money. */
 const MONEY: readonly Role[] = ['ADMIN', 'ANALYST'];
 
+/**
+ * `Dashboard.revenue`: the sum of order amounts in the tenant's currency, major units
+ * (stored as cents). ADMIN and ANALYST only.
+ */
 export const REVENUE = defineSum({
   name: 'REVENUE',
   field: 'Dashboard.revenue',
@@ -24,6 +28,7 @@ export const REVENUE = defineSum({
   unit: 100,
 });
 
+/** `Dashboard.orders`: the number of orders. */
 export const ORDERS = defineSum({
   name: 'ORDERS',
   field: 'Dashboard.orders',
@@ -33,6 +38,7 @@ export const ORDERS = defineSum({
   unit: 1,
 });
 
+/** `Dashboard.sessions`: the number of sessions. */
 export const SESSIONS = defineSum({
   name: 'SESSIONS',
   field: 'Dashboard.sessions',
@@ -42,6 +48,10 @@ export const SESSIONS = defineSum({
   unit: 1,
 });
 
+/**
+ * `Dashboard.customers`: distinct customers who ordered; a range's total merges the
+ * buckets' sketches, so a customer counts once.
+ */
 export const CUSTOMERS = defineDistinct({
   name: 'CUSTOMERS',
   field: 'Dashboard.customers',
@@ -50,6 +60,10 @@ export const CUSTOMERS = defineDistinct({
   query: { from: 'orders', member: 'customer_id' },
 });
 
+/**
+ * `Dashboard.topProducts(limit:)`: products ranked by orders over the range, with their
+ * orders and revenue (major units); `limit` 5 by default, at most 50.
+ */
 export const TOP_PRODUCTS = defineTopN<ProductSalesModel>({
   name: 'TOP_PRODUCTS',
   field: 'Dashboard.topProducts',
@@ -63,6 +77,7 @@ export const TOP_PRODUCTS = defineTopN<ProductSalesModel>({
   present: (productId, m, name) => ({ productId, name, orders: m.orders ?? 0, revenue: (m.revenueCents ?? 0) / 100 }),
 });
 
+/** `Dashboard.averageOrderValue`: revenue ÷ orders over the range; null without orders. Readable as revenue is. */
 export const AVERAGE_ORDER_VALUE = defineDerived({
   name: 'AVERAGE_ORDER_VALUE',
   field: 'Dashboard.averageOrderValue',
@@ -71,6 +86,7 @@ export const AVERAGE_ORDER_VALUE = defineDerived({
   formula: ([revenue, orders]) => (orders ? revenue! / orders : null),
 });
 
+/** `Dashboard.conversionRate`: orders ÷ sessions over the range; null without sessions. */
 export const CONVERSION_RATE = defineDerived({
   name: 'CONVERSION_RATE',
   field: 'Dashboard.conversionRate',

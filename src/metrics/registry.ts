@@ -15,6 +15,7 @@ export class DeclarationError extends Error {
   override name = 'DeclarationError';
 }
 
+/** A checked, indexed set of metric declarations: what every other part asks of them. */
 export interface MetricRegistry {
   /** Every metric, in declaration order. */
   readonly all: readonly MetricDefinition[];

@@ -7,6 +7,7 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 import type { CacheObserver } from '../cache/observer.js';
 import type { Logger } from './logger.js';
 
+/** The cache observer that counts into Prometheus (`cache_*` metrics), and its instruments. */
 export interface CacheMetrics extends CacheObserver {
   /** The instruments themselves, for tests and derived metrics. */
   readonly instruments: {
@@ -22,6 +23,11 @@ export interface CacheMetrics extends CacheObserver {
   };
 }
 
+/**
+ * Registers the `cache_*` instruments in `registry` (once per registry: prom-client
+ * refuses a second registration). With a `logger`, store failures are logged, at most one
+ * line a second.
+ */
 export function createCacheMetrics(registry: Registry, logger?: Logger): CacheMetrics {
   const registers = [registry];
   const requests = new Counter({

@@ -2,10 +2,17 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { ConsumeResult } from '../events/stream-consumer.js';
 
+/** What the stream consumer reports to the event metrics. */
 export interface EventMetrics {
+  /** One stream entry handled, by outcome; a `type` other than a domain event's counts as `unknown`. */
   consumed(result: ConsumeResult, type: string): void;
 }
 
+/**
+ * Registers `events_consumed_total`, the `graphql_subscriptions` gauge (read from
+ * `sources.subscribers` at each scrape) and, when `sources.pending` is given, the
+ * `event_stream_pending` gauge (-1 when Redis does not answer within 500 ms).
+ */
 export function createEventMetrics(
   registry: Registry,
   sources: { subscribers: () => number; pending?: (() => Promise<number>) | undefined },

@@ -2,6 +2,10 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { FxObserver } from '../vendors/fx-cached.js';
 
+/**
+ * The FX client's observer, counting into `registry`: vendor calls by outcome and their
+ * latency, the circuit's state (1 while open) and stale rates served.
+ */
 export function createFxMetrics(registry: Registry): FxObserver {
   const registers = [registry];
   const calls = new Counter({

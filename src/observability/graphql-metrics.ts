@@ -5,11 +5,17 @@
  */
 import { Counter, Histogram, type Registry } from 'prom-client';
 
+/** What the request-metrics plugin reports per executed GraphQL operation. */
 export interface GraphQLMetrics {
   /** One executed operation: its type, its name (or undefined), how long, and its error codes. */
   observe(operationType: string, operationName: string | undefined, durationMs: number, errorCodes: readonly string[]): void;
 }
 
+/**
+ * Registers `graphql_request_duration_seconds` and `graphql_errors_total` in `registry`.
+ * Operation labels are bounded by `maxNames` (default 50) distinct names; error codes
+ * outside the contract's count as `OTHER`.
+ */
 export function createGraphQLMetrics(registry: Registry, maxNames = 50): GraphQLMetrics {
   const duration = new Histogram({
     name: 'graphql_request_duration_seconds',

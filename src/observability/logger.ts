@@ -7,6 +7,11 @@ import type { Config } from '../config/index.js';
 
 export type { Logger };
 
+/**
+ * A JSON logger at `level` that names the service on every line and redacts the
+ * authorization header and `token` and `secret` fields (at top level or one deep).
+ * Writes to stdout unless given a `destination`.
+ */
 export function createLogger(level: Config['logLevel'], destination?: DestinationStream): Logger {
   return pino(
     {

@@ -15,6 +15,7 @@ export function tracer(): Tracer {
   return trace.getTracer('dashboard-api');
 }
 
+/** Tracing once started; `shutdown` is safe to call when tracing is off. */
 export interface Tracing {
   /** Flushes pending spans and stops. */
   shutdown(): Promise<void>;

@@ -26,6 +26,11 @@ const NUMERIC = 1700;
 pg.types.setTypeParser(INT8, (v) => Number(v));
 pg.types.setTypeParser(NUMERIC, (v) => Number(v));
 
+/**
+ * Opens the configured database: SQLite at `config.path` (its directory created, WAL
+ * mode), or a PostgreSQL pool of at most 10 connections on `config.url`. Does not connect
+ * to PostgreSQL yet and does not migrate (migrations.ts does).
+ */
 export function openDatabase(config: DatabaseConfig): Database {
   if (config.kind === 'sqlite') {
     if (config.path !== ':memory:') mkdirSync(dirname(config.path), { recursive: true });

@@ -8,7 +8,7 @@ import { Migrator, PostgresAdapter, sql, type Kysely, type Migration, type Migra
 
 const migrations: Record<string, Migration> = {
   '0001_initial': {
-    async up(db: Kysely<any>) {
+    async up(db) {
       await db.schema
         .createTable('tenants')
         .addColumn('id', 'text', (c) => c.primaryKey())
@@ -77,14 +77,14 @@ const provider: MigrationProvider = { getMigrations: async () => migrations };
  * per service) it would find another schema's lock table, skip creating its own,
  * and fail with "relation kysely_migration_lock does not exist".
  */
-async function currentSchema(db: Kysely<any>): Promise<string | undefined> {
+async function currentSchema<DB>(db: Kysely<DB>): Promise<string | undefined> {
   if (!(db.getExecutor().adapter instanceof PostgresAdapter)) return undefined;
   const { rows } = await sql<{ schema: string | null }>`SELECT current_schema() AS schema`.execute(db);
   return rows[0]?.schema ?? undefined;
 }
 
 /** Brings the schema up to date; throws with the failing migration's name. */
-export async function migrate(db: Kysely<any>): Promise<void> {
+export async function migrate<DB>(db: Kysely<DB>): Promise<void> {
   const migrationTableSchema = await currentSchema(db);
   const { error, results } = await new Migrator({
     db,

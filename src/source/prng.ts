@@ -11,6 +11,7 @@ export interface Random {
   weighted(cumulative: readonly number[]): number;
 }
 
+/** A mulberry32 generator seeded with `seed` (taken as an unsigned 32-bit integer). */
 export function createRandom(seed: number): Random {
   let state = seed >>> 0;
   const next = (): number => {

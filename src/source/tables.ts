@@ -1,5 +1,6 @@
 /** Kysely table types: the database's own column names and types. */
 
+/** The source tables as Kysely sees them: snake_case columns; money in integer cents, times in epoch ms. */
 export interface Tables {
   tenants: { id: string; name: string; currency: string; home_region: string };
   products: { tenant_id: string; id: string; name: string; price_cents: number };

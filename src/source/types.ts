@@ -2,8 +2,10 @@
 
 /** Regions a row can belong to. */
 export const REGIONS = ['EU', 'NA', 'APAC'] as const;
+/** One of `REGIONS`. */
 export type Region = (typeof REGIONS)[number];
 
+/** True when `value` is one of `REGIONS`, exactly (case-sensitive). */
 export function isRegion(value: string): value is Region {
   return (REGIONS as readonly string[]).includes(value);
 }
@@ -20,6 +22,7 @@ export interface OrderRow {
   occurredAt: number;
 }
 
+/** A session as stored: one visit of one visitor. */
 export interface SessionRow {
   tenantId: string;
   id: string;
@@ -29,6 +32,7 @@ export interface SessionRow {
   occurredAt: number;
 }
 
+/** A product of a tenant, with its list price in integer cents. */
 export interface ProductRow {
   tenantId: string;
   id: string;
@@ -36,6 +40,7 @@ export interface ProductRow {
   priceCents: number;
 }
 
+/** A tenant as stored. */
 export interface TenantRow {
   id: string;
   name: string;

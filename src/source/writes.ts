@@ -5,9 +5,11 @@
 import type { Database } from './database.js';
 import { isRegion, type OrderRow, type ProductRow, type SessionRow, type TenantRow } from './types.js';
 
+/** The write side of the source, and the lookups writes need. */
 export interface WriteSource {
   /** The tenant, or undefined when no such tenant exists. */
   tenant(id: string): Promise<TenantRow | undefined>;
+  /** The tenant's product `id`, or undefined when the tenant has none such. */
   product(tenant: string, id: string): Promise<ProductRow | undefined>;
   /** Inserts the order unless one with its id exists; true when it was inserted. */
   insertOrder(row: OrderRow): Promise<boolean>;
@@ -15,6 +17,7 @@ export interface WriteSource {
   insertSession(row: SessionRow): Promise<boolean>;
 }
 
+/** The write source over `database`. A stored home region that is not a region reads as `NA`. */
 export function createWriteSource({ db }: Database): WriteSource {
   return {
     async tenant(id) {

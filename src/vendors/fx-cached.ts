@@ -35,27 +35,41 @@ import type { FxQuote, FxRates } from './fx.js';
 import { fetchVendorRates, VendorError, type VendorRates } from './fx-vendor.js';
 import { ISO_4217 } from './iso4217.js';
 
+/**
+ * How one attempt at the vendor ended, the label of `fx_vendor_requests_total`: a vendor
+ * failure, `ok`, or `circuit_open` (not called: the vendor rests).
+ */
 export type VendorOutcome = 'ok' | 'timeout' | 'error' | 'invalid' | 'circuit_open';
 
 /** What the vendor client reports; observability/ turns it into Prometheus metrics. */
 export interface FxObserver {
+  /** One attempt and, when the vendor was called, how long it took in ms. */
   vendorCall(outcome: VendorOutcome, durationMs?: number): void;
+  /** A quote answered with rates older than the TTL. */
   staleServed(): void;
+  /** The circuit opened (`true`) or closed again. */
   circuit(open: boolean): void;
 }
 
 /** @default cooldownMs 30000 */
 export interface CachedVendorOptions {
+  /** The vendor's base URL (FX_API_URL); rates come from `{apiUrl}/latest?from=<base>`. */
   apiUrl: string;
+  /** How long fetched rates are fresh (FX_TTL_MS). */
   ttlMs: number;
+  /** Longest one vendor call may take, body included (FX_TIMEOUT_MS). */
   timeoutMs: number;
+  /** Where rates are shared between instances, and the lock kept: the cache store. */
   store: CacheStore;
   /** Global key prefix (CACHE_KEY_PREFIX), e.g. `dash`. */
   prefix: string;
   /** CACHE_VERSION, part of every key. */
   cacheVersion: string;
+  /** Where vendor failures are logged. */
   logger: Logger;
+  /** Told of every attempt, stale quote and circuit change. @default none */
   observer?: FxObserver;
+  /** Epoch ms now: freshness, the breaker and the lock's deadline. @default Date.now */
   clock?: () => number;
   /** How long the vendor rests after a failure. @default 30000 */
   cooldownMs?: number;
@@ -66,6 +80,12 @@ export interface CachedVendorOptions {
 const STORED_FOR_MS = 7 * 86_400_000;
 const tracer = trace.getTracer('dashboard-api/fx');
 
+/**
+ * Vendor rates behind `FxRates`, cached and coordinated as the table above says;
+ * `breakerOpen()` tells whether the vendor rests now. `quote` throws DomainError
+ * E_INVALID_INPUT for a currency that is not ISO 4217 or that the vendor does not quote,
+ * and E_UNAVAILABLE when no rate for the base was ever fetched.
+ */
 export function createCachedVendorRates(options: CachedVendorOptions): FxRates & { breakerOpen(): boolean } {
   const clock = options.clock ?? Date.now;
   const cooldownMs = options.cooldownMs ?? 30_000;

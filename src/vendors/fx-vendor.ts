@@ -20,6 +20,10 @@ export interface VendorRates {
   lastAttempt?: { at: number; outcome: VendorFailure; httpStatus?: number | undefined; latencyMs: number } | undefined;
 }
 
+/**
+ * Why a vendor call gave no rates: `timeout` (no full answer within the timeout), `error`
+ * (unreachable or HTTP error), `invalid` (an answer that is not valid rates).
+ */
 export type VendorFailure = 'timeout' | 'error' | 'invalid';
 
 /** Why the vendor gave no usable rates. */
@@ -75,6 +79,7 @@ export async function fetchVendorRates(
   if (body.base !== base)
     throw new VendorError('invalid', `FX vendor answered for base "${String(body.base)}", not ${base}`, response.status);
   if (body.amount !== undefined && body.amount !== 1)
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- the vendor's value as String() renders it, like base's above
     throw new VendorError('invalid', `FX vendor answered for amount ${String(body.amount)}, not 1`, response.status);
   if (typeof body.date !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(body.date))
     throw new VendorError('invalid', 'FX vendor answer has no date (YYYY-MM-DD)', response.status);

@@ -21,10 +21,13 @@ export interface FxQuote {
 
 /** What `ConvertedAmount` resolves from. */
 export interface ConvertedAmountModel extends FxQuote {
+  /** The ISO 4217 code converted to. */
   currency: string;
+  /** The revenue total in `currency`, major units, rounded to cents. */
   amount: number;
 }
 
+/** Where `revenueIn` gets exchange rates: the offline table or the vendor client. */
 export interface FxRates {
   /**
    * The rate from `base` to `quote`.

@@ -58,7 +58,7 @@ describe('authentication', () => {
       headers: { 'content-type': 'application/json', authorization: `Bearer ${globexToken}`, 'x-tenant-id': 'acme', 'x-tenant': 'acme' },
       body: JSON.stringify({ query, variables: { tenant: 'acme' } }),
     });
-    const body = (await res.json()) as any;
+    const body = await res.json();
     const own = await t.gql(query, undefined, globexToken);
     const acme = await t.gql(query);
     expect(body.data.dashboard.orders.total).toBe(own.body.data.dashboard.orders.total);

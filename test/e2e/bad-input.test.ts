@@ -116,7 +116,7 @@ describe('mutations', () => {
       headers: { 'content-type': 'application/json', authorization: `Bearer ${await t.token({})}` },
       body: `{"query":"mutation($input: RecordOrderInput!) { recordOrder(input: $input) { id } }","variables":{"input":{"productId":"acme-p01","customerId":"c1","amount":1e999}}}`,
     });
-    const body = (await res.json()) as any;
+    const body = await res.json();
     expect(body.errors[0].extensions.code).toBe('BAD_USER_INPUT');
     expect(body.errors[0].message).toMatch(/amount/);
   });
@@ -182,7 +182,7 @@ describe('query limits, refused before execution', () => {
       body: JSON.stringify({ query: `{ __typename }`, variables: { pad: 'x'.repeat(101 * 1024) } }),
     });
     expect(res.status).toBe(413);
-    const body = (await res.json()) as any;
+    const body = await res.json();
     expect(body.errors[0].extensions.code).toBe('PAYLOAD_TOO_LARGE');
   });
 

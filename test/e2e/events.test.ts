@@ -53,7 +53,7 @@ async function gql(base: string, query: string, tenant = 'acme') {
     headers: { 'content-type': 'application/json', authorization: `Bearer ${await token(tenant)}` },
     body: JSON.stringify({ query }),
   });
-  return (await res.json()) as any;
+  return await res.json();
 }
 
 const hour = Math.floor(Date.now() / HOUR_MS) * HOUR_MS - 5 * HOUR_MS;

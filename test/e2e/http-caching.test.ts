@@ -47,7 +47,7 @@ describe('GET queries', () => {
     const changed = await get(q, { 'if-none-match': etag! });
     expect(changed.status).toBe(200);
     expect(changed.headers.get('etag')).not.toBe(etag);
-    expect(((await changed.json()) as any).data.dashboard.orders.total).toBe((body as any).data.dashboard.orders.total + 1);
+    expect((await changed.json()).data.dashboard.orders.total).toBe(body.data.dashboard.orders.total + 1);
   });
 
   it('with the open bucket: max-age no longer than its fresh life (30 s)', async () => {

@@ -77,12 +77,11 @@ describe('npm start on the embedded default', () => {
         query: `{ dashboard(range: { from: "${iso(today - 90 * DAY_MS)}", to: "${iso(today)}" }) { orders { total } } }`,
       });
       const half = Math.floor(body.length / 2);
-      let answer!: Promise<{ status: number; body: any }>;
       const req = request(url!, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${token}` },
       });
-      answer = new Promise((resolve, reject) => {
+      const answer = new Promise<{ status: number; body: any }>((resolve, reject) => {
         req.on('response', (res) => {
           let text = '';
           res.on('data', (c) => (text += c));

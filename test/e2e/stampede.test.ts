@@ -53,7 +53,7 @@ it('200 identical cold requests over two processes: one source query per metric 
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
         body,
-      }).then(async (r) => ({ status: r.status, body: (await r.json()) as any })),
+      }).then(async (r) => ({ status: r.status, body: await r.json() })),
     ),
   );
   expect(responses.every((r) => r.status === 200 && !r.body.errors)).toBe(true);

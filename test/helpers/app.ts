@@ -10,8 +10,10 @@ import type { SeedOptions } from '../../src/source/seed.js';
 import { parsePrometheus, type PromText } from './prometheus.js';
 import { createTestDatabase, type DatabaseKind, type TestDatabase } from './databases.js';
 
+/** The JWT secret of every test server, in process or not (instances.ts), so that a test can sign its own tokens. */
 export const TEST_SECRET = 'test-secret-0123456789-0123456789-abcdef';
 
+/** What `TestApp.gql` resolves with: the HTTP status, the parsed JSON body (`data` typed as `T`) and the headers. */
 export interface GraphQLResponse<T = any> {
   status: number;
   body: {
@@ -22,22 +24,29 @@ export interface GraphQLResponse<T = any> {
   headers: Headers;
 }
 
+/** A running app for one test file, with helpers to call it; `close` stops it and drops its database. */
 export interface TestApp {
   app: App;
+  /** Base URL of the listener, e.g. `http://127.0.0.1:54321`. */
   url: string;
   database: TestDatabase;
   config: Config;
+  /** Signs a token with the app's secret. @default tenant 'acme', role 'ADMIN', no region, 12 h */
   token(claims: { tenant?: string; role?: Role; region?: string; ttlMs?: number }): Promise<string>;
-  /** POSTs a GraphQL request; `token: null` sends none. */
+  /** POSTs a GraphQL request; `token: null` sends none. @default token an ADMIN token of `acme` */
   gql<T = any>(query: string, variables?: Record<string, unknown>, token?: string | null): Promise<GraphQLResponse<T>>;
   /** The Prometheus text of /metrics, parsed: `value('cache_recomputes_total', { metric: 'ORDERS' })`. */
   metrics(): Promise<PromText>;
   close(): Promise<void>;
 }
 
+/** How `startTestApp` builds the app. */
 export interface TestAppOptions {
+  /** Which database to create for it. @default 'sqlite' */
   database?: DatabaseKind;
+  /** Demo data to write; `false` writes none. @default SMALL_SEED */
   seed?: SeedOptions | false;
+  /** Environment variables for `loadConfig`, over the test defaults (NODE_ENV test, PORT 0, …). */
   env?: Record<string, string>;
   /** Epoch ms now, for the app (tokens still use the real clock). */
   clock?: () => number;
@@ -49,6 +58,11 @@ export interface TestAppOptions {
 /** Small demo data: 10 days at 1/10th the volume, ending at the current hour. */
 export const SMALL_SEED: SeedOptions = { days: 10, scale: 0.1 };
 
+/**
+ * Starts the real app (`createApp`) on a private database, listening on a free port of
+ * 127.0.0.1, with a silent logger. The caller closes it (`close`), which also drops the
+ * database.
+ */
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const database = await createTestDatabase(options.database ?? 'sqlite');
   const config = loadConfig({
@@ -99,5 +113,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
 
 /** The ISO string of an epoch-ms instant. */
 export const iso = (ms: number) => new Date(ms).toISOString();
+/** An hour in milliseconds. */
 export const HOUR_MS = 3_600_000;
+/** A day in milliseconds (UTC has no DST). */
 export const DAY_MS = 86_400_000;

@@ -13,8 +13,10 @@ import { openDatabase, type Database } from '../../src/source/database.js';
 import { migrate } from '../../src/source/migrations.js';
 import { seed, type SeedOptions } from '../../src/source/seed.js';
 
+/** Which database a test runs on: a temporary SQLite file, or a private schema in the run's PostgreSQL. */
 export type DatabaseKind = 'sqlite' | 'postgres';
 
+/** A test's private database, empty until migrated; `drop` deletes it (file or schema). */
 export interface TestDatabase {
   config: DatabaseConfig;
   /** The DATABASE_URL a child process would use. */
@@ -22,6 +24,11 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
+/**
+ * A private, empty database of `kind`: a SQLite file in a new temporary folder, or a new
+ * schema `t_<random>` in the PostgreSQL that global-setup provides, which its URL selects
+ * through `search_path`. Rejects when PostgreSQL does not answer.
+ */
 export async function createTestDatabase(kind: DatabaseKind): Promise<TestDatabase> {
   if (kind === 'sqlite') {
     const dir = mkdtempSync(join(tmpdir(), 'dashboard-api-sqlite-'));

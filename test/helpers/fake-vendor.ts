@@ -4,9 +4,16 @@
  */
 import { createServer, type Server } from 'node:http';
 
+/**
+ * How the fake vendor answers: `ok`; `slow` (after `slowMs`); `error500`; `hang` (never);
+ * `malformed` (truncated JSON); `missing-currency` (no rates); `negative-rate` (EUR < 0);
+ * `wrong-base` (rates for EUR whatever was asked).
+ */
 export type VendorMode = 'ok' | 'slow' | 'error500' | 'hang' | 'malformed' | 'missing-currency' | 'negative-rate' | 'wrong-base';
 
+/** The running fake vendor; a test changes `mode`, `rates` or `slowMs` between calls. */
 export interface FakeVendor {
+  /** Base URL to give as FX_API_URL, e.g. `http://127.0.0.1:54321`. */
   url: string;
   /** Calls to /latest so far. */
   calls: number;
@@ -15,9 +22,11 @@ export interface FakeVendor {
   rates: Record<string, number>;
   /** How long `slow` waits before answering, ms. */
   slowMs: number;
+  /** Ends hanging answers and stops the server. */
   close(): Promise<void>;
 }
 
+/** Starts the fake vendor on a free port of 127.0.0.1, in `ok` mode with rates for EUR, GBP and JPY; `slowMs` 1500. */
 export async function startFakeVendor(): Promise<FakeVendor> {
   const hanging = new Set<import('node:http').ServerResponse>();
   const vendor: FakeVendor = {

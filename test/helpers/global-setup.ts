@@ -4,13 +4,20 @@ import { findOrStartRedis } from './redis.js';
 import { findOrStartPostgres } from './services.js';
 
 declare module 'vitest' {
+  /** What global-setup provides to every test file through vitest's `inject`. */
   export interface ProvidedContext {
+    /** The run's PostgreSQL; tests keep to a schema of their own on it (see `createTestDatabase`). */
     postgresUrl: string;
     /** The shared Redis of the run; tests keep to their own key prefix on it (see `uniquePrefix`). */
     redisUrl: string;
   }
 }
 
+/**
+ * vitest's global setup: finds or starts PostgreSQL and Redis once per run and provides
+ * their URLs; the function it returns stops whichever it started. Fails the run when
+ * either cannot be had, with the message that says what to install.
+ */
 export default async function setup(project: TestProject) {
   const [postgresResult, redisResult] = await Promise.allSettled([findOrStartPostgres(), findOrStartRedis()]);
   if (postgresResult.status === 'rejected' || redisResult.status === 'rejected') {

@@ -3,11 +3,13 @@ import { TEST_SECRET } from './app.js';
 import { runScript, type Child } from './process.js';
 import { freePort } from './services.js';
 
+/** One server process and its base URL. */
 export interface Instance {
   child: Child;
   url: string;
 }
 
+/** The servers `startInstances` started, in start order. */
 export interface Instances {
   servers: Instance[];
   /** SIGTERM to each, waiting for it to exit. */

@@ -4,17 +4,25 @@ import { join } from 'node:path';
 
 const TSX = join(process.cwd(), 'node_modules', '.bin', 'tsx');
 
+/** A child process with its output kept, to wait on what it prints. */
 export interface Child {
+  /** The Node child process itself. */
   process: ChildProcess;
   /** Everything written to stdout and stderr so far. */
   output(): string;
-  /** Resolves once the output matches, rejects on exit or after `timeoutMs`. */
+  /** Resolves once the output matches, rejects on exit or after `timeoutMs`. @default timeoutMs 60000 */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
   /** Resolves with the exit code. */
   exited: Promise<number | null>;
+  /** Sends `signal` to the child. @default 'SIGTERM' */
   kill(signal?: NodeJS.Signals): void;
 }
 
+/**
+ * Runs `script` (a path from the current directory, the repository root under vitest)
+ * with tsx. The child's environment is PATH, HOME and `env` only, so that nothing of
+ * the developer's environment changes what it does.
+ */
 export function runScript(script: string, args: string[], env: Record<string, string | undefined>): Child {
   const child = spawn(TSX, [script, ...args], {
     cwd: process.cwd(),

@@ -1,11 +1,14 @@
 /** Reads Prometheus text exposition, for assertions on /metrics. */
 
+/** One scrape of /metrics, parsed. */
 export interface PromText {
   /** Sum of every sample of `name` whose labels include `labels`. */
   value(name: string, labels?: Record<string, string>): number;
+  /** The scrape as it came. */
   text: string;
 }
 
+/** Parses Prometheus text exposition: every sample line with its labels; comments and blank lines are skipped. */
 export function parsePrometheus(text: string): PromText {
   const samples: Array<{ name: string; labels: Record<string, string>; value: number }> = [];
   for (const line of text.split('\n')) {

@@ -44,6 +44,12 @@ export interface PostgresHandle {
   stop(): Promise<void>;
 }
 
+/**
+ * PostgreSQL for the run: TEST_DATABASE_URL (or a postgres DATABASE_URL) when set, which
+ * must answer; else the standard local one on 127.0.0.1:5432; else a private embedded
+ * server on a free port, which `stop` shuts down.
+ * @throws Error saying what to install when none can be had.
+ */
 export async function findOrStartPostgres(env = process.env): Promise<PostgresHandle> {
   const given = env.TEST_DATABASE_URL ?? (env.DATABASE_URL?.startsWith('postgres') ? env.DATABASE_URL : undefined);
   if (given) {

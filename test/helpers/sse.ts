@@ -1,16 +1,23 @@
 /** A `metricsInvalidated` subscriber over SSE, collecting what it hears. */
 import { expect } from 'vitest';
 
+/** A subscription over SSE and what it has heard so far. */
 export interface SseSubscriber {
   /** Payloads received (`data` of each `next` event). */
   events: any[];
   /** Resolves when the server completes the stream. */
   completed: Promise<void>;
-  /** Resolves once `events.length >= n`, rejects after `timeoutMs`. */
+  /** Resolves once `events.length >= n`, rejects after `timeoutMs`. @default timeoutMs 5000 */
   until(n: number, timeoutMs?: number): Promise<void>;
+  /** Aborts the request, which ends the subscription on the server. */
   close(): void;
 }
 
+/**
+ * Subscribes to `metricsInvalidated` (optionally only `metrics`) over SSE at
+ * `baseUrl`/graphql with `token`, and collects each payload. Asserts (vitest `expect`)
+ * that the server answered 200 with an event stream.
+ */
 export async function subscribeSse(baseUrl: string, token: string, metrics?: string[]): Promise<SseSubscriber> {
   const abort = new AbortController();
   const response = await fetch(`${baseUrl}/graphql`, {

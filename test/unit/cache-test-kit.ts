@@ -11,11 +11,15 @@ import { createMemoryStore } from '../../src/cache/memory-store.js';
 
 /** A clock that moves only when told to. */
 export interface ManualClock {
+  /** Epoch ms now. */
   (): number;
+  /** Moves the clock `ms` forward; returns the new time. */
   advance(ms: number): number;
+  /** Sets the time to `t`, epoch ms (backwards too). */
   set(t: number): void;
 }
 
+/** A manual clock at `start` (epoch ms). */
 export function manualClock(start: number): ManualClock {
   let now = start;
   const clock = (() => now) as ManualClock;
@@ -29,12 +33,14 @@ export function manualClock(start: number): ManualClock {
 /** Lets every pending microtask and I/O callback run once (no timed wait). */
 export const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/** A promise with its `resolve` and `reject` at hand, so that a test decides when (and how) something finishes. */
 export interface Deferred<T = void> {
   promise: Promise<T>;
   resolve(value: T): void;
   reject(error: unknown): void;
 }
 
+/** A new, pending deferred. */
 export function deferred<T = void>(): Deferred<T> {
   let resolve!: (value: T) => void;
   let reject!: (error: unknown) => void;
@@ -62,6 +68,7 @@ export interface RecordingObserver extends CacheObserver {
   reset(): void;
 }
 
+/** A recording observer with nothing recorded. */
 export function recordingObserver(): RecordingObserver {
   const waiting = new Map<ObserverEvent, Array<() => void>>();
   const fire = (event: ObserverEvent) => {
@@ -125,6 +132,7 @@ export function recordingObserver(): RecordingObserver {
   return observer;
 }
 
+/** The CacheStore methods `FlakyStore` counts, gates and fails. */
 export type StoreMethod =
   'getMany' | 'setMany' | 'invalidate' | 'deleteMany' | 'deleteByPrefix' | 'acquireLock' | 'releaseLock' | 'ping' | 'close';
 
@@ -145,7 +153,9 @@ export interface FlakyStore extends CacheStore {
   readonly inner: CacheStore;
 }
 
+/** What `createFlakyStore` wraps, and how much of Redis it mimics. */
 export interface FlakyStoreOptions {
+  /** The store calls go to. @default a new memory store */
   inner?: CacheStore;
   /**
    * Make a held lock readable by getMany under its key (its token), as Redis does
@@ -154,6 +164,10 @@ export interface FlakyStoreOptions {
   locksReadable?: boolean;
 }
 
+/**
+ * A flaky store over `options.inner`, healthy (not failing, no gate) with every count at
+ * 0. `close` is counted but never gated or failed.
+ */
 export function createFlakyStore(options: FlakyStoreOptions = {}): FlakyStore {
   const inner = options.inner ?? createMemoryStore();
   const heldLocks = new Map<string, string>();
@@ -244,6 +258,7 @@ export interface SteppedSleep {
   onSleep: ((poll: number) => void | Promise<void>) | undefined;
 }
 
+/** A stepped sleep that moves `clock`, with no intervals recorded yet. */
 export function steppedSleep(clock: ManualClock): SteppedSleep {
   const intervals: number[] = [];
   const sleep: SteppedSleep = Object.assign(

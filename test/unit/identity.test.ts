@@ -24,8 +24,15 @@ async function unauthenticated(header: string | null | undefined, message: RegEx
   return error;
 }
 
+/** How `rawToken` signs: `exp: false` leaves the expiry out, `sub: null` the subject; `alg: 'HS512'` signs with another key. */
+interface RawTokenOptions {
+  exp?: boolean;
+  sub?: string | null;
+  alg?: string;
+}
+
 /** A raw HS256 token with exactly these claims, for claims signToken would refuse. */
-async function rawToken(claims: Record<string, unknown>, { exp = true, sub = 'someone' as string | null, alg = 'HS256' } = {}) {
+async function rawToken(claims: Record<string, unknown>, { exp = true, sub = 'someone', alg = 'HS256' }: RawTokenOptions = {}) {
   let jwt = new SignJWT(claims).setProtectedHeader({ alg, typ: 'JWT' }).setIssuedAt();
   if (sub !== null) jwt = jwt.setSubject(sub);
   if (exp) jwt = jwt.setExpirationTime('1h');

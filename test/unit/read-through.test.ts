@@ -84,7 +84,6 @@ function setup(options: { inner?: CacheStore; lock?: CacheCoreOptions['lock']; f
 }
 
 const bucketsAsked = (spec: FakeSpec) => spec.asked.flatMap((w) => bucketsOf(w));
-const sum = (counts: Array<{ count: number }>) => counts.reduce((a, c) => a + c.count, 0);
 
 describe('read-through: misses and hits', () => {
   it('computes each contiguous span of missing buckets once, and only the missing buckets', async () => {
@@ -250,8 +249,8 @@ describe('read-through: freshness', () => {
       core.read(spec, span(0, 11), core.forRequest()),
       core.read(spec, WINDOW, core.forRequest()),
     ]);
-    expect(reads[0]!.every((r) => r.how === 'stale')).toBe(true);
-    expect(reads[1]!.map((r) => r.how)).toEqual([...Array<string>(10).fill('stale'), 'hit']);
+    expect(reads[0].every((r) => r.how === 'stale')).toBe(true);
+    expect(reads[1].map((r) => r.how)).toEqual([...Array<string>(10).fill('stale'), 'hit']);
     spec.gate.resolve();
     spec.gate = undefined;
     await core.idle();

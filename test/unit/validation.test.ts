@@ -132,6 +132,7 @@ describe('validateAmount', () => {
   it('refuses NaN and Infinity (1e999)', () => {
     const e = invalid(() => validateAmount(Number.NaN), 'input.amount');
     expect(e.message).toContain('must be a finite number, got NaN');
+    // eslint-disable-next-line no-loss-of-precision -- 1e999 is Infinity on purpose: non-finite input
     const inf = invalid(() => validateAmount(1e999), 'input.amount');
     expect(inf.message).toContain('Infinity');
     invalid(() => validateAmount(-Infinity), 'input.amount');

@@ -5,6 +5,10 @@
 import type { Plugin } from 'graphql-yoga';
 import type { GraphQLContext } from '../context.js';
 
+/**
+ * Adds `extensions.cache` (per metric: buckets hit, missed, served stale) to every
+ * response that has data and read a metric. yoga.ts installs it outside production only.
+ */
 export function cacheExtensionPlugin(): Plugin<GraphQLContext> {
   return {
     onExecute() {

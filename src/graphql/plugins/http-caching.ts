@@ -5,8 +5,10 @@
  * Everything else (POST, mutations, errors, stale data) is `no-store`. The HTTP
  * server adds the ETag and answers `If-None-Match` with 304.
  */
+import { Kind, OperationTypeNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { GraphQLContext } from '../context.js';
+import type { ExecutePayload } from './execute-payload.js';
 
 interface Outcome {
   freshUntil: number;
@@ -14,11 +16,15 @@ interface Outcome {
   now: number;
 }
 
+/**
+ * Sets `Cache-Control` and `Vary` on every GraphQL response (see the top of this file):
+ * `private, max-age` for a successful GET query, `no-store` for the rest.
+ */
 export function httpCachingPlugin(): Plugin<GraphQLContext> {
   // Per request, keyed by the Request itself: nothing is added to the context.
   const outcomes = new WeakMap<Request, Outcome>();
   return {
-    onExecute({ args }) {
+    onExecute({ args }: ExecutePayload) {
       return {
         onExecuteDone({ result }) {
           const context = args.contextValue as Partial<GraphQLContext> & { request?: Request };
@@ -26,9 +32,7 @@ export function httpCachingPlugin(): Plugin<GraphQLContext> {
           const ok =
             'data' in result &&
             !result.errors?.length &&
-            (args.document.definitions as Array<{ kind: string; operation?: string }>).every(
-              (d) => d.kind !== 'OperationDefinition' || d.operation === 'query',
-            );
+            args.document.definitions.every((d) => d.kind !== Kind.OPERATION_DEFINITION || d.operation === OperationTypeNode.QUERY);
           outcomes.set(context.request, { freshUntil: context.metrics.freshUntil(), ok, now: context.services.clock() });
         },
       };

@@ -8,6 +8,7 @@ import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import {
   GraphQLError,
   Kind,
+  OperationTypeNode,
   getNamedType,
   getOperationAST,
   isObjectType,
@@ -23,6 +24,7 @@ import type { Granularity } from '../../cache/buckets.js';
 import type { QueryLimits } from '../../config/index.js';
 import { costOfRange } from '../../domain/validation.js';
 import { QUERY_TOO_COMPLEX } from '../errors.js';
+import type { ExecutePayload } from './execute-payload.js';
 
 // Armor's errors carry no code; give them the one every limit refusal has.
 const tagLimit = [
@@ -49,7 +51,7 @@ export function queryLimitPlugins(limits: QueryLimits): Plugin[] {
  */
 export function costLimitPlugin(maxBuckets: number): Plugin {
   return {
-    onExecute({ args, setResultAndStopExecution }) {
+    onExecute({ args, setResultAndStopExecution }: ExecutePayload) {
       const cost = dashboardCost(args.schema, args.document, args.operationName ?? undefined, args.variableValues ?? {});
       if (cost > maxBuckets) {
         setResultAndStopExecution({
@@ -74,7 +76,7 @@ export function dashboardCost(
 ): number {
   const operation = getOperationAST(document, operationName);
   const queryType = schema.getQueryType();
-  if (!operation || operation.operation !== 'query' || !queryType) return 0;
+  if (!operation || operation.operation !== OperationTypeNode.QUERY || !queryType) return 0;
   const dashboardField = queryType.getFields().dashboard;
   if (!dashboardField) return 0;
   const fragments = new Map<string, FragmentDefinitionNode>();

@@ -7,10 +7,16 @@ import { getOperationAST } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { GraphQLContext } from '../context.js';
 import { codeOf } from '../errors.js';
+import type { ExecutePayload } from './execute-payload.js';
 
+/**
+ * Logs each executed operation on the request's logger: at `error` when one of its errors
+ * is INTERNAL_SERVER_ERROR, else at `info`. An operation without our context (no logger)
+ * is not logged.
+ */
 export function requestLogPlugin(): Plugin<GraphQLContext> {
   return {
-    onExecute({ args }) {
+    onExecute({ args }: ExecutePayload) {
       const started = performance.now();
       const log = (args.contextValue as Partial<GraphQLContext>).log;
       if (!log) return;

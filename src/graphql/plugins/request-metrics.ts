@@ -3,10 +3,12 @@ import { getOperationAST } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { GraphQLMetrics } from '../../observability/graphql-metrics.js';
 import { codeOf } from '../errors.js';
+import type { ExecutePayload } from './execute-payload.js';
 
+/** Observes each executed operation on `metrics`: its type, name, duration and error codes. */
 export function requestMetricsPlugin(metrics: GraphQLMetrics): Plugin {
   return {
-    onExecute({ args }) {
+    onExecute({ args }: ExecutePayload) {
       const started = performance.now();
       const operation = getOperationAST(args.document, args.operationName ?? undefined);
       return {

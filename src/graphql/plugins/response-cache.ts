@@ -20,13 +20,19 @@ import { verifyAuthorization } from '../../auth/identity.js';
 import { parseResponseKey, responseGenerationKey, responseKey } from '../../cache/keys.js';
 import type { CacheStore } from '../../cache/store.js';
 
+/** Where the whole-response layer stores responses, how its keys are built, and how long responses live. */
 export interface ResponseCacheOptions {
+  /** Where responses and tenant generations are kept: the bucket cache's store. */
   store: CacheStore;
+  /** The store's key prefix (CACHE_KEY_PREFIX). */
   prefix: string;
+  /** CACHE_VERSION: a new one makes every stored response unreadable. */
   cacheVersion: string;
+  /** The JWT secret, to verify the token a session is made from. */
   secret: Uint8Array;
   /** How long a response is kept. */
   ttlMs: number;
+  /** Epoch ms now; part of a new generation's value. */
   clock: () => number;
 }
 
@@ -45,6 +51,10 @@ export interface ResponseCacheLayer {
   generations: ResponseGenerations;
 }
 
+/**
+ * The whole-response layer over `options.store` (see the top of this file). A store that
+ * fails never fails a request: a read becomes a miss, a write or a bump is skipped.
+ */
 export function createResponseCache(options: ResponseCacheOptions): ResponseCacheLayer {
   const { store } = options;
   const space = { prefix: options.prefix, cacheVersion: options.cacheVersion };
@@ -113,7 +123,7 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
       // Invalidation goes through tenant generations, not entities.
       invalidate() {},
     },
-  }) as Plugin;
+  });
 
   return { plugin, generations };
 }

@@ -6,11 +6,17 @@ import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
 import { getOperationAST, type ExecutionArgs } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { codeOf } from '../errors.js';
+import type { ExecutePayload } from './execute-payload.js';
 
+/**
+ * Wraps execution in a server span named `<type> <name>` with the operation's type and
+ * name; its error codes become `graphql.error.codes`, and INTERNAL_SERVER_ERROR (or a
+ * throw) marks the span as an error.
+ */
 export function tracingPlugin(): Plugin {
   const tracer = trace.getTracer('dashboard-api/graphql');
   return {
-    onExecute({ executeFn, setExecuteFn }) {
+    onExecute({ executeFn, setExecuteFn }: ExecutePayload) {
       setExecuteFn(async (args: ExecutionArgs) => {
         const operation = getOperationAST(args.document, args.operationName ?? undefined);
         const type = operation?.operation ?? 'unknown';
@@ -20,9 +26,7 @@ export function tracingPlugin(): Plugin {
           attributes: { 'graphql.operation.type': type, ...(name ? { 'graphql.operation.name': name } : {}) },
         });
         try {
-          const result = (await context.with(trace.setSpan(context.active(), span), () => executeFn(args))) as {
-            errors?: readonly unknown[];
-          };
+          const result = await context.with(trace.setSpan(context.active(), span), () => executeFn(args));
           const errors: readonly unknown[] = result.errors ?? [];
           if (errors.length) {
             const codes = [...new Set(errors.map(codeOf))];

@@ -13,6 +13,10 @@ import { normaliseCurrency } from '../../vendors/fx.js';
 import type { GraphQLContext } from '../context.js';
 import type { DashboardResolvers, ProductSalesResolvers, QueryResolvers } from '../resolvers.generated.js';
 
+/**
+ * `Query.dashboard`: validates the range for the granularity (default HOUR) and returns
+ * the caller's scope and the snapped window, which the `Dashboard` fields read.
+ */
 export const Query: QueryResolvers = {
   dashboard(_, { range, granularity }, { identity }) {
     const g = granularity ?? 'HOUR';

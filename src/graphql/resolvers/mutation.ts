@@ -3,6 +3,11 @@ import { assertCanWrite } from '../../auth/policy.js';
 import { validateRange } from '../../domain/validation.js';
 import type { MutationResolvers, OrderResolvers, SessionResolvers } from '../resolvers.generated.js';
 
+/**
+ * The mutations: each checks the role may call it (FORBIDDEN otherwise), then the
+ * recorder or the invalidation service does the work and returns once invalidation is
+ * done.
+ */
 export const Mutation: MutationResolvers = {
   recordOrder(_, { input }, { identity, services }) {
     assertCanWrite(identity, 'Mutation.recordOrder');
@@ -19,8 +24,10 @@ export const Mutation: MutationResolvers = {
   },
 };
 
+/** `Order`: its amount in major units, from the row's integer cents. */
 export const Order: OrderResolvers = {
   amount: (row) => row.amountCents / 100,
 };
 
+/** `Session`: every field is the row's own. */
 export const Session: SessionResolvers = {};

@@ -7,6 +7,10 @@ import { Repeater } from 'graphql-yoga';
 import type { MetricsInvalidatedPayload } from '../../events/hub.js';
 import type { MetricName, SubscriptionResolvers } from '../resolvers.generated.js';
 
+/**
+ * `Subscription.metricsInvalidated`: the hub's payloads for the caller's tenant and
+ * region, optionally only the `metrics` asked for; ends when the token expires.
+ */
 export const Subscription: SubscriptionResolvers = {
   metricsInvalidated: {
     subscribe(_, { metrics: wanted }, { identity, services }) {
