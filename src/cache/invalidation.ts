@@ -19,6 +19,7 @@ import { newValidator, type CacheStore } from './store.js';
  */
 export const VALIDATOR_TTL_MS = 2 * LOCAL_TIER_DEFAULTS.maxLifeMs;
 
+/** Drops cached entries and replaces validators, counting what it dropped. */
 export interface Invalidator {
   /** Drops `keys` and replaces `validators`; resolves with how many entries existed (0 when the store failed). */
   drop(metric: string, reason: string, keys: readonly string[], validators?: readonly string[]): Promise<number>;

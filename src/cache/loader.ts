@@ -15,6 +15,7 @@ import DataLoader from 'dataloader';
 import { createSingleFlight } from './single-flight.js';
 import type { CacheStore } from './store.js';
 
+/** A request's loader of bucket entries: the raw stored text, null where absent (or the store failed). */
 export type BucketLoader = DataLoader<string, string | null>;
 
 /** Shares in-flight `getMany` calls for the same key list and the same validators, across requests of one process. */

@@ -39,6 +39,7 @@ export interface LocalTierOptions {
 /** The validator a request read: a value, `null` when the store holds none, `undefined` when it could not say. */
 export type Validator = string | null | undefined;
 
+/** The tier: decoded entries by key, each under the validator it was read under. */
 export interface LocalTier {
   /** The entry under `key` if it was kept under exactly `validator` (never for an unknown one) and has not expired. */
   get<V>(key: string, validator: Validator): Entry<V> | undefined;

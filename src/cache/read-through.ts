@@ -44,6 +44,7 @@ export interface BucketSpec<V> {
   validatorKey?: string | undefined;
 }
 
+/** One bucket of a read: its value and how it was got. */
 export interface BucketResult<V> {
   bucket: number;
   value: V;
@@ -63,6 +64,7 @@ export interface RequestCache {
   freshUntil: number;
 }
 
+/** The cache core: reads through the tier, the store and the source, and the in-process work they share. */
 export interface CacheCore {
   /** A fresh per-request state. */
   forRequest(): RequestCache;
@@ -92,6 +94,7 @@ export interface CacheCore {
   forget(keys: readonly string[]): void;
 }
 
+/** What the core is built from. */
 export interface CacheCoreOptions {
   store: ResilientStore;
   observer?: CacheObserver;
@@ -118,6 +121,7 @@ async function inSpan<T>(name: string, attributes: Attributes, work: (set: (a: A
   });
 }
 
+/** Composes the core over a (resilient) store, with an optional in-process tier. */
 export function createCacheCore(options: CacheCoreOptions): CacheCore {
   const { store, local } = options;
   // Semantic conventions name the store the lookups go to; the in-process store has none.
@@ -277,7 +281,7 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
     request: RequestCache,
     validator: Validator,
   ): Promise<Array<BucketResult<V>>> {
-    const results: Array<BucketResult<V>> = new Array(buckets.length);
+    const results = new Array<BucketResult<V>>(buckets.length);
     const missing: number[] = [];
     const stale: number[] = [];
     const classify = (i: number, entry: Entry<V> | null | undefined, now: number) => {
@@ -333,7 +337,7 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
             request.loader.clear(spec.keyOf(bucket));
             results[index.get(bucket)!] = {
               bucket,
-              value: values!.get(bucket) ?? spec.empty,
+              value: values.get(bucket) ?? spec.empty,
               how: 'miss',
               freshUntil: deadlines(bucket, spec.granularity, clock(), spec.ttl).freshUntil,
             };

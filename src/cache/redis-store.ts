@@ -76,11 +76,13 @@ function baseOptions(options: RedisStoreOptions): RedisOptions {
   };
 }
 
+/** A store on one Redis server at `url` (redis://…); connects lazily, reconnects for ever. */
 export function createRedisStore(url: string, options: RedisStoreOptions = {}): CacheStore {
   const client = new Redis(url, baseOptions(options));
   return wrap(client, 'redis');
 }
 
+/** A store on a Redis Cluster reached through any of `nodes`; keys of one call are grouped by slot. */
 export function createClusterStore(nodes: ReadonlyArray<{ host: string; port: number }>, options: RedisStoreOptions = {}): CacheStore {
   const clusterOptions: ClusterOptions = {
     redisOptions: baseOptions(options),

@@ -15,11 +15,13 @@ import type { CacheStore } from './store.js';
 
 export type { BreakerOptions, BreakerState } from './breaker.js';
 
+/** A store whose failures are counted and turned into CacheErrors, behind a circuit breaker. */
 export interface ResilientStore extends CacheStore {
   /** The breaker's state now. */
   breakerState(): BreakerState;
 }
 
+/** Wraps `store` with the breaker (state table above) and counts every failure on the observer. */
 export function createResilientStore(
   store: CacheStore,
   options: BreakerOptions & { observer?: CacheObserver; clock?: () => number } = {},

@@ -48,6 +48,7 @@ export function newValidator(at: number): string {
   return `${Math.floor(at).toString(36)}.${Math.random().toString(36).slice(2, 10)}${Math.random().toString(36).slice(2, 10)}`;
 }
 
+/** What every store does (memory, Redis, Cluster); IO only, and the same contract suite checks each. */
 export interface CacheStore {
   /** Which implementation this is, for /readyz. */
   readonly kind: 'memory' | 'redis' | 'cluster';

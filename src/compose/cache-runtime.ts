@@ -25,6 +25,7 @@ import { createRegistry } from '../observability/registry.js';
 import type { AggregateSource } from '../source/aggregates.js';
 import type { Lifecycle } from './lifecycle.js';
 
+/** The cache runtime once open. */
 export interface CacheRuntime {
   /** Prometheus registry of the process: the cache's instruments and everyone else's. */
   registry: Registry;
@@ -37,6 +38,7 @@ export interface CacheRuntime {
   responseCache: ResponseCacheLayer | undefined;
 }
 
+/** What the cache runtime is built with, beside the config. */
 export interface CacheRuntimeOptions {
   logger: Logger;
   clock: () => number;

@@ -60,6 +60,7 @@ export interface CacheSettings {
   localMaxBytes: number;
 }
 
+/** Every setting, parsed and validated once at start-up (loadConfig), deep-frozen. */
 export interface Config {
   /** `production` turns off GraphiQL's token prefill and requires JWT_SECRET. */
   env: 'development' | 'production' | 'test';

@@ -16,6 +16,7 @@ import type { MetricName, StoredMetric } from './define.js';
 import { metricPrefix, planEvent, planRange, type InvalidationPlan, type KeySpace } from './planner.js';
 import { DASHBOARD_REGISTRY, type MetricRegistry } from './registry.js';
 
+/** Drops what writes change and tells subscribers. */
 export interface InvalidationService {
   /** Drops what `event` changes and tells subscribers; resolves with the number of entries dropped. */
   onEvent(event: DomainEvent): Promise<number>;
@@ -27,6 +28,7 @@ export interface InvalidationService {
   manual(tenant: string, metrics: readonly MetricName[] | undefined, range?: { from: number; to: number }): Promise<number>;
 }
 
+/** What invalidation is built from. */
 export interface InvalidationOptions {
   space: KeySpace;
   invalidator: Invalidator;
@@ -43,6 +45,7 @@ export interface InvalidationOptions {
 /** A manual drop without a range covers every bucket a dashboard may still ask for. */
 const ALL_TIME_MS = 400 * BUCKET_MS.DAY;
 
+/** The dashboard's invalidation over an invalidator and the metric declarations. */
 export function createInvalidationService(options: InvalidationOptions): InvalidationService {
   const { space, invalidator } = options;
   const registry = options.registry ?? DASHBOARD_REGISTRY;

@@ -12,6 +12,7 @@ import { REGIONS } from '../source/types.js';
 import { ROLES } from '../auth/identity.js';
 import type { MetricName, StoredMetric } from './define.js';
 
+/** Where the keys live: the global prefix and CACHE_VERSION. */
 export interface KeySpace {
   prefix: string;
   cacheVersion: string;

@@ -43,6 +43,7 @@ export interface MetricsReader {
   freshUntil(): number;
 }
 
+/** The metrics service: a reader per request over the declarations. */
 export interface MetricsService {
   /** The declarations this service serves. */
   readonly registry: MetricRegistry;
@@ -69,7 +70,7 @@ const LABELS_MAX = 50_000;
 /** The empty bucket, per way of combining. */
 const EMPTY: Readonly<Record<StoredMetric['combine'], unknown>> = Object.freeze({
   sum: 0,
-  distinct: Object.freeze({ n: 0, s: sketchOf([]) }) as DistinctBucket,
+  distinct: Object.freeze<DistinctBucket>({ n: 0, s: sketchOf([]) }),
   topN: Object.freeze({}) as GroupsBucket,
 });
 
@@ -214,7 +215,11 @@ export function createMetricsService(
     const ranked = [...totals.entries()]
       .sort(([idA, a], [idB, b]) => (b[by] ?? 0) - (a[by] ?? 0) || (idA < idB ? -1 : idA > idB ? 1 : 0))
       .slice(0, limit);
-    const labels = await labelsOf(metric, scope.tenant, ranked.map(([key]) => key));
+    const labels = await labelsOf(
+      metric,
+      scope.tenant,
+      ranked.map(([key]) => key),
+    );
     return ranked.map(([key, measures]) => metric.present(key, measures, labels.get(key) ?? key));
   }
 
