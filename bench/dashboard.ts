@@ -318,7 +318,7 @@ async function main(): Promise<void> {
 
   process.stderr.write('Starting redis-server on 127.0.0.1 … ');
   redis = await startRedisServer();
-  run.setRedis(redis.pid, redis.port);
+  if (redis.pid !== undefined) run.own({ kind: 'redis', pid: redis.pid, port: redis.port });
   process.stderr.write(`${redis.url}\n`);
 
   const baseEnv = {
