@@ -582,7 +582,7 @@ async function main(): Promise<number> {
     if (response.status !== 204) throw new Error(`The stored server refused its answers: HTTP ${response.status}`);
   }
   const sizes = [...preparedOf.entries()].map(([id, ps]) => `${id} ${fmt(median(ps.map((p) => Buffer.byteLength(p.expected.text))) / 1024, 1)} kB`);
-  log(`Answer sizes (median per load): ${sizes.join(', ')}\n`);
+  if (sizes.length) log(`Answer sizes (median per load): ${sizes.join(', ')}\n`);
 
   const results: Results = { cells: [], sequential: [] };
   const churnTarget = { headers: await headersOf({ tenant: 'acme' }), productId };
@@ -619,7 +619,7 @@ async function main(): Promise<number> {
     rssResettable,
     notes: [
       ...notes,
-      `Answer sizes (median per load): ${sizes.join(', ')}.`,
+      ...(sizes.length ? [`Answer sizes (median per load): ${sizes.join(', ')}.`] : []),
       'Ratios compare medians of short runs on a shared 2-core machine: a ratio within about 10% of its threshold may flip between runs.',
     ],
   };
