@@ -562,12 +562,15 @@ async function main(): Promise<number> {
     const text = await response.text();
     const parsed = JSON.parse(text) as { data?: unknown; errors?: unknown };
     if (response.status !== 200 || parsed.errors || !parsed.data) throw new Error(`The reference app refused a bench request (HTTP ${response.status}): ${text.slice(0, 400)}`);
+    // Every range of the plan lies in the seeded data: an empty answer means the bench asks for the wrong time.
+    const orders = (parsed.data as { dashboard?: { orders?: { total?: number } } }).dashboard?.orders?.total;
+    if (!orders) throw new Error(`The reference app answered ${orders} orders for ${body}: the bench's ranges miss the seeded data.`);
     return { spec, headers, body, range, expected: { text, data: parsed.data } };
   };
   const preparedOf = new Map<string, Prepared[]>();
   for (const load of PLAN) {
     const specs = load.requests.kind === 'cycle' ? load.requests.specs : [load.requests.spec];
-    preparedOf.set(load.id, await Promise.all(specs.map(prepare)));
+    preparedOf.set(load.id, await Promise.all(specs.map((spec) => prepare(spec))));
   }
   const sequentialPrepared = new Map<string, Prepared>();
   for (const item of SEQUENTIAL) if (SEQUENTIAL_ON.length) sequentialPrepared.set(item.id, await prepare(item.spec));
