@@ -7,7 +7,7 @@
  * report goes to BENCHMARKS.md at the repo root.
  *
  * Environment:
- *   BENCH_DURATION_S  seconds per measured window ("run") of autocannon (default 2; 1 to 600)
+ *   BENCH_DURATION_S  seconds per measured window ("run") of autocannon (default 1.5; 0.5 to 600)
  *   BENCH_RUNS        windows per cell, of which the median is reported (default 3)
  *   BENCH_SCENARIOS   comma list of a,b,c,d,e,f (default all)
  *   BENCH_SERVERS     comma list of server ids (default all; see bench/plan.ts)
@@ -95,7 +95,7 @@ function listKnob<T extends string>(name: string, allowed: readonly T[]): T[] {
 function readKnobs() {
   try {
     return {
-      durationS: numberKnob('BENCH_DURATION_S', 2, 1, 600, false),
+      durationS: numberKnob('BENCH_DURATION_S', 1.5, 0.5, 600, false),
       runs: numberKnob('BENCH_RUNS', 3, 1, 15, true),
       scenarios: listKnob<ScenarioId>('BENCH_SCENARIOS', SCENARIO_IDS),
       servers: listKnob<ServerId>('BENCH_SERVERS', SERVER_IDS),
@@ -165,6 +165,8 @@ const watchdog = setTimeout(() => {
 watchdog.unref();
 
 const log = (text: string) => process.stderr.write(text);
+/** Seconds since the run started, for the progress lines. */
+const stamp = () => `[${process.uptime().toFixed(0).padStart(3)} s]`;
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 // ---------------------------------------------------------------------------
@@ -299,7 +301,7 @@ function sessionShape(warmMs: number): { warmS: number; windowS: number } {
   const burstS = (CONNECTIONS * warmMs) / 1000;
   return {
     warmS: Math.max(1, Math.min(SLOW_WARM_CAP_S, Math.ceil(1.5 * burstS))),
-    windowS: Math.max(KNOBS.durationS, Math.min(SLOW_WINDOW_CAP_S, Math.ceil(burstS))),
+    windowS: Math.max(KNOBS.durationS, Math.min(SLOW_WINDOW_CAP_S, Math.ceil(burstS * 2) / 2)),
   };
 }
 
@@ -325,7 +327,8 @@ async function measureLoad(load: LoadSpec, id: ServerId, prepared: Prepared[], c
         break;
       }
     }
-    if (times.length) warmMs.push(median(times));
+    // The fastest, not the median: on a shared machine a slow outlier is someone else's work.
+    if (times.length) warmMs.push(Math.min(...times));
   }
   const { warmS, windowS } = sessionShape(warmMs.length ? warmMs.reduce((a, b) => a + b, 0) / warmMs.length : 0);
 
@@ -340,7 +343,7 @@ async function measureLoad(load: LoadSpec, id: ServerId, prepared: Prepared[], c
   const sourceBefore = await sourceQueries(server, id);
   resetPeakRss(pid);
   const churn = load.churn ? startChurn(origin, churnTarget.headers, churnTarget.productId, CHURN_EVERY_MS) : undefined;
-  log(`  ${load.id} ${SERVERS[id].label} (${warmS} s warm-up + ${KNOBS.runs} × ${windowS} s):`);
+  log(`  ${stamp()} ${load.id} ${SERVERS[id].label} (${warmS} s warm-up + ${KNOBS.runs} × ${windowS} s):`);
   const session = await runWindows(origin, requests, CONNECTIONS, warmS, windowS, KNOBS.runs);
   const runs = session.runs;
   let errors = session.warmErrors;
@@ -410,7 +413,7 @@ async function measureSequential(id: ServerId, item: (typeof SEQUENTIAL)[number]
     }
   }
   const s = await sequential(origin, p.headers, p.body, E_REQUESTS, E_CAP_MS);
-  log(`  ${item.id} ${SERVERS[id].label}: p50 ${fmt(s.p50, 2)} ms (n=${s.n})\n`);
+  log(`  ${stamp()} ${item.id} ${SERVERS[id].label}: p50 ${fmt(s.p50, 2)} ms (n=${s.n})\n`);
   return { id: item.id, server: id, p50: s.p50, p90: s.p90, n: s.n, errors: s.errors, problems: [...problems, ...s.problems] };
 }
 
@@ -462,7 +465,7 @@ async function measureStampede(seedPath: string, baseEnv: Record<string, string>
       wallMs: last,
       problems,
     };
-    log(`  f: ${good} good of ${F_REQUESTS}; source queries ${JSON.stringify(result.sourceQueries)}\n`);
+    log(`  ${stamp()} f: ${good} good of ${F_REQUESTS}; source queries ${JSON.stringify(result.sourceQueries)}\n`);
     return result;
   } finally {
     await Promise.all(pair.map((s) => s.stop()));
@@ -590,7 +593,7 @@ async function main(): Promise<number> {
   const results: Results = { cells: [], sequential: [] };
   const churnTarget = { headers: await headersOf({ tenant: 'acme' }), productId };
   for (const scenario of RUN_ORDER.filter((s) => KNOBS.scenarios.includes(s))) {
-    log(`Scenario ${scenario}\n`);
+    log(`${stamp()} Scenario ${scenario}\n`);
     if (scenario === 'e') {
       for (const item of SEQUENTIAL) for (const id of SEQUENTIAL_ON) results.sequential.push(await measureSequential(id, item, sequentialPrepared.get(item.id)!));
       continue;

@@ -157,7 +157,7 @@ export function renderReport(meta: RunMeta, results: Results, evaluated: Evaluat
     if (scenario === 'b') {
       out.push(
         '',
-        `The (a) load while the driver writes one order for acme every ${CHURN_EVERY_MS} ms through the server's own \`recordOrder\` (ADMIN token), into the open hour, which every answer covers. **orders behind**: once the writes have returned, orders in that server's database for the range minus the \`orders.total\` it answers for the load's request. stored and limit serve no writes.`,
+        `The (a) load while the driver writes one order for acme every ${CHURN_EVERY_MS} ms through the server's own \`recordOrder\` (ADMIN token), into the open hour, which every answer covers. **orders behind**: once the writes have returned, orders in that server's database for the range minus the \`orders.total\` it answers for the load's request. stored and limit serve no writes; uncached is left out (it reads the source for every answer, so it cannot fall behind).`,
       );
     }
     if (scenario === 'c') {
