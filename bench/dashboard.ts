@@ -36,7 +36,7 @@ import { seed } from '../src/source/seed.js';
 import { startRedisCluster, startRedisServer, type RedisClusterHandle, type RedisServerHandle } from '../test/helpers/redis.js';
 import { startServer, type ServerProcess } from './children.js';
 import { createRunDir, sweepLeftovers } from './leftovers.js';
-import { median, post, runWindows, sequential, startChurn, type Headers, type LoadRequests } from './load.js';
+import { median, medianOfMeasured, post, runWindows, sequential, startChurn, type Headers, type LoadRequests } from './load.js';
 import {
   CHURN_EVERY_MS,
   CONNECTIONS,
@@ -273,9 +273,23 @@ interface Prepared {
 // Measuring
 // ---------------------------------------------------------------------------
 
-async function sourceQueries(server: Started, id: ServerId): Promise<number | undefined> {
+interface Counters {
+  sourceQueries?: number | undefined;
+  /** This API's bucket lookups by result, and its lock waits. */
+  cache?: { hit: number; miss: number; stale: number; lockWaits: number } | undefined;
+}
+
+/** The server's own counters from its /metrics: source queries, and this API's cache counters. */
+async function countersOf(server: Started, id: ServerId): Promise<Counters> {
   const counter = SERVERS[id].sourceCounter;
-  return counter ? sumOf(await scrapeMetrics(server.process.origin), counter) : undefined;
+  if (!counter) return {};
+  const scrape = await scrapeMetrics(server.process.origin);
+  if (counter !== 'cache_source_queries_total') return { sourceQueries: sumOf(scrape, counter) };
+  const lookups = sumBy(scrape, 'cache_requests_total', 'result');
+  return {
+    sourceQueries: sumOf(scrape, counter),
+    cache: { hit: lookups.hit ?? 0, miss: lookups.miss ?? 0, stale: lookups.stale ?? 0, lockWaits: sumOf(scrape, 'cache_lock_waits_total') },
+  };
 }
 
 function countOrders(databasePath: string, tenant: string, range: { from: number; to: number }): number {
@@ -339,12 +353,25 @@ async function measureLoad(load: LoadSpec, id: ServerId, prepared: Prepared[], c
         ? { kind: 'sliding', headers: prepared[0]!.headers, spec: load.requests.spec }
         : { kind: 'cycle', requests: prepared.map((p) => ({ headers: p.headers, body: p.body })) };
 
-  const storeBefore = server.storeUrls ? await storeCommands(server.storeUrls) : undefined;
-  const sourceBefore = await sourceQueries(server, id);
-  resetPeakRss(pid);
+  // Counters and the RSS peak cover the measured windows only, not the load's warm-up.
+  let storeBefore: Record<string, number> | undefined;
+  let storeAfter: Record<string, number> | undefined;
+  let countersBefore: Counters = {};
+  let countersAfter: Counters = {};
+  let peak: number | undefined;
+  const at = {
+    async start() {
+      resetPeakRss(pid);
+      [storeBefore, countersBefore] = await Promise.all([server.storeUrls ? storeCommands(server.storeUrls) : undefined, countersOf(server, id)]);
+    },
+    async end() {
+      peak = peakRssMiB(pid);
+      [storeAfter, countersAfter] = await Promise.all([server.storeUrls ? storeCommands(server.storeUrls) : undefined, countersOf(server, id)]);
+    },
+  };
   const churn = load.churn ? startChurn(origin, churnTarget.headers, churnTarget.productId, CHURN_EVERY_MS) : undefined;
   log(`  ${stamp()} ${load.id} ${SERVERS[id].label} (${warmS} s warm-up + ${KNOBS.runs} × ${windowS} s):`);
-  const session = await runWindows(origin, requests, CONNECTIONS, warmS, windowS, KNOBS.runs);
+  const session = await runWindows(origin, requests, CONNECTIONS, warmS, windowS, KNOBS.runs, at);
   const runs = session.runs;
   let errors = session.warmErrors;
   if (session.warmErrors) problems.push(`${session.warmErrors} errors during the load's warm-up`);
@@ -356,9 +383,8 @@ async function measureLoad(load: LoadSpec, id: ServerId, prepared: Prepared[], c
     log(` ${fmt(outcome.rps)}`);
   });
   const writes = churn ? await churn.stop() : undefined;
-  const peak = peakRssMiB(pid);
-  const storeAfter = server.storeUrls ? await storeCommands(server.storeUrls) : undefined;
-  const sourceAfter = await sourceQueries(server, id);
+  const sourceBefore = countersBefore.sourceQueries;
+  const sourceAfter = countersAfter.sourceQueries;
   const good = runs.reduce((n, r) => n + r.good, 0);
 
   let ordersBehind: number | undefined;
@@ -385,14 +411,23 @@ async function measureLoad(load: LoadSpec, id: ServerId, prepared: Prepared[], c
     windowS,
     runs: runs.map(({ rps, p50, p99, good }) => ({ rps, p50, p99, good })),
     rps: median(runs.map((r) => r.rps)),
-    p50: median(runs.map((r) => r.p50)),
-    p99: median(runs.map((r) => r.p99)),
+    p50: medianOfMeasured(runs.map((r) => r.p50)),
+    p99: medianOfMeasured(runs.map((r) => r.p99)),
     good,
     errors,
     problems,
     storeCommandsPerRequest: totalCommands !== undefined && good > 0 ? totalCommands / good : undefined,
     storeCommands: commands && good > 0 ? Object.entries(commands).map(([name, n]) => [name, n / good] as [string, number]).sort((a, b) => b[1] - a[1]) : undefined,
     sourceQueriesPerRequest: sourceBefore !== undefined && sourceAfter !== undefined && good > 0 ? (sourceAfter - sourceBefore) / good : undefined,
+    cache:
+      countersBefore.cache && countersAfter.cache
+        ? {
+            hit: countersAfter.cache.hit - countersBefore.cache.hit,
+            miss: countersAfter.cache.miss - countersBefore.cache.miss,
+            stale: countersAfter.cache.stale - countersBefore.cache.stale,
+            lockWaits: countersAfter.cache.lockWaits - countersBefore.cache.lockWaits,
+          }
+        : undefined,
     peakRssMiB: peak,
     writes: writes && { ok: writes.ok, failed: writes.failed },
     ordersBehind,
@@ -412,9 +447,22 @@ async function measureSequential(id: ServerId, item: (typeof SEQUENTIAL)[number]
       break;
     }
   }
+  const { storeUrls } = started.get(id)!;
+  const before = storeUrls ? await storeCommands(storeUrls) : undefined;
   const s = await sequential(origin, p.headers, p.body, E_REQUESTS, E_CAP_MS);
+  const commands = storeUrls && before ? minus(await storeCommands(storeUrls), before) : undefined;
   log(`  ${stamp()} ${item.id} ${SERVERS[id].label}: p50 ${fmt(s.p50, 2)} ms (n=${s.n})\n`);
-  return { id: item.id, server: id, p50: s.p50, p90: s.p90, n: s.n, errors: s.errors, problems: [...problems, ...s.problems] };
+  return {
+    id: item.id,
+    server: id,
+    p50: s.p50,
+    p90: s.p90,
+    n: s.n,
+    errors: s.errors,
+    problems: [...problems, ...s.problems],
+    storeCommandsPerRequest: commands && s.n > 0 ? Object.values(commands).reduce((a, b) => a + b, 0) / s.n : undefined,
+    storeCommands: commands && s.n > 0 ? Object.entries(commands).map(([name, n]) => [name, n / s.n] as [string, number]).sort((a, b) => b[1] - a[1]) : undefined,
+  };
 }
 
 async function measureStampede(seedPath: string, baseEnv: Record<string, string>, p: Prepared): Promise<StampedeResult> {
@@ -633,7 +681,7 @@ async function main(): Promise<number> {
   writeFileSync(join(REPO, 'BENCHMARKS.md'), report);
   console.log(
     evaluated
-      .map((e) => `${e.verdict.padEnd(7)} ${e.target.text}${e.measure ? `: ${e.target.unit === 'ratio' ? `${fmt(e.measure.value, 2)}×` : fmt(e.measure.value, 2)} (${e.measure.detail})${e.measure.problems.length ? ` ⚠ ${e.measure.problems.join('; ')}` : ''}` : ''}`)
+      .map((e) => `${e.verdict.padEnd(7)} ${e.target.text}${e.measure ? `: ${e.target.unit === 'ratio' ? `${fmt(e.measure.value, 2)}×` : fmt(e.measure.value, Number.isInteger(e.measure.value) ? 0 : 2)} (${e.measure.detail})${e.measure.problems.length ? ` ⚠ ${e.measure.problems.join('; ')}` : ''}` : ''}`)
       .join('\n'),
   );
   const failed = evaluated.filter((e) => e.verdict === 'FAIL').length;

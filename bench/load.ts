@@ -69,7 +69,16 @@ interface Window {
  * autocannon runs in this (the driver's) thread: the servers are other processes,
  * and the driver does nothing else meanwhile but the churn writes.
  */
-export async function runWindows(origin: string, load: LoadRequests, connections: number, warmS: number, windowS: number, windows: number): Promise<{ runs: RunOutcome[]; warmErrors: number }> {
+export async function runWindows(
+  origin: string,
+  load: LoadRequests,
+  connections: number,
+  warmS: number,
+  windowS: number,
+  windows: number,
+  /** Called when the first window opens and when the last one closes, for counters that must cover the windows only. */
+  at?: { start(): Promise<void>; end(): Promise<void> },
+): Promise<{ runs: RunOutcome[]; warmErrors: number }> {
   // A slow server under this load answers in seconds; autocannon's default 10 s timeout would
   // turn its slowness into errors. LOAD_TIMEOUT_S is far beyond any answer the targets care about.
   const base = { url: `${origin}/graphql`, method: 'POST' as const, connections, duration: warmS + windows * windowS, timeout: LOAD_TIMEOUT_S, verifyBody: goodBody };
@@ -98,7 +107,15 @@ export async function runWindows(origin: string, load: LoadRequests, connections
   let finish!: (error: unknown) => void;
   const finished = new Promise<void>((resolve, reject) => (finish = (error) => (error ? reject(error) : resolve())));
   const instance = autocannon(options, (error) => finish(error));
-  instance.on('start', () => (t0 = performance.now()));
+  const hooks: Array<Promise<void>> = [];
+  const timers: NodeJS.Timeout[] = [];
+  instance.on('start', () => {
+    t0 = performance.now();
+    if (at) {
+      timers.push(setTimeout(() => hooks.push(at.start()), warmS * 1000));
+      timers.push(setTimeout(() => hooks.push(at.end()), (warmS + windows * windowS) * 1000));
+    }
+  });
   instance.on('response', (_client, statusCode, _bytes, responseTime) => {
     const window = windowAt();
     const ok = statusCode >= 200 && statusCode < 300;
@@ -120,7 +137,14 @@ export async function runWindows(origin: string, load: LoadRequests, connections
     if (window) window.reqErrors += 1;
     else if ((performance.now() - t0) / 1000 < warmS) warmErrors += 1;
   });
-  await finished;
+  try {
+    await finished;
+  } finally {
+    for (const t of timers) clearTimeout(t);
+  }
+  // autocannon stops at the end of its duration, the same instant as the end hook: let that one run.
+  if (at && hooks.length < 2) hooks.push(...(hooks.length === 0 ? [at.start(), at.end()] : [at.end()]));
+  await Promise.all(hooks);
 
   const runs = counted.map((w): RunOutcome => {
     const problems: string[] = [];
@@ -191,6 +215,8 @@ export function quantile(values: number[], q: number): number {
 }
 
 export const median = (values: number[]) => quantile(values, 0.5);
+/** The median of the values that are numbers: a window with no answer has no latency, not a latency of NaN. */
+export const medianOfMeasured = (values: number[]) => median(values.filter((v) => !Number.isNaN(v)));
 
 /**
  * Writes one order every `everyMs` through the server's recordOrder (not waiting

@@ -60,6 +60,10 @@ function cellNotes(results: Results, loadId: string): string[] {
   for (const c of results.cells.filter((x) => x.load === loadId)) {
     if (c.problems.length) out.push(`- ⚠ ${SERVERS[c.server].label}: ${c.problems.join('; ')}`);
   }
+  const caches = results.cells
+    .filter((x) => x.load === loadId && x.cache && x.good > 0)
+    .map((c) => `${SERVERS[c.server].label}: ${fmt(c.cache!.miss / c.good, 2)} misses, ${fmt(c.cache!.stale / c.good, 2)} stale, ${fmt((c.cache!.hit + c.cache!.miss + c.cache!.stale) / c.good, 1)} lookups; ${fmt(c.cache!.lockWaits)} lock waits in all`);
+  if (caches.length) out.push(`- bucket lookups per request (\`cache_requests_total\`, \`cache_lock_waits_total\`): ${caches.join('; ')}`);
   const commands = results.cells
     .filter((x): x is LoadCell & { storeCommands: Array<[string, number]> } => x.load === loadId && (x.storeCommands?.length ?? 0) > 0)
     .map((c) => `${SERVERS[c.server].label}: ${c.storeCommands.slice(0, 4).map(([name, n]) => `${name} ${fmt(n, 2)}`).join(', ')}`);
@@ -87,7 +91,7 @@ export function renderReport(meta: RunMeta, results: Results, evaluated: Evaluat
     `- scenarios run: ${meta.scenarios.join(', ')}; servers: ${meta.servers.map((s) => SERVERS[s].label).join(', ')}`,
     `- the whole run took ${fmt(meta.elapsedS)} s`,
     '',
-    'Columns: **req/s** good answers per second (HTTP 200 with data and no GraphQL error); **errors** non-2xx, answers with GraphQL errors or no data, connection errors and timeouts (bold when not 0; a wrong answer in the warm-up is listed under the table); **store cmds / req** Redis `INFO commandstats` after − before, all commands but the bench\'s own INFO, over good answers (– where there is no Redis to count); **source queries / req** `cache_source_queries_total` on the server\'s /metrics (for the whole-response cache and limit: `bench_source_queries_total`, a count of AggregateSource calls that the bench wraps around the source; – for `uncached`, which counts none: createApp(cache: false) has no counter); **peak RSS** VmHWM of the server\'s Node process over the cell' +
+    'Columns: **req/s** good answers per second (HTTP 200 with data and no GraphQL error); **errors** non-2xx, answers with GraphQL errors or no data, connection errors and timeouts (bold when not 0; a wrong answer in the warm-up is listed under the table); **store cmds / req** Redis `INFO commandstats` at the end of the last window − at the start of the first, all commands but the bench\'s own INFO, over the good answers of the windows (– where there is no Redis to count); **source queries / req** `cache_source_queries_total` on the server\'s /metrics (for the whole-response cache and limit: `bench_source_queries_total`, a count of AggregateSource calls that the bench wraps around the source; – for `uncached`, which counts none: createApp(cache: false) has no counter), over the same span; **peak RSS** VmHWM of the server\'s Node process over the windows' +
       (meta.rssResettable ? ' (reset before each cell through /proc/PID/clear_refs)' : ' (since the process started: /proc/PID/clear_refs could not be written)') +
       '.',
     '',
@@ -131,6 +135,10 @@ export function renderReport(meta: RunMeta, results: Results, evaluated: Evaluat
         );
       }
       for (const c of results.sequential.filter((x) => x.problems.length)) out.push(`- ⚠ ${SERVERS[c.server].label} ${c.id}: ${c.problems.join('; ')}`);
+      const commands = results.sequential
+        .filter((c) => c.storeCommandsPerRequest !== undefined)
+        .map((c) => `${SERVERS[c.server].label} ${c.id}: ${fmt(c.storeCommandsPerRequest!, 2)} (${(c.storeCommands ?? []).slice(0, 3).map(([name, n]) => `${name} ${fmt(n, 2)}`).join(', ')})`);
+      if (commands.length) out.push('', `- store commands per request, one at a time: ${commands.join('; ')}`);
       continue;
     }
     if (scenario === 'f') {

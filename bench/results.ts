@@ -35,6 +35,8 @@ export interface LoadCell {
   storeCommands?: Array<[string, number]> | undefined;
   /** Source queries (from the server's /metrics) per good answer. */
   sourceQueriesPerRequest?: number | undefined;
+  /** This API's own cache counters over the windows (cache_requests_total, cache_stale_served_total, cache_lock_waits_total), in all. */
+  cache?: { hit: number; miss: number; stale: number; lockWaits: number } | undefined;
   /** VmHWM of the server process over this cell, MiB. */
   peakRssMiB?: number | undefined;
   /** Scenario (b): orders written during the runs, and writes that failed. */
@@ -52,6 +54,9 @@ export interface SequentialCell {
   n: number;
   errors: number;
   problems: string[];
+  /** Store commands per request over the n requests (the Redis-backed servers only). */
+  storeCommandsPerRequest?: number | undefined;
+  storeCommands?: Array<[string, number]> | undefined;
 }
 
 /** Scenario (f). */
