@@ -277,18 +277,24 @@ interface Counters {
   sourceQueries?: number | undefined;
   /** This API's bucket lookups by result, and its lock waits. */
   cache?: { hit: number; miss: number; stale: number; lockWaits: number } | undefined;
+  /** nodejs_eventloop_lag_max_seconds in ms: the longest event-loop delay since the previous scrape (prom-client resets it on every scrape). */
+  loopLagMaxMs?: number | undefined;
 }
 
-/** The server's own counters from its /metrics: source queries, and this API's cache counters. */
+/** The server's own counters from its /metrics: source queries, this API's cache counters, event-loop delay. */
 async function countersOf(server: Started, id: ServerId): Promise<Counters> {
-  const counter = SERVERS[id].sourceCounter;
-  if (!counter) return {};
+  if (!SERVERS[id].metricsEndpoint) return {};
   const scrape = await scrapeMetrics(server.process.origin);
-  if (counter !== 'cache_source_queries_total') return { sourceQueries: sumOf(scrape, counter) };
+  const counter = SERVERS[id].sourceCounter;
+  const lag = scrape.get('nodejs_eventloop_lag_max_seconds')?.[0]?.value;
   const lookups = sumBy(scrape, 'cache_requests_total', 'result');
   return {
-    sourceQueries: sumOf(scrape, counter),
-    cache: { hit: lookups.hit ?? 0, miss: lookups.miss ?? 0, stale: lookups.stale ?? 0, lockWaits: sumOf(scrape, 'cache_lock_waits_total') },
+    sourceQueries: counter ? sumOf(scrape, counter) : undefined,
+    cache:
+      counter === 'cache_source_queries_total'
+        ? { hit: lookups.hit ?? 0, miss: lookups.miss ?? 0, stale: lookups.stale ?? 0, lockWaits: sumOf(scrape, 'cache_lock_waits_total') }
+        : undefined,
+    loopLagMaxMs: lag === undefined ? undefined : lag * 1000,
   };
 }
 
@@ -429,6 +435,7 @@ async function measureLoad(load: LoadSpec, id: ServerId, prepared: Prepared[], c
           }
         : undefined,
     peakRssMiB: peak,
+    loopLagMaxMs: countersAfter.loopLagMaxMs,
     writes: writes && { ok: writes.ok, failed: writes.failed },
     ordersBehind,
   };

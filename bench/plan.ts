@@ -105,6 +105,8 @@ export interface ServerSpec {
   args: string[];
   /** What it keeps data in: its own private redis-server, a private three-master cluster, or nothing to count. */
   store: 'redis' | 'cluster' | 'none';
+  /** Serves the app's Prometheus /metrics (every server but `stored`). */
+  metricsEndpoint: boolean;
   /** Where its source queries are counted on /metrics, if anywhere. */
   sourceCounter: 'cache_source_queries_total' | 'bench_source_queries_total' | undefined;
 }
@@ -117,6 +119,7 @@ export const SERVERS: Readonly<Record<ServerId, ServerSpec>> = {
     entry: 'stored.ts',
     args: [],
     store: 'none',
+    metricsEndpoint: false,
     sourceCounter: undefined,
   },
   limit: {
@@ -126,6 +129,7 @@ export const SERVERS: Readonly<Record<ServerId, ServerSpec>> = {
     entry: 'limit.ts',
     args: [],
     store: 'none',
+    metricsEndpoint: true,
     sourceCounter: 'bench_source_queries_total',
   },
   uncached: {
@@ -135,6 +139,7 @@ export const SERVERS: Readonly<Record<ServerId, ServerSpec>> = {
     entry: 'api.ts',
     args: ['--uncached'],
     store: 'none',
+    metricsEndpoint: true,
     sourceCounter: undefined,
   },
   'whole-response': {
@@ -144,6 +149,7 @@ export const SERVERS: Readonly<Record<ServerId, ServerSpec>> = {
     entry: 'whole-response.ts',
     args: [],
     store: 'redis',
+    metricsEndpoint: true,
     sourceCounter: 'bench_source_queries_total',
   },
   'api-redis': {
@@ -153,6 +159,7 @@ export const SERVERS: Readonly<Record<ServerId, ServerSpec>> = {
     entry: 'api.ts',
     args: [],
     store: 'redis',
+    metricsEndpoint: true,
     sourceCounter: 'cache_source_queries_total',
   },
   'api-cluster': {
@@ -162,6 +169,7 @@ export const SERVERS: Readonly<Record<ServerId, ServerSpec>> = {
     entry: 'api.ts',
     args: [],
     store: 'cluster',
+    metricsEndpoint: true,
     sourceCounter: 'cache_source_queries_total',
   },
   'api-memory': {
@@ -171,6 +179,7 @@ export const SERVERS: Readonly<Record<ServerId, ServerSpec>> = {
     entry: 'api.ts',
     args: [],
     store: 'none',
+    metricsEndpoint: true,
     sourceCounter: 'cache_source_queries_total',
   },
 };

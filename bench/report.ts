@@ -64,6 +64,8 @@ function cellNotes(results: Results, loadId: string): string[] {
     .filter((x) => x.load === loadId && x.cache && x.good > 0)
     .map((c) => `${SERVERS[c.server].label}: ${fmt(c.cache!.miss / c.good, 2)} misses, ${fmt(c.cache!.stale / c.good, 2)} stale, ${fmt((c.cache!.hit + c.cache!.miss + c.cache!.stale) / c.good, 1)} lookups; ${fmt(c.cache!.lockWaits)} lock waits in all`);
   if (caches.length) out.push(`- bucket lookups per request (\`cache_requests_total\`, \`cache_lock_waits_total\`): ${caches.join('; ')}`);
+  const lags = results.cells.filter((x) => x.load === loadId && x.loopLagMaxMs !== undefined).map((c) => `${SERVERS[c.server].label} ${fmt(c.loopLagMaxMs!)}`);
+  if (lags.length) out.push(`- longest event-loop delay over the windows, ms (\`nodejs_eventloop_lag_max_seconds\`): ${lags.join(', ')}`);
   const commands = results.cells
     .filter((x): x is LoadCell & { storeCommands: Array<[string, number]> } => x.load === loadId && (x.storeCommands?.length ?? 0) > 0)
     .map((c) => `${SERVERS[c.server].label}: ${c.storeCommands.slice(0, 4).map(([name, n]) => `${name} ${fmt(n, 2)}`).join(', ')}`);

@@ -37,6 +37,8 @@ export interface LoadCell {
   sourceQueriesPerRequest?: number | undefined;
   /** This API's own cache counters over the windows (cache_requests_total, cache_stale_served_total, cache_lock_waits_total), in all. */
   cache?: { hit: number; miss: number; stale: number; lockWaits: number } | undefined;
+  /** The server's longest event-loop delay over the windows (its nodejs_eventloop_lag_max_seconds), ms. */
+  loopLagMaxMs?: number | undefined;
   /** VmHWM of the server process over this cell, MiB. */
   peakRssMiB?: number | undefined;
   /** Scenario (b): orders written during the runs, and writes that failed. */
