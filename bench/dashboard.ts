@@ -118,7 +118,7 @@ const NEEDED: ServerId[] = SERVER_IDS.filter((id) => PLAN.some((l) => l.servers.
 
 /** Longest the whole run may take before the watchdog ends it (and cleans up). */
 const WATCHDOG_MS =
-  (PLAN.reduce((n, l) => n + l.servers.length, 0) * (SLOW_WARM_CAP_S + KNOBS.runs * Math.max(KNOBS.durationS, SLOW_WINDOW_CAP_S) + 30) +
+  (PLAN.reduce((n, l) => n + l.servers.length, 0) * (SLOW_WARM_CAP_S + (KNOBS.runs + 1) * Math.max(KNOBS.durationS, SLOW_WINDOW_CAP_S) + 30) +
     SEQUENTIAL_ON.length * SEQUENTIAL.length * (E_CAP_MS / 1000 + 30) +
     300) *
   1_000;
@@ -317,11 +317,13 @@ function countOrders(databasePath: string, tenant: string, range: { from: number
  * burst (at least BENCH_DURATION_S, at most SLOW_WINDOW_CAP_S), or a window could
  * fall between two bursts and count nothing.
  */
-function sessionShape(warmMs: number): { warmS: number; windowS: number } {
+function sessionShape(warmMs: number): { warmS: number; windowS: number; tailS: number } {
   const burstS = (CONNECTIONS * warmMs) / 1000;
   return {
     warmS: Math.max(1, Math.min(SLOW_WARM_CAP_S, Math.ceil(1.5 * burstS))),
     windowS: Math.max(KNOBS.durationS, Math.min(SLOW_WINDOW_CAP_S, Math.ceil(burstS * 2) / 2)),
+    // The reading at the end of the last window waits its turn behind the load: keep loading until it is answered.
+    tailS: Math.max(0.5, Math.min(SLOW_WINDOW_CAP_S, Math.ceil(burstS * 2) / 2)),
   };
 }
 
@@ -350,7 +352,7 @@ async function measureLoad(load: LoadSpec, id: ServerId, prepared: Prepared[], c
     // The fastest, not the median: on a shared machine a slow outlier is someone else's work.
     if (times.length) warmMs.push(Math.min(...times));
   }
-  const { warmS, windowS } = sessionShape(warmMs.length ? warmMs.reduce((a, b) => a + b, 0) / warmMs.length : 0);
+  const { warmS, windowS, tailS } = sessionShape(warmMs.length ? warmMs.reduce((a, b) => a + b, 0) / warmMs.length : 0);
 
   const requests: LoadRequests =
     load.requests.kind === 'fixed'
@@ -359,25 +361,35 @@ async function measureLoad(load: LoadSpec, id: ServerId, prepared: Prepared[], c
         ? { kind: 'sliding', headers: prepared[0]!.headers, spec: load.requests.spec }
         : { kind: 'cycle', requests: prepared.map((p) => ({ headers: p.headers, body: p.body })) };
 
-  // Counters and the RSS peak cover the measured windows only, not the load's warm-up.
+  // Counters and the RSS peak cover the measured windows, not the load's warm-up. Redis
+  // answers INFO at once; a busy server answers /metrics in its turn, so each count is
+  // divided by the answers that arrived between its own two readings.
   let storeBefore: Record<string, number> | undefined;
   let storeAfter: Record<string, number> | undefined;
   let countersBefore: Counters = {};
   let countersAfter: Counters = {};
+  const readAt = { store: [0, 0], counters: [0, 0] };
   let peak: number | undefined;
+  const read = async (i: 0 | 1) => {
+    const [store, counters] = await Promise.all([
+      server.storeUrls ? storeCommands(server.storeUrls).finally(() => (readAt.store[i] = performance.now())) : undefined,
+      countersOf(server, id).finally(() => (readAt.counters[i] = performance.now())),
+    ]);
+    return { store, counters };
+  };
   const at = {
     async start() {
       resetPeakRss(pid);
-      [storeBefore, countersBefore] = await Promise.all([server.storeUrls ? storeCommands(server.storeUrls) : undefined, countersOf(server, id)]);
+      ({ store: storeBefore, counters: countersBefore } = await read(0));
     },
     async end() {
       peak = peakRssMiB(pid);
-      [storeAfter, countersAfter] = await Promise.all([server.storeUrls ? storeCommands(server.storeUrls) : undefined, countersOf(server, id)]);
+      ({ store: storeAfter, counters: countersAfter } = await read(1));
     },
   };
   const churn = load.churn ? startChurn(origin, churnTarget.headers, churnTarget.productId, CHURN_EVERY_MS) : undefined;
   log(`  ${stamp()} ${load.id} ${SERVERS[id].label} (${warmS} s warm-up + ${KNOBS.runs} × ${windowS} s):`);
-  const session = await runWindows(origin, requests, CONNECTIONS, warmS, windowS, KNOBS.runs, at);
+  const session = await runWindows(origin, requests, CONNECTIONS, warmS, windowS, KNOBS.runs, at, tailS);
   const runs = session.runs;
   let errors = session.warmErrors;
   if (session.warmErrors) problems.push(`${session.warmErrors} errors during the load's warm-up`);
@@ -410,6 +422,10 @@ async function measureLoad(load: LoadSpec, id: ServerId, prepared: Prepared[], c
 
   const commands = storeAfter && storeBefore ? minus(storeAfter, storeBefore) : undefined;
   const totalCommands = commands ? Object.values(commands).reduce((a, b) => a + b, 0) : undefined;
+  const storeAnswers = session.answersBetween(readAt.store[0]!, readAt.store[1]!);
+  const counterAnswers = session.answersBetween(readAt.counters[0]!, readAt.counters[1]!);
+  const perStoreAnswer = (n: number) => n / storeAnswers;
+  const perCounterAnswer = (n: number) => n / counterAnswers;
   const cell: LoadCell = {
     load: load.id,
     server: id,
@@ -422,15 +438,15 @@ async function measureLoad(load: LoadSpec, id: ServerId, prepared: Prepared[], c
     good,
     errors,
     problems,
-    storeCommandsPerRequest: totalCommands !== undefined && good > 0 ? totalCommands / good : undefined,
-    storeCommands: commands && good > 0 ? Object.entries(commands).map(([name, n]) => [name, n / good] as [string, number]).sort((a, b) => b[1] - a[1]) : undefined,
-    sourceQueriesPerRequest: sourceBefore !== undefined && sourceAfter !== undefined && good > 0 ? (sourceAfter - sourceBefore) / good : undefined,
+    storeCommandsPerRequest: totalCommands !== undefined && storeAnswers > 0 ? perStoreAnswer(totalCommands) : undefined,
+    storeCommands: commands && storeAnswers > 0 ? Object.entries(commands).map(([name, n]) => [name, perStoreAnswer(n)] as [string, number]).sort((a, b) => b[1] - a[1]) : undefined,
+    sourceQueriesPerRequest: sourceBefore !== undefined && sourceAfter !== undefined && counterAnswers > 0 ? perCounterAnswer(sourceAfter - sourceBefore) : undefined,
     cache:
-      countersBefore.cache && countersAfter.cache
+      countersBefore.cache && countersAfter.cache && counterAnswers > 0
         ? {
-            hit: countersAfter.cache.hit - countersBefore.cache.hit,
-            miss: countersAfter.cache.miss - countersBefore.cache.miss,
-            stale: countersAfter.cache.stale - countersBefore.cache.stale,
+            hit: perCounterAnswer(countersAfter.cache.hit - countersBefore.cache.hit),
+            miss: perCounterAnswer(countersAfter.cache.miss - countersBefore.cache.miss),
+            stale: perCounterAnswer(countersAfter.cache.stale - countersBefore.cache.stale),
             lockWaits: countersAfter.cache.lockWaits - countersBefore.cache.lockWaits,
           }
         : undefined,

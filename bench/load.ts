@@ -76,12 +76,24 @@ export async function runWindows(
   warmS: number,
   windowS: number,
   windows: number,
-  /** Called when the first window opens and when the last one closes, for counters that must cover the windows only. */
+  /**
+   * Called when the first window opens and when the last one closes, for counters
+   * that must cover the windows only; the load goes on for `tailS` after the last
+   * window, so that what the end hook asks a busy server is answered under the same load.
+   */
   at?: { start(): Promise<void>; end(): Promise<void> },
-): Promise<{ runs: RunOutcome[]; warmErrors: number }> {
+  tailS = 0,
+): Promise<{ runs: RunOutcome[]; warmErrors: number; answersBetween(fromMs: number, toMs: number): number }> {
   // A slow server under this load answers in seconds; autocannon's default 10 s timeout would
   // turn its slowness into errors. LOAD_TIMEOUT_S is far beyond any answer the targets care about.
-  const base = { url: `${origin}/graphql`, method: 'POST' as const, connections, duration: warmS + windows * windowS, timeout: LOAD_TIMEOUT_S, verifyBody: goodBody };
+  const base = {
+    url: `${origin}/graphql`,
+    method: 'POST' as const,
+    connections,
+    duration: warmS + windows * windowS + tailS,
+    timeout: LOAD_TIMEOUT_S,
+    verifyBody: goodBody,
+  };
   // autocannon keeps the headers object it is given; each session gets its own copy.
   let options: autocannon.Options;
   switch (load.kind) {
@@ -104,6 +116,8 @@ export async function runWindows(
   };
   // A mismatch is reported right after the response it belongs to, in the same tick.
   let last: { window: Window | undefined; ok: boolean } | undefined;
+  /** performance.now() of every good answer, warm-up and tail included. */
+  const goodAt: number[] = [];
   let finish!: (error: unknown) => void;
   const finished = new Promise<void>((resolve, reject) => (finish = (error) => (error ? reject(error) : resolve())));
   const instance = autocannon(options, (error) => finish(error));
@@ -120,6 +134,7 @@ export async function runWindows(
     const window = windowAt();
     const ok = statusCode >= 200 && statusCode < 300;
     last = { window, ok };
+    if (ok) goodAt.push(performance.now());
     if (!window) {
       if (!ok) warmErrors += 1;
     } else if (ok) window.good.push(responseTime);
@@ -127,6 +142,7 @@ export async function runWindows(
   });
   (instance as unknown as NodeJS.EventEmitter).on('reqMismatch', () => {
     if (!last?.ok) return;
+    goodAt.pop();
     if (last.window) {
       last.window.good.pop();
       last.window.mismatches += 1;
@@ -136,13 +152,14 @@ export async function runWindows(
     const window = windowAt();
     if (window) window.reqErrors += 1;
     else if ((performance.now() - t0) / 1000 < warmS) warmErrors += 1;
+    // An error in the tail is past the windows: not counted, as no answer there is.
   });
   try {
     await finished;
   } finally {
     for (const t of timers) clearTimeout(t);
   }
-  // autocannon stops at the end of its duration, the same instant as the end hook: let that one run.
+  // Without a tail, autocannon stops at the same instant as the end hook: let that one run.
   if (at && hooks.length < 2) hooks.push(...(hooks.length === 0 ? [at.start(), at.end()] : [at.end()]));
   await Promise.all(hooks);
 
@@ -160,7 +177,8 @@ export async function runWindows(
       problems,
     };
   });
-  return { runs, warmErrors };
+  const answersBetween = (fromMs: number, toMs: number) => goodAt.filter((t) => t >= fromMs && t < toMs).length;
+  return { runs, warmErrors, answersBetween };
 }
 
 /** A good dashboard answer: HTTP 200, data, no GraphQL error (what goodBody accepts, and parsed). */

@@ -62,7 +62,7 @@ function cellNotes(results: Results, loadId: string): string[] {
   }
   const caches = results.cells
     .filter((x) => x.load === loadId && x.cache && x.good > 0)
-    .map((c) => `${SERVERS[c.server].label}: ${fmt(c.cache!.miss / c.good, 2)} misses, ${fmt(c.cache!.stale / c.good, 2)} stale, ${fmt((c.cache!.hit + c.cache!.miss + c.cache!.stale) / c.good, 1)} lookups; ${fmt(c.cache!.lockWaits)} lock waits in all`);
+    .map((c) => `${SERVERS[c.server].label}: ${fmt(c.cache!.miss, 2)} misses, ${fmt(c.cache!.stale, 2)} stale, ${fmt(c.cache!.hit + c.cache!.miss + c.cache!.stale, 1)} lookups; ${fmt(c.cache!.lockWaits)} lock waits in all`);
   if (caches.length) out.push(`- bucket lookups per request (\`cache_requests_total\`, \`cache_lock_waits_total\`): ${caches.join('; ')}`);
   const lags = results.cells.filter((x) => x.load === loadId && x.loopLagMaxMs !== undefined).map((c) => `${SERVERS[c.server].label} ${fmt(c.loopLagMaxMs!)}`);
   if (lags.length) out.push(`- longest event-loop delay over the windows, ms (\`nodejs_eventloop_lag_max_seconds\`): ${lags.join(', ')}`);
@@ -93,7 +93,7 @@ export function renderReport(meta: RunMeta, results: Results, evaluated: Evaluat
     `- scenarios run: ${meta.scenarios.join(', ')}; servers: ${meta.servers.map((s) => SERVERS[s].label).join(', ')}`,
     `- the whole run took ${fmt(meta.elapsedS)} s`,
     '',
-    'Columns: **req/s** good answers per second (HTTP 200 with data and no GraphQL error); **errors** non-2xx, answers with GraphQL errors or no data, connection errors and timeouts (bold when not 0; a wrong answer in the warm-up is listed under the table); **store cmds / req** Redis `INFO commandstats` at the end of the last window − at the start of the first, all commands but the bench\'s own INFO, over the good answers of the windows (– where there is no Redis to count); **source queries / req** `cache_source_queries_total` on the server\'s /metrics (for the whole-response cache and limit: `bench_source_queries_total`, a count of AggregateSource calls that the bench wraps around the source; – for `uncached`, which counts none: createApp(cache: false) has no counter), over the same span; **peak RSS** VmHWM of the server\'s Node process over the windows' +
+    'Columns: **req/s** good answers per second (HTTP 200 with data and no GraphQL error); **errors** non-2xx, answers with GraphQL errors or no data, connection errors and timeouts (bold when not 0; a wrong answer in the warm-up is listed under the table); **store cmds / req** Redis `INFO commandstats` read when the last window closes − when the first opens, all commands but the bench\'s own INFO, over the good answers that arrived between the two readings (– where there is no Redis to count); **source queries / req** `cache_source_queries_total` on the server\'s /metrics (for the whole-response cache and limit: `bench_source_queries_total`, a count of AggregateSource calls that the bench wraps around the source; – for `uncached`, which counts none: createApp(cache: false) has no counter), likewise over the answers between its two readings (a busy server answers /metrics in its turn, so the load goes on past the last window until it has); **peak RSS** VmHWM of the server\'s Node process over the windows' +
       (meta.rssResettable ? ' (reset before each cell through /proc/PID/clear_refs)' : ' (since the process started: /proc/PID/clear_refs could not be written)') +
       '.',
     '',

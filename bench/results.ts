@@ -29,13 +29,13 @@ export interface LoadCell {
   errors: number;
   /** What the errors were, and anything else wrong (a wrong answer in the warm-up, a write that failed). */
   problems: string[];
-  /** Store commands (Redis INFO commandstats, the bench's INFO excluded) per good answer. */
+  /** Store commands (Redis INFO commandstats, the bench's INFO excluded) per good answer between the two readings. */
   storeCommandsPerRequest?: number | undefined;
   /** The commands behind that number, per good answer, largest first. */
   storeCommands?: Array<[string, number]> | undefined;
-  /** Source queries (from the server's /metrics) per good answer. */
+  /** Source queries (from the server's /metrics) per good answer between the two readings. */
   sourceQueriesPerRequest?: number | undefined;
-  /** This API's own cache counters over the windows (cache_requests_total, cache_stale_served_total, cache_lock_waits_total), in all. */
+  /** This API's bucket lookups per answer by result (cache_requests_total), and its lock waits in all (cache_lock_waits_total), over the windows. */
   cache?: { hit: number; miss: number; stale: number; lockWaits: number } | undefined;
   /** The server's longest event-loop delay over the windows (its nodejs_eventloop_lag_max_seconds), ms. */
   loopLagMaxMs?: number | undefined;
