@@ -1,77 +1,127 @@
 /**
- * `npm run bench`: what the field-level cache buys for a realistic dashboard query,
- * as RATIOS measured in one run on this machine. Absolute numbers are printed only
- * to show where the ratios come from; they are not promises.
+ * `npm run bench`: the benchmark users quote. "As fast as a whole-response cache
+ * and never stale", measured in one run against baselines, side by side, each
+ * server its own process (bench/servers/), on the same seeded data; load from
+ * autocannon in a worker thread of this driver. The tables (data, queries,
+ * servers, scenarios) are in bench/plan.ts, the targets in bench/targets.ts; the
+ * report goes to BENCHMARKS.md at the repo root.
  *
- * One seeded SQLite file (temp), several apps on it, all on 127.0.0.1:
- *   a. no cache                     createApp(config, { cache: false })
- *   b. warm cache, memory store     default config, warmed with one request
- *   c. warm cache, Redis store      a private redis-server started here
- *   d. sliding 7-day window, Redis  each request one hour later than the one before
- * then single-request latency, cold (after invalidation.manual) vs warm.
+ * Environment:
+ *   BENCH_DURATION_S  seconds per measured window ("run") of autocannon (default 1.5; 0.5 to 600)
+ *   BENCH_RUNS        windows per cell, of which the median is reported (default 3)
+ *   BENCH_SCENARIOS   comma list of a,b,c,d,e,f (default all)
+ *   BENCH_SERVERS     comma list of server ids (default all; see bench/plan.ts)
+ *   BENCH_STRICT=1    exit 1 when a target fails (default: exit 0 and report it)
  *
- * Load comes from autocannon in a worker thread, so that the client does not share
- * the server's event loop. Everything the bench starts (apps, redis-server, temp
- * files) is stopped and deleted at the end, on error, on SIGINT/SIGTERM, and by a
- * watchdog if a run hangs; what a SIGKILLed run leaves, the next run removes
- * (bench/leftovers.ts).
- *
- * Env: BENCH_DURATION_S (default 5) seconds per autocannon scenario.
+ * Everything the bench starts (servers, redis-servers, temp files) is stopped and
+ * removed at the end, on error, on SIGINT/SIGTERM, and by a watchdog if a run
+ * hangs; the servers also exit by themselves when this process dies; what a
+ * SIGKILLed run leaves, the next run removes (bench/leftovers.ts).
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { copyFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { isDeepStrictEqual } from 'node:util';
-import autocannon from 'autocannon';
+import BetterSqlite3 from 'better-sqlite3';
+import { Redis } from 'ioredis';
 import { createApp, type App } from '../src/app.js';
 import { signToken } from '../src/auth/identity.js';
-import { BUCKET_MS, bucketStart } from '../src/cache/buckets.js';
+import { BUCKET_MS } from '../src/cache/buckets.js';
 import { loadConfig } from '../src/config/index.js';
 import { createLogger } from '../src/observability/logger.js';
 import { openDatabase } from '../src/source/database.js';
 import { migrate } from '../src/source/migrations.js';
-import { seed, type SeedOptions } from '../src/source/seed.js';
+import { seed } from '../src/source/seed.js';
+import { startRedisCluster, startRedisServer, type RedisClusterHandle, type RedisServerHandle } from '../test/helpers/redis.js';
+import { startServer, type ServerProcess } from './children.js';
 import { createRunDir, sweepLeftovers } from './leftovers.js';
-import { commandStats, startRedisServer, type RedisServerHandle } from '../test/helpers/redis.js';
+import { median, medianOfMeasured, post, runWindows, sequential, startChurn, type Headers, type LoadRequests } from './load.js';
+import {
+  CHURN_EVERY_MS,
+  CONNECTIONS,
+  E_CAP_MS,
+  E_REQUESTS,
+  F_REQUESTS,
+  LOADS,
+  RUN_ORDER,
+  SCENARIO_IDS,
+  SEED,
+  SEQUENTIAL,
+  SEQUENTIAL_SERVERS,
+  SERVER_IDS,
+  SLOW_WARM_CAP_S,
+  SLOW_WINDOW_CAP_S,
+  SERVERS,
+  STAMPEDE_SPEC,
+  WARM_UPS,
+  bodyOf,
+  rangeOf,
+  type LoadSpec,
+  type RequestSpec,
+  type ScenarioId,
+  type ServerId,
+} from './plan.js';
+import { minus, peakRssMiB, resetPeakRss, scrapeMetrics, storeCommands, sumBy, sumOf } from './probes.js';
+import { renderReport, type RunMeta } from './report.js';
+import type { LoadCell, Results, SequentialCell, StampedeResult } from './results.js';
+import { evaluate, FIELD_PATH, TARGETS } from './targets.js';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const SEED: Required<Pick<SeedOptions, 'days' | 'scale'>> = { days: 30, scale: 0.5 };
-const TENANT = 'acme';
-const CONNECTIONS = 10;
-const WINDOW_MS = 7 * BUCKET_MS.DAY;
-const LATENCY_PAIRS = 20;
-const DURATION_S = durationFromEnv(process.env.BENCH_DURATION_S);
-/** Longest the whole run may take before the watchdog ends it (and cleans up). */
-const WATCHDOG_MS = (4 * (DURATION_S + 5) + 120) * 1_000;
+const REPO = process.cwd();
 
-/** Every field of Dashboard except revenueIn (which would add the FX vendor). */
-const QUERY = `query Dashboard($from: DateTime!, $to: DateTime!) {
-  dashboard(range: { from: $from, to: $to }, granularity: HOUR) {
-    range { from to }
-    granularity
-    revenue { total points { start value } }
-    orders { total points { start value } }
-    sessions { total points { start value } }
-    customers { total points { start value } }
-    averageOrderValue
-    conversionRate
-    topProducts(limit: 5) { productId name orders revenue }
-  }
-}`;
+// ---------------------------------------------------------------------------
+// Knobs
+// ---------------------------------------------------------------------------
 
-function durationFromEnv(raw: string | undefined): number {
-  if (raw === undefined || raw.trim() === '') return 5;
+function numberKnob(name: string, fallback: number, min: number, max: number, integer: boolean): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
   const value = Number(raw);
-  if (!Number.isFinite(value) || value < 1 || value > 600) {
-    throw new Error(`BENCH_DURATION_S: expected a number of seconds from 1 to 600, got "${raw}"`);
+  if (!Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
+    throw new Error(`${name}: expected ${integer ? 'a whole number' : 'a number'} from ${min} to ${max}, got "${raw}"`);
   }
   return value;
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
-const bodyFor = (from: number) => JSON.stringify({ query: QUERY, variables: { from: iso(from), to: iso(from + WINDOW_MS) } });
+function listKnob<T extends string>(name: string, allowed: readonly T[]): T[] {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return [...allowed];
+  const picked = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = picked.filter((p) => !(allowed as readonly string[]).includes(p));
+  if (unknown.length || picked.length === 0) throw new Error(`${name}: expected a comma list of ${allowed.join(', ')}; got "${raw}"`);
+  return allowed.filter((a) => picked.includes(a));
+}
+
+function readKnobs() {
+  try {
+    return {
+      durationS: numberKnob('BENCH_DURATION_S', 1.5, 0.5, 600, false),
+      runs: numberKnob('BENCH_RUNS', 3, 1, 15, true),
+      scenarios: listKnob<ScenarioId>('BENCH_SCENARIOS', SCENARIO_IDS),
+      servers: listKnob<ServerId>('BENCH_SERVERS', SERVER_IDS),
+      strict: process.env.BENCH_STRICT === '1',
+    };
+  } catch (error) {
+    process.stderr.write(`Cannot run the benchmark: ${(error as Error).message}\n`);
+    process.exit(2);
+  }
+}
+const KNOBS = readKnobs();
+const KNOB_NAMES = ['BENCH_DURATION_S', 'BENCH_RUNS', 'BENCH_SCENARIOS', 'BENCH_SERVERS', 'BENCH_STRICT'];
+
+/** The loads of the selected scenarios, on the selected servers. */
+const PLAN: LoadSpec[] = LOADS.filter((l) => KNOBS.scenarios.includes(l.scenario))
+  .map((l) => ({ ...l, servers: l.servers.filter((s) => KNOBS.servers.includes(s)) }))
+  .filter((l) => l.servers.length > 0);
+const SEQUENTIAL_ON: ServerId[] = KNOBS.scenarios.includes('e') ? SEQUENTIAL_SERVERS.filter((s) => KNOBS.servers.includes(s)) : [];
+const NEEDED: ServerId[] = SERVER_IDS.filter((id) => PLAN.some((l) => l.servers.includes(id)) || SEQUENTIAL_ON.includes(id));
+
+/** Longest the whole run may take before the watchdog ends it (and cleans up). */
+const WATCHDOG_MS =
+  (PLAN.reduce((n, l) => n + l.servers.length, 0) * (SLOW_WARM_CAP_S + (KNOBS.runs + 1) * Math.max(KNOBS.durationS, SLOW_WINDOW_CAP_S) + 30) +
+    SEQUENTIAL_ON.length * SEQUENTIAL.length * (E_CAP_MS / 1000 + 30) +
+    300) *
+  1_000;
 
 // ---------------------------------------------------------------------------
 // Resources, and their cleanup however the run ends
@@ -79,26 +129,29 @@ const bodyFor = (from: number) => JSON.stringify({ query: QUERY, variables: { fr
 
 for (const line of sweepLeftovers()) process.stderr.write(`${line}\n`);
 const run = createRunDir();
-const tempDir = run.dir;
-const apps: App[] = [];
-let redis: RedisServerHandle | undefined;
+const servers = new Map<ServerId, ServerProcess>();
+const extraServers: ServerProcess[] = [];
+const redisServers: RedisServerHandle[] = [];
+const clusters: RedisClusterHandle[] = [];
+let reference: App | undefined;
 
-function removeTempDir(): void {
-  rmSync(tempDir, { recursive: true, force: true });
-}
+const removeRunDir = () => rmSync(run.dir, { recursive: true, force: true });
 
 async function cleanup(): Promise<void> {
-  await Promise.allSettled(apps.map((app) => app.close()));
-  apps.length = 0;
-  await redis?.stop();
-  redis = undefined;
-  removeTempDir();
+  await Promise.allSettled([...servers.values(), ...extraServers].map((s) => s.stop()));
+  servers.clear();
+  await reference?.close().catch(() => {});
+  reference = undefined;
+  await Promise.allSettled([...redisServers.map((r) => r.stop()), ...clusters.map((c) => c.stop())]);
+  redisServers.length = 0;
+  clusters.length = 0;
+  removeRunDir();
 }
 
-// A signal or the watchdog exits at once; the redis helper's own 'exit' hook kills
-// the server it started, and this one deletes the SQLite file. A SIGKILL (see
-// leftovers.ts) is cleared by the next run.
-process.once('exit', removeTempDir);
+// A signal or the watchdog exits at once: children.ts kills the servers and the redis
+// helper its redis-servers from their own 'exit' hooks; this one deletes the temp folder.
+// A SIGKILL (see leftovers.ts) is cleared by the next run.
+process.once('exit', removeRunDir);
 for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
   process.once(signal, () => {
     console.error(`\n${signal}: stopping the benchmark`);
@@ -106,339 +159,569 @@ for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
   });
 }
 const watchdog = setTimeout(() => {
-  console.error(`Benchmark still running after ${WATCHDOG_MS / 1000} s: giving up.`);
+  console.error(`Benchmark still running after ${Math.round(WATCHDOG_MS / 1000)} s: giving up.`);
   process.exit(1);
 }, WATCHDOG_MS);
 watchdog.unref();
 
+const log = (text: string) => process.stderr.write(text);
+/** Seconds since the run started, for the progress lines. */
+const stamp = () => `[${process.uptime().toFixed(0).padStart(3)} s]`;
+const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
 // ---------------------------------------------------------------------------
-// HTTP helpers
+// Starting what the plan needs
 // ---------------------------------------------------------------------------
 
-interface Target {
-  url: string;
-  headers: Record<string, string>;
+interface Started {
+  process: ServerProcess;
+  /** Its copy of the seeded database. */
+  databasePath: string;
+  /** The Redis servers to count commands on. */
+  storeUrls: string[] | undefined;
+}
+const started = new Map<ServerId, Started>();
+
+async function startRedis(): Promise<RedisServerHandle> {
+  const redis = await startRedisServer();
+  redisServers.push(redis);
+  if (redis.pid !== undefined) run.own({ kind: 'redis', pid: redis.pid, port: redis.port });
+  return redis;
 }
 
-async function post(target: Target, body: string): Promise<{ data: unknown; ms: number }> {
-  const started = performance.now();
-  const response = await fetch(target.url, { method: 'POST', headers: target.headers, body });
-  const text = await response.text();
-  const ms = performance.now() - started;
-  const parsed = JSON.parse(text) as { data?: unknown; errors?: Array<{ message: string }> };
-  if (response.status !== 200 || parsed.errors || !parsed.data) {
-    throw new Error(`Unexpected answer from ${target.url} (HTTP ${response.status}): ${text.slice(0, 500)}`);
+async function startCluster(): Promise<RedisClusterHandle> {
+  const cluster = await startRedisCluster({ masters: 3 });
+  clusters.push(cluster);
+  for (const s of cluster.servers) if (s.pid !== undefined) run.own({ kind: 'redis', pid: s.pid, port: s.port });
+  // The helper keeps the nodes' config files in a folder of its own: a SIGKILLed run leaves it behind.
+  const client = new Redis(cluster.servers[0]!.url, { lazyConnect: true, maxRetriesPerRequest: 0 });
+  try {
+    await client.connect();
+    const [, file] = (await client.config('GET', 'cluster-config-file')) as [string, string];
+    if (file) run.own({ kind: 'redis-dir', path: dirname(file) });
+  } finally {
+    client.disconnect();
   }
-  return { data: parsed.data, ms };
+  return cluster;
+}
+
+async function startBenchServer(id: ServerId, seedPath: string, baseEnv: Record<string, string>): Promise<Started> {
+  const spec = SERVERS[id];
+  const databasePath = join(run.dir, `${id}.sqlite`);
+  copyFileSync(seedPath, databasePath);
+  const env: Record<string, string> = { ...baseEnv, DATABASE_URL: `sqlite:${databasePath}` };
+  const args = [...spec.args];
+  let storeUrls: string[] | undefined;
+  if (spec.store === 'redis') {
+    const redis = await startRedis();
+    storeUrls = [redis.url];
+    // The whole-response server keeps responses in it; the app underneath keeps nothing (cache: false).
+    if (id === 'whole-response') args.push('--redis', redis.url);
+    else env.REDIS_URL = redis.url;
+  } else if (spec.store === 'cluster') {
+    const cluster = await startCluster();
+    storeUrls = cluster.servers.map((s) => s.url);
+    env.REDIS_CLUSTER_NODES = cluster.nodesEnv;
+  }
+  const process = await startServer(run, spec.label, spec.entry, args, env);
+  servers.set(id, process);
+  return { process, databasePath, storeUrls };
 }
 
 // ---------------------------------------------------------------------------
-// Cache counters (the app's own Prometheus instruments), for the sanity columns
+// Answers: the reference, and what a server answers compared with it
+// ---------------------------------------------------------------------------
+
+/**
+ * The first difference between two answers, or undefined. `customers.total` may
+ * differ by 2%: the cached path merges per-bucket sketches (CONTRACT.md allows it).
+ */
+function difference(expected: unknown, actual: unknown, path = ''): string | undefined {
+  if (typeof expected === 'number' && typeof actual === 'number') {
+    if (path.endsWith('customers.total')) return Math.abs(expected - actual) <= 0.02 * Math.max(1, expected) ? undefined : `${path}: ${actual}, expected ${expected} ±2%`;
+    return expected === actual ? undefined : `${path}: ${actual}, expected ${expected}`;
+  }
+  if (Array.isArray(expected) && Array.isArray(actual)) {
+    if (expected.length !== actual.length) return `${path}: ${actual.length} items, expected ${expected.length}`;
+    for (let i = 0; i < expected.length; i++) {
+      const d = difference(expected[i], actual[i], `${path}[${i}]`);
+      if (d) return d;
+    }
+    return undefined;
+  }
+  if (expected && actual && typeof expected === 'object' && typeof actual === 'object') {
+    const keys = new Set([...Object.keys(expected), ...Object.keys(actual)]);
+    for (const key of keys) {
+      const d = difference((expected as Record<string, unknown>)[key], (actual as Record<string, unknown>)[key], path ? `${path}.${key}` : key);
+      if (d) return d;
+    }
+    return undefined;
+  }
+  return expected === actual ? undefined : `${path}: ${JSON.stringify(actual)?.slice(0, 80)}, expected ${JSON.stringify(expected)?.slice(0, 80)}`;
+}
+
+interface Prepared {
+  spec: RequestSpec;
+  headers: Headers;
+  body: string;
+  range: { from: number; to: number };
+  /** The reference app's answer (createApp with cache: false on the untouched seed). */
+  expected: { text: string; data: unknown };
+}
+
+// ---------------------------------------------------------------------------
+// Measuring
 // ---------------------------------------------------------------------------
 
 interface Counters {
-  hit: number;
-  stale: number;
-  miss: number;
-  sourceQueries: number;
-  lockWaits: number;
+  sourceQueries?: number | undefined;
+  /** This API's bucket lookups by result, and its lock waits. */
+  cache?: { hit: number; miss: number; stale: number; lockWaits: number } | undefined;
+  /** nodejs_eventloop_lag_max_seconds in ms: the longest event-loop delay since the previous scrape (prom-client resets it on every scrape). */
+  loopLagMaxMs?: number | undefined;
 }
 
-async function counters(app: App): Promise<Counters> {
-  const { requests, sourceQueries, lockWaits } = app.cacheMetrics.instruments;
-  const out: Counters = { hit: 0, stale: 0, miss: 0, sourceQueries: 0, lockWaits: 0 };
-  for (const { labels, value } of (await requests.get()).values) {
-    const result = labels.result as keyof Counters | undefined;
-    if (result === 'hit' || result === 'stale' || result === 'miss') out[result] += value;
-  }
-  for (const { value } of (await sourceQueries.get()).values) out.sourceQueries += value;
-  for (const { value } of (await lockWaits.get()).values) out.lockWaits += value;
-  return out;
-}
-
-function minus(after: Counters, before: Counters): Counters {
+/** The server's own counters from its /metrics: source queries, this API's cache counters, event-loop delay. */
+async function countersOf(server: Started, id: ServerId): Promise<Counters> {
+  if (!SERVERS[id].metricsEndpoint) return {};
+  const scrape = await scrapeMetrics(server.process.origin);
+  const counter = SERVERS[id].sourceCounter;
+  const lag = scrape.get('nodejs_eventloop_lag_max_seconds')?.[0]?.value;
+  const lookups = sumBy(scrape, 'cache_requests_total', 'result');
   return {
-    hit: after.hit - before.hit,
-    stale: after.stale - before.stale,
-    miss: after.miss - before.miss,
-    sourceQueries: after.sourceQueries - before.sourceQueries,
-    lockWaits: after.lockWaits - before.lockWaits,
+    sourceQueries: counter ? sumOf(scrape, counter) : undefined,
+    cache:
+      counter === 'cache_source_queries_total'
+        ? { hit: lookups.hit ?? 0, miss: lookups.miss ?? 0, stale: lookups.stale ?? 0, lockWaits: sumOf(scrape, 'cache_lock_waits_total') }
+        : undefined,
+    loopLagMaxMs: lag === undefined ? undefined : lag * 1000,
   };
 }
 
-// ---------------------------------------------------------------------------
-// Scenarios
-// ---------------------------------------------------------------------------
-
-interface ScenarioResult {
-  name: string;
-  rps: number;
-  p50: number;
-  p99: number;
-  requests: number;
-  /** Cache counters over the scenario; undefined without a cache. */
-  cache: Counters | undefined;
-  /** Redis MGETs over the scenario; undefined for an app without Redis. */
-  mgets: number | undefined;
-  problems: string[];
-}
-
-interface Scenario {
-  name: string;
-  app: App;
-  target: Target;
-  /** Fixed body; when absent, `slideFromMs` drives bench/slide-request.cjs. */
-  body?: string;
-  slideFromMs?: number;
-  /** False for the app started with cache: false, whose counters stay at zero. */
-  cached?: boolean;
-  /** The app's Redis, to count its MGETs (the server is private to the run). */
-  redisUrl?: string;
-}
-
-async function runScenario(scenario: Scenario): Promise<ScenarioResult> {
-  const { app, target } = scenario;
-  const before = await counters(app);
-  const mgetsBefore = scenario.redisUrl ? (await commandStats([scenario.redisUrl])).mget ?? 0 : 0;
-  const sliding = scenario.slideFromMs !== undefined;
-  if (sliding) {
-    // Read by slide-request.cjs in autocannon's worker, which copies process.env when created.
-    process.env.BENCH_QUERY = QUERY;
-    process.env.BENCH_SLIDE_FROM_MS = String(scenario.slideFromMs);
-    process.env.BENCH_SLIDE_SPAN_MS = String(WINDOW_MS);
+function countOrders(databasePath: string, tenant: string, range: { from: number; to: number }): number {
+  const db = new BetterSqlite3(databasePath, { readonly: true, fileMustExist: true });
+  try {
+    const row = db.prepare('SELECT COUNT(*) AS n FROM orders WHERE tenant_id = ? AND occurred_at >= ? AND occurred_at < ?').get(tenant, range.from, range.to) as { n: number };
+    return row.n;
+  } finally {
+    db.close();
   }
-  process.stderr.write(`  ${scenario.name}: ${DURATION_S} s … `);
-  const result = await autocannon({
-    url: target.url,
-    method: 'POST',
-    headers: target.headers,
-    connections: CONNECTIONS,
-    duration: DURATION_S,
-    // One worker thread: the load generator gets its own event loop (and core, when
-    // there is one to spare) instead of competing with the server in this one.
-    workers: 1,
-    // In worker mode autocannon require()s these by path; the types only know functions.
-    verifyBody: join(HERE, 'verify-body.cjs') as unknown as autocannon.Options['verifyBody'],
-    ...(sliding
-      ? { requests: [{ method: 'POST' as const, path: '/graphql', setupRequest: join(HERE, 'slide-request.cjs') }] }
-      : { body: scenario.body }),
-  });
-  const after = await counters(app);
-  const mgets = scenario.redisUrl ? ((await commandStats([scenario.redisUrl])).mget ?? 0) - mgetsBefore : undefined;
+}
+
+/**
+ * How long to load a server whose warm single request takes `warmMs` before the
+ * first measured window, and how long each window lasts. The session opens
+ * CONNECTIONS connections at once, and a server that works on all of them at a time
+ * answers them in bursts about CONNECTIONS × warmMs apart: the warm-up waits 1.5
+ * bursts (at least 1 s, at most SLOW_WARM_CAP_S), and a window holds at least one
+ * burst (at least BENCH_DURATION_S, at most SLOW_WINDOW_CAP_S), or a window could
+ * fall between two bursts and count nothing.
+ */
+function sessionShape(warmMs: number): { warmS: number; windowS: number; tailS: number } {
+  const burstS = (CONNECTIONS * warmMs) / 1000;
+  return {
+    warmS: Math.max(1, Math.min(SLOW_WARM_CAP_S, Math.ceil(1.5 * burstS))),
+    windowS: Math.max(KNOBS.durationS, Math.min(SLOW_WINDOW_CAP_S, Math.ceil(burstS * 2) / 2)),
+    // The reading at the end of the last window waits its turn behind the load: keep loading until it is answered.
+    tailS: Math.max(0.5, Math.min(SLOW_WINDOW_CAP_S, Math.ceil(burstS * 2) / 2)),
+  };
+}
+
+async function measureLoad(load: LoadSpec, id: ServerId, prepared: Prepared[], churnTarget: { headers: Headers; productId: string }): Promise<LoadCell> {
+  const server = started.get(id)!;
+  const { origin, pid } = server.process;
   const problems: string[] = [];
-  if (result.errors) problems.push(`${result.errors} connection errors (${result.timeouts} timeouts)`);
-  if (result.non2xx) problems.push(`${result.non2xx} non-2xx answers`);
-  if (result.mismatches) problems.push(`${result.mismatches} answers with GraphQL errors or no data`);
-  const good = result['2xx'] - result.mismatches;
-  const out: ScenarioResult = {
-    name: scenario.name,
-    rps: good / result.duration,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    requests: good,
-    cache: scenario.cached === false ? undefined : minus(after, before),
-    mgets,
-    problems,
+  const checkAnswers = load.scenario === 'a' || load.scenario === 'd';
+
+  // Warm-up: every distinct request a few times; the first answer is checked against the reference.
+  const warmMs: number[] = [];
+  for (const p of prepared) {
+    const times: number[] = [];
+    for (let i = 0; i < WARM_UPS; i++) {
+      const body = load.requests.kind === 'sliding' ? bodyOf(p.spec, { from: Date.now() - p.spec.days * BUCKET_MS.DAY, to: Date.now() }) : p.body;
+      try {
+        const answer = await post(origin, p.headers, body);
+        if (i > 0) times.push(answer.ms);
+        const d = i === 0 && checkAnswers ? difference(p.expected.data, answer.data) : undefined;
+        if (d) problems.push(`answer differs from the reference (${p.spec.tenant}${p.spec.region ? `/${p.spec.region}` : ''} ${p.spec.days}d ${p.spec.granularity} ${p.spec.fields}): ${d}`);
+      } catch (error) {
+        problems.push(`warm-up request failed: ${(error as Error).message.slice(0, 200)}`);
+        break;
+      }
+    }
+    // The fastest, not the median: on a shared machine a slow outlier is someone else's work.
+    if (times.length) warmMs.push(Math.min(...times));
+  }
+  const { warmS, windowS, tailS } = sessionShape(warmMs.length ? warmMs.reduce((a, b) => a + b, 0) / warmMs.length : 0);
+
+  const requests: LoadRequests =
+    load.requests.kind === 'fixed'
+      ? { kind: 'fixed', headers: prepared[0]!.headers, body: prepared[0]!.body }
+      : load.requests.kind === 'sliding'
+        ? { kind: 'sliding', headers: prepared[0]!.headers, spec: load.requests.spec }
+        : { kind: 'cycle', requests: prepared.map((p) => ({ headers: p.headers, body: p.body })) };
+
+  // Counters and the RSS peak cover the measured windows, not the load's warm-up. Redis
+  // answers INFO at once; a busy server answers /metrics in its turn, so each count is
+  // divided by the answers that arrived between its own two readings.
+  let storeBefore: Record<string, number> | undefined;
+  let storeAfter: Record<string, number> | undefined;
+  let countersBefore: Counters = {};
+  let countersAfter: Counters = {};
+  const readAt = { store: [0, 0], counters: [0, 0] };
+  let peak: number | undefined;
+  const read = async (i: 0 | 1) => {
+    const [store, counters] = await Promise.all([
+      server.storeUrls ? storeCommands(server.storeUrls).finally(() => (readAt.store[i] = performance.now())) : undefined,
+      countersOf(server, id).finally(() => (readAt.counters[i] = performance.now())),
+    ]);
+    return { store, counters };
   };
-  process.stderr.write(`${Math.round(out.rps)} req/s${problems.length ? ` (${problems.join('; ')})` : ''}\n`);
-  return out;
-}
+  const at = {
+    async start() {
+      resetPeakRss(pid);
+      ({ store: storeBefore, counters: countersBefore } = await read(0));
+    },
+    async end() {
+      peak = peakRssMiB(pid);
+      ({ store: storeAfter, counters: countersAfter } = await read(1));
+    },
+  };
+  const churn = load.churn ? startChurn(origin, churnTarget.headers, churnTarget.productId, CHURN_EVERY_MS) : undefined;
+  log(`  ${stamp()} ${load.id} ${SERVERS[id].label} (${warmS} s warm-up + ${KNOBS.runs} × ${windowS} s):`);
+  const session = await runWindows(origin, requests, CONNECTIONS, warmS, windowS, KNOBS.runs, at, tailS);
+  const runs = session.runs;
+  let errors = session.warmErrors;
+  if (session.warmErrors) problems.push(`${session.warmErrors} errors during the load's warm-up`);
+  runs.forEach((outcome, i) => {
+    errors += outcome.errors;
+    problems.push(...outcome.problems.map((p) => `window ${i + 1}: ${p}`));
+    // A window in which nothing came back measured nothing: it must not pass for a slow 0.
+    if (outcome.good === 0) problems.push(`window ${i + 1}: no good answer within its ${windowS} s`);
+    log(` ${fmt(outcome.rps)}`);
+  });
+  const writes = churn ? await churn.stop() : undefined;
+  const sourceBefore = countersBefore.sourceQueries;
+  const sourceAfter = countersAfter.sourceQueries;
+  const good = runs.reduce((n, r) => n + r.good, 0);
 
-/** Median of the cold/warm ratios of `pairs` sequential requests, each after dropping all of the tenant's cache. */
-async function coldWarm(app: App, target: Target, body: string, pairs: number): Promise<{ ratio: number; coldMs: number; warmMs: number; coldMisses: number }> {
-  const ratios: number[] = [];
-  const colds: number[] = [];
-  const warms: number[] = [];
-  const before = await counters(app);
-  for (let i = 0; i < pairs; i++) {
-    await app.invalidation.manual(TENANT, undefined);
-    await app.cache.idle();
-    const cold = await post(target, body);
-    const warm = await post(target, body);
-    colds.push(cold.ms);
-    warms.push(warm.ms);
-    ratios.push(cold.ms / warm.ms);
+  let ordersBehind: number | undefined;
+  if (load.churn && load.requests.kind === 'fixed') {
+    if (writes?.problems.length) problems.push(`writes failed: ${writes.problems.join('; ')}`);
+    const p = prepared[0]!;
+    // Past the end of the range, new orders fall outside it and nothing could be behind.
+    if (Date.now() >= p.range.to) problems.push('the hour ended during the writes: later ones fell outside the range, so orders behind counts only the earlier ones');
+    try {
+      const answer = await post(origin, p.headers, p.body);
+      const total = (answer.data.dashboard.orders as { total: number }).total;
+      ordersBehind = countOrders(server.databasePath, p.spec.tenant, p.range) - total;
+    } catch (error) {
+      problems.push(`could not read orders.total after the writes: ${(error as Error).message.slice(0, 200)}`);
+    }
   }
-  const delta = minus(await counters(app), before);
-  return { ratio: median(ratios), coldMs: median(colds), warmMs: median(warms), coldMisses: delta.miss / pairs };
+
+  const commands = storeAfter && storeBefore ? minus(storeAfter, storeBefore) : undefined;
+  const totalCommands = commands ? Object.values(commands).reduce((a, b) => a + b, 0) : undefined;
+  const storeAnswers = session.answersBetween(readAt.store[0]!, readAt.store[1]!);
+  const counterAnswers = session.answersBetween(readAt.counters[0]!, readAt.counters[1]!);
+  const perStoreAnswer = (n: number) => n / storeAnswers;
+  const perCounterAnswer = (n: number) => n / counterAnswers;
+  const cell: LoadCell = {
+    load: load.id,
+    server: id,
+    warmUpS: warmS,
+    windowS,
+    runs: runs.map(({ rps, p50, p99, good }) => ({ rps, p50, p99, good })),
+    rps: median(runs.map((r) => r.rps)),
+    p50: medianOfMeasured(runs.map((r) => r.p50)),
+    p99: medianOfMeasured(runs.map((r) => r.p99)),
+    good,
+    errors,
+    problems,
+    storeCommandsPerRequest: totalCommands !== undefined && storeAnswers > 0 ? perStoreAnswer(totalCommands) : undefined,
+    storeCommands: commands && storeAnswers > 0 ? Object.entries(commands).map(([name, n]) => [name, perStoreAnswer(n)] as [string, number]).sort((a, b) => b[1] - a[1]) : undefined,
+    sourceQueriesPerRequest: sourceBefore !== undefined && sourceAfter !== undefined && counterAnswers > 0 ? perCounterAnswer(sourceAfter - sourceBefore) : undefined,
+    cache:
+      countersBefore.cache && countersAfter.cache && counterAnswers > 0
+        ? {
+            hit: perCounterAnswer(countersAfter.cache.hit - countersBefore.cache.hit),
+            miss: perCounterAnswer(countersAfter.cache.miss - countersBefore.cache.miss),
+            stale: perCounterAnswer(countersAfter.cache.stale - countersBefore.cache.stale),
+            lockWaits: countersAfter.cache.lockWaits - countersBefore.cache.lockWaits,
+          }
+        : undefined,
+    peakRssMiB: peak,
+    loopLagMaxMs: countersAfter.loopLagMaxMs,
+    writes: writes && { ok: writes.ok, failed: writes.failed },
+    ordersBehind,
+  };
+  log(` → ${fmt(cell.rps)} req/s, p50 ${fmt(cell.p50)} ms${errors ? `, ${errors} errors` : ''}${ordersBehind ? `, ${ordersBehind} orders behind` : ''}\n`);
+  return cell;
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-// ---------------------------------------------------------------------------
-// Report
-// ---------------------------------------------------------------------------
-
-const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-
-function table(results: ScenarioResult[]): string {
-  const base = results[0]!.rps;
-  const lines = [
-    '| scenario | requests/s | p50 ms | p99 ms | × no-cache req/s | bucket lookups hit | source queries / request | Redis MGETs / request |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-  ];
-  for (const r of results) {
-    const c = r.cache;
-    const lookups = c ? c.hit + c.stale + c.miss : 0;
-    const hit = c && lookups > 0 ? `${fmt((100 * (c.hit + c.stale)) / lookups, 2)} %` : '–';
-    const queries = c && r.requests > 0 ? fmt(c.sourceQueries / r.requests, 2) : '–';
-    const mgets = r.mgets !== undefined && r.requests > 0 ? fmt(r.mgets / r.requests, 2) : '–';
-    const name = r.problems.length ? `${r.name} ⚠ ${r.problems.join('; ')}` : r.name;
-    lines.push(`| ${name} | ${fmt(r.rps)} | ${r.p50} | ${r.p99} | ${fmt(r.rps / base, 1)}× | ${hit} | ${queries} | ${mgets} |`);
+async function measureSequential(id: ServerId, item: (typeof SEQUENTIAL)[number], p: Prepared): Promise<SequentialCell> {
+  const { origin } = started.get(id)!.process;
+  const problems: string[] = [];
+  for (let i = 0; i < WARM_UPS; i++) {
+    try {
+      await post(origin, p.headers, p.body);
+    } catch (error) {
+      problems.push(`warm-up request failed: ${(error as Error).message.slice(0, 200)}`);
+      break;
+    }
   }
-  return lines.join('\n');
+  const { storeUrls } = started.get(id)!;
+  const before = storeUrls ? await storeCommands(storeUrls) : undefined;
+  const s = await sequential(origin, p.headers, p.body, E_REQUESTS, E_CAP_MS);
+  const commands = storeUrls && before ? minus(await storeCommands(storeUrls), before) : undefined;
+  log(`  ${stamp()} ${item.id} ${SERVERS[id].label}: p50 ${fmt(s.p50, 2)} ms (n=${s.n})\n`);
+  return {
+    id: item.id,
+    server: id,
+    p50: s.p50,
+    p90: s.p90,
+    n: s.n,
+    errors: s.errors,
+    problems: [...problems, ...s.problems],
+    storeCommandsPerRequest: commands && s.n > 0 ? Object.values(commands).reduce((a, b) => a + b, 0) / s.n : undefined,
+    storeCommands: commands && s.n > 0 ? Object.entries(commands).map(([name, n]) => [name, n / s.n] as [string, number]).sort((a, b) => b[1] - a[1]) : undefined,
+  };
+}
+
+async function measureStampede(seedPath: string, baseEnv: Record<string, string>, p: Prepared): Promise<StampedeResult> {
+  const redis = await startRedis();
+  const databasePath = join(run.dir, 'stampede.sqlite');
+  copyFileSync(seedPath, databasePath);
+  const env = { ...baseEnv, DATABASE_URL: `sqlite:${databasePath}`, REDIS_URL: redis.url };
+  const pair = await Promise.all([1, 2].map((n) => startServer(run, `this API (Redis) #${n}`, 'api.ts', [], env)));
+  extraServers.push(...pair);
+  try {
+    const storeBefore = await storeCommands([redis.url]);
+    const t0 = performance.now();
+    let last = 0;
+    const settled = await Promise.allSettled(
+      Array.from({ length: F_REQUESTS }, (_, i) =>
+        post(pair[i % 2]!.origin, p.headers, p.body).then((answer) => {
+          last = Math.max(last, performance.now() - t0);
+          return answer;
+        }),
+      ),
+    );
+    const problems: string[] = [];
+    let errors = 0;
+    let differing = 0;
+    for (const s of settled) {
+      if (s.status === 'rejected') {
+        errors += 1;
+        if (problems.length < 3) problems.push(String((s.reason as Error).message).slice(0, 200));
+      } else if (difference(p.expected.data, s.value.data)) {
+        differing += 1;
+        if (differing === 1) problems.push(`answer differs from the reference: ${difference(p.expected.data, s.value.data)}`);
+      }
+    }
+    if (differing > 1) problems.push(`${differing} answers differ from the reference`);
+    const scrapes = await Promise.all(pair.map((s) => scrapeMetrics(s.origin)));
+    const sourceQueriesByMetric: Record<string, number> = {};
+    for (const scrape of scrapes) {
+      for (const [metric, n] of Object.entries(sumBy(scrape, 'cache_source_queries_total', 'metric'))) sourceQueriesByMetric[metric] = (sourceQueriesByMetric[metric] ?? 0) + n;
+    }
+    const commands = minus(await storeCommands([redis.url]), storeBefore);
+    const good = F_REQUESTS - errors;
+    const result: StampedeResult = {
+      requests: F_REQUESTS,
+      errors: errors + differing,
+      sourceQueries: Object.fromEntries(Object.entries(sourceQueriesByMetric).sort()),
+      lockWaits: scrapes.reduce((n, s) => n + sumOf(s, 'cache_lock_waits_total'), 0),
+      storeCommandsPerRequest: good > 0 ? Object.values(commands).reduce((a, b) => a + b, 0) / good : NaN,
+      wallMs: last,
+      problems,
+    };
+    log(`  ${stamp()} f: ${good} good of ${F_REQUESTS}; source queries ${JSON.stringify(result.sourceQueries)}\n`);
+    return result;
+  } finally {
+    await Promise.all(pair.map((s) => s.stop()));
+    await redis.stop();
+  }
 }
 
 // ---------------------------------------------------------------------------
 // Main
 // ---------------------------------------------------------------------------
 
-async function main(): Promise<void> {
-  const startedAt = Date.now();
-  const loadAtStart = loadavg()[0] ?? 0;
-  const logger = createLogger('silent');
-  const sqlitePath = join(tempDir, 'bench.sqlite');
+function machine(): Pick<RunMeta, 'cpu' | 'cores' | 'memoryGiB' | 'node' | 'redis' | 'commit'> {
+  const cpu = cpus();
+  const sh = (command: string, args: string[]) => {
+    try {
+      return execFileSync(command, args, { cwd: REPO, encoding: 'utf8' }).trim();
+    } catch {
+      return 'unknown';
+    }
+  };
+  const dirty = sh('git', ['status', '--porcelain', '--untracked-files=no']).split('\n').filter((l) => l && !/BENCHMARKS\.md$/.test(l)).length > 0;
+  return {
+    cpu: cpu[0]?.model.trim() ?? 'unknown CPU',
+    cores: cpu.length,
+    memoryGiB: totalmem() / 1024 ** 3,
+    node: process.version,
+    redis: sh('redis-server', ['--version']).replace(/\s+sha=.*$/, ''),
+    commit: `${sh('git', ['rev-parse', '--short=12', 'HEAD'])}${dirty ? ' (with uncommitted changes)' : ''} on ${sh('git', ['rev-parse', '--abbrev-ref', 'HEAD'])}`,
+  };
+}
 
-  process.stderr.write(`Seeding ${sqlitePath} (days ${SEED.days}, scale ${SEED.scale}) … `);
-  const seedEndMs = bucketStart(Date.now(), 'HOUR');
+function commandLine(): string {
+  const set = KNOB_NAMES.filter((name) => process.env[name] !== undefined && process.env[name] !== '').map((name) => `${name}=${process.env[name]}`);
+  return [...set, 'npm run bench'].join(' ');
+}
+
+async function main(): Promise<number> {
+  const startedAt = new Date();
+  const loadAtStart = loadavg()[0] ?? 0;
+  const secret = randomBytes(32).toString('hex');
+  const notes: string[] = [];
+  const notRun = new Map<string, string>();
+  const defaults = loadConfig({ NODE_ENV: 'production', JWT_SECRET: secret });
+  if (defaults.responseCacheTtlMs > 0) {
+    // The "field path alone" target assumes this API's default has whole responses off.
+    for (const t of TARGETS.filter((t) => t.id.includes('field-path'))) notRun.set(t.id, 'whole responses are on by default');
+    notes.push(`The field-path targets are NOT RUN: this API now keeps whole responses by default (RESPONSE_CACHE_TTL_MS=${defaults.responseCacheTtlMs}); add a server with RESPONSE_CACHE_TTL_MS=0 in bench/plan.ts and point FIELD_PATH (bench/targets.ts) at it.`);
+  } else {
+    notes.push(`"Field path alone" is ${SERVERS[FIELD_PATH].label} as it starts by default: its whole-response layer is opt-in (RESPONSE_CACHE_TTL_MS, default 0).`);
+  }
+
+  // Seed once; every server gets a copy of this file.
+  const seedPath = join(run.dir, 'seed.sqlite');
+  log(`Seeding ${seedPath} (days ${SEED.days}, scale ${SEED.scale}) … `);
+  const nowMs = Date.now();
+  let rows: { orders: number; sessions: number };
+  let productId: string;
   {
-    const database = openDatabase({ kind: 'sqlite', path: sqlitePath });
+    const database = openDatabase({ kind: 'sqlite', path: seedPath });
     try {
       await migrate(database.db);
-      const written = await seed(database, { ...SEED, endMs: seedEndMs });
-      process.stderr.write(`${fmt(written.orders)} orders, ${fmt(written.sessions)} sessions\n`);
+      rows = await seed(database, { ...SEED, endMs: nowMs });
+      const product = await database.db.selectFrom('products').select('id').where('tenant_id', '=', 'acme').orderBy('id').executeTakeFirstOrThrow();
+      productId = product.id;
     } finally {
       await database.close();
     }
   }
+  log(`${fmt(rows.orders)} orders, ${fmt(rows.sessions)} sessions\n`);
 
-  process.stderr.write('Starting redis-server on 127.0.0.1 … ');
-  redis = await startRedisServer();
-  run.setRedis(redis.pid, redis.port);
-  process.stderr.write(`${redis.url}\n`);
+  const baseEnv: Record<string, string> = { NODE_ENV: 'production', JWT_SECRET: secret, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn' };
+  const secretBytes = loadConfig(baseEnv).auth.jwtSecret;
 
-  const baseEnv = {
-    NODE_ENV: 'production', // no cache extension in responses, as in production
-    JWT_SECRET: randomBytes(32).toString('hex'),
-    DATABASE_URL: `sqlite:${sqlitePath}`,
-    HOST: '127.0.0.1',
-    PORT: '0',
-    LOG_LEVEL: 'silent',
-    // Scenarios a–d measure the field cache alone; e adds the whole-response layer.
-    RESPONSE_CACHE_TTL_MS: '0',
+  log(`Starting ${NEEDED.map((id) => SERVERS[id].label).join(', ')} …\n`);
+  const t0 = Date.now();
+  const starts = await Promise.allSettled(NEEDED.map(async (id) => started.set(id, await startBenchServer(id, seedPath, baseEnv))));
+  const failedStart = starts.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failedStart) throw failedStart.reason;
+  log(`  all listening after ${fmt((Date.now() - t0) / 1000, 1)} s\n`);
+
+  // The reference: the app without a cache, on the untouched seed, in this process (no port).
+  reference = await createApp(loadConfig({ ...baseEnv, DATABASE_URL: `sqlite:${seedPath}` }), { logger: createLogger('silent'), seed: false, cache: false, consumeEvents: false });
+  const tokens = new Map<string, string>();
+  /** A new object every time: a shared one would carry one request's content-length into another. */
+  const headersOf = async (spec: Pick<RequestSpec, 'tenant' | 'region'>): Promise<Headers> => {
+    const key = `${spec.tenant}|${spec.region ?? ''}`;
+    let token = tokens.get(key);
+    if (!token) tokens.set(key, (token = await signToken({ tenant: spec.tenant, role: 'ADMIN', region: spec.region }, secretBytes)));
+    return { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${token}` };
   };
-  const start = async (env: Record<string, string>, cache: boolean): Promise<{ app: App; target: Target }> => {
-    const config = loadConfig({ ...baseEnv, ...env });
-    const app = await createApp(config, { logger, seed: false, cache });
-    apps.push(app);
-    const port = await app.listen(0);
-    const token = await signToken({ tenant: TENANT, role: 'ADMIN' }, config.auth.jwtSecret);
-    return {
-      app,
-      target: {
-        url: `http://127.0.0.1:${port}/graphql`,
-        headers: { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${token}` },
-      },
-    };
+  const prepare = async (spec: RequestSpec, atMs = nowMs): Promise<Prepared> => {
+    const headers = await headersOf(spec);
+    const range = rangeOf(spec, atMs);
+    const body = bodyOf(spec, range);
+    // A copy: the fetch API underneath writes content-length into the object it is given.
+    const response = await reference!.yoga.fetch('http://reference/graphql', { method: 'POST', headers: { ...headers }, body });
+    const text = await response.text();
+    const parsed = JSON.parse(text) as { data?: unknown; errors?: unknown };
+    if (response.status !== 200 || parsed.errors || !parsed.data) throw new Error(`The reference app refused a bench request (HTTP ${response.status}): ${text.slice(0, 400)}`);
+    // Every range of the plan lies in the seeded data: an empty answer means the bench asks for the wrong time.
+    const orders = (parsed.data as { dashboard?: { orders?: { total?: number } } }).dashboard?.orders?.total;
+    if (!orders) throw new Error(`The reference app answered ${orders} orders for ${body}: the bench's ranges miss the seeded data.`);
+    return { spec, headers, body, range, expected: { text, data: parsed.data } };
   };
-  const noCache = await start({}, false);
-  const memory = await start({}, true);
-  const redisWarm = await start({ REDIS_URL: redis.url, CACHE_KEY_PREFIX: 'bench-warm' }, true);
-  const redisSliding = await start({ REDIS_URL: redis.url, CACHE_KEY_PREFIX: 'bench-slide' }, true);
-  // The whole-response layer in front of c (off by default in the service).
-  const responseCached = await start({ REDIS_URL: redis.url, CACHE_KEY_PREFIX: 'bench-resp', RESPONSE_CACHE_TTL_MS: '30000' }, true);
-
-  // The last 7 days at HOUR, up to the end of the current (open) hour: 168 buckets.
-  const lastWeekFrom = seedEndMs + BUCKET_MS.HOUR - WINDOW_MS;
-  const body = bodyFor(lastWeekFrom);
-  // The sliding scenario starts at the oldest seeded week and moves one hour per request.
-  const slideFrom = seedEndMs - SEED.days * BUCKET_MS.DAY;
-  const slideWindowsWithData = (SEED.days * BUCKET_MS.DAY - WINDOW_MS) / BUCKET_MS.HOUR;
-
-  // Same answer with and without the cache, or the comparison is meaningless. The
-  // first request of each cached app is also its warm-up (scenarios b and c).
-  const reference = (await post(noCache.target, body)).data;
-  for (const [name, app] of [['memory', memory], ['redis', redisWarm], ['response-cached', responseCached]] as const) {
-    const { data } = await post(app.target, body);
-    if (!isDeepStrictEqual(data, reference)) throw new Error(`The ${name}-cached answer differs from the uncached one.`);
+  const preparedOf = new Map<string, Prepared[]>();
+  for (const load of PLAN) {
+    const specs = load.requests.kind === 'cycle' ? load.requests.specs : [load.requests.spec];
+    preparedOf.set(load.id, await Promise.all(specs.map((spec) => prepare(spec))));
   }
-  await post(redisSliding.target, bodyFor(slideFrom)); // warm window 0 of scenario d
-  // A few requests each so that JIT warm-up is not charged to whichever scenario runs first.
-  for (let i = 0; i < 5; i++) {
-    for (const { target } of [noCache, memory, redisWarm, responseCached]) await post(target, body);
-    await post(redisSliding.target, bodyFor(slideFrom));
+  const sequentialPrepared = new Map<string, Prepared>();
+  for (const item of SEQUENTIAL) if (SEQUENTIAL_ON.length) sequentialPrepared.set(item.id, await prepare(item.spec));
+  const stampedePrepared = KNOBS.scenarios.includes('f') ? await prepare(STAMPEDE_SPEC) : undefined;
+
+  // The stored server answers with the reference's bytes.
+  const stored = started.get('stored');
+  if (stored) {
+    const all = [...[...preparedOf.values()].flat(), ...sequentialPrepared.values()];
+    const answers = all.map((p) => ({ tenant: p.spec.tenant, region: p.spec.region, body: p.body, answer: p.expected.text }));
+    const response = await fetch(`${stored.process.origin}/bench/answers`, { method: 'PUT', body: JSON.stringify(answers) });
+    if (response.status !== 204) throw new Error(`The stored server refused its answers: HTTP ${response.status}`);
   }
-  await Promise.all(apps.map((app) => app.cache.idle()));
+  const sizes = [...preparedOf.entries()].map(([id, ps]) => `${id} ${fmt(median(ps.map((p) => Buffer.byteLength(p.expected.text))) / 1024, 1)} kB`);
+  if (sizes.length) log(`Answer sizes (median per load): ${sizes.join(', ')}\n`);
 
-  process.stderr.write(`Load: autocannon, ${CONNECTIONS} connections, ${DURATION_S} s per scenario\n`);
-  const results: ScenarioResult[] = [];
-  results.push(await runScenario({ name: 'a. no cache (SQLite every request)', ...noCache, body, cached: false }));
-  results.push(await runScenario({ name: 'b. warm cache, memory store', ...memory, body }));
-  results.push(await runScenario({ name: 'c. warm cache, Redis store', ...redisWarm, body, redisUrl: redis.url }));
-  results.push(await runScenario({ name: 'd. sliding 7-day window, Redis (1 new bucket per metric per request)', ...redisSliding, slideFromMs: slideFrom, redisUrl: redis.url }));
-  results.push(await runScenario({ name: 'e. warm, Redis, with the whole-response layer (identical repeated query)', ...responseCached, body, redisUrl: redis.url }));
+  const results: Results = { cells: [], sequential: [] };
+  const churnTarget = { headers: await headersOf({ tenant: 'acme' }), productId };
+  for (const scenario of RUN_ORDER.filter((s) => KNOBS.scenarios.includes(s))) {
+    log(`${stamp()} Scenario ${scenario}\n`);
+    if (scenario === 'e') {
+      for (const item of SEQUENTIAL) for (const id of SEQUENTIAL_ON) results.sequential.push(await measureSequential(id, item, sequentialPrepared.get(item.id)!));
+      continue;
+    }
+    if (scenario === 'f') {
+      results.stampede = await measureStampede(seedPath, baseEnv, stampedePrepared!);
+      continue;
+    }
+    for (const load of PLAN.filter((l) => l.scenario === scenario)) {
+      // Writes land in the hour they are made: (b) asks for the range that ends with the hour it runs in.
+      if (load.churn) preparedOf.set(load.id, [await prepare((load.requests as { spec: RequestSpec }).spec, Date.now())]);
+      for (const id of load.servers) results.cells.push(await measureLoad(load, id, preparedOf.get(load.id)!, churnTarget));
+    }
+  }
 
-  process.stderr.write(`Cold vs warm single requests (${LATENCY_PAIRS} pairs per store) …\n`);
-  const uncached: number[] = [];
-  for (let i = 0; i < LATENCY_PAIRS; i++) uncached.push((await post(noCache.target, body)).ms);
-  const uncachedMs = median(uncached);
-  const coldWarmMemory = await coldWarm(memory.app, memory.target, body, LATENCY_PAIRS);
-  const coldWarmRedis = await coldWarm(redisWarm.app, redisWarm.target, body, LATENCY_PAIRS);
-
-  const slid = results[3]!.requests;
-  const slideNote =
-    slid <= slideWindowsWithData
-      ? `Scenario d moved the window ${fmt(slid)} hours forward in all, every window inside the seeded data.`
-      : `Scenario d moved the window ${fmt(slid)} hours forward in all; only the first ${fmt(slideWindowsWithData)} windows end inside the seeded data, later ones add an empty (future) bucket, which still costs one source query per metric.`;
-  const d = results[3]!.cache;
-  const dMisses = d && slid > 0 ? ` Per request: ${fmt(d.miss / slid, 1)} bucket misses (in-flight neighbours' new buckets are not stored yet) and ${fmt(d.lockWaits / slid, 2)} waits on another request's recompute lock.` : '';
-  const notes = [
-    `Cold/warm single-request latency, median of ${LATENCY_PAIRS} ratios (each pair: invalidation.manual('${TENANT}') drops all of the tenant's cached time, then the same request twice):`,
-    `- memory store: cold/warm = ${fmt(coldWarmMemory.ratio, 1)}× (medians ${fmt(coldWarmMemory.coldMs, 1)} ms / ${fmt(coldWarmMemory.warmMs, 1)} ms; ${fmt(coldWarmMemory.coldMisses)} bucket misses per cold request)`,
-    `- Redis store: cold/warm = ${fmt(coldWarmRedis.ratio, 1)}× (medians ${fmt(coldWarmRedis.coldMs, 1)} ms / ${fmt(coldWarmRedis.warmMs, 1)} ms; ${fmt(coldWarmRedis.coldMisses)} bucket misses per cold request)`,
-    `- cold request (cache on, all missing) / uncached request (cache: false), medians of ${LATENCY_PAIRS} sequential requests each: memory ${fmt(coldWarmMemory.coldMs / uncachedMs, 2)}×, Redis ${fmt(coldWarmRedis.coldMs / uncachedMs, 2)}× (uncached median ${fmt(uncachedMs, 1)} ms)`,
-    '',
-    slideNote + dMisses,
-  ];
-  // From process start (module loading included) to the report; cleanup comes after.
-  const elapsedS = process.uptime();
-
-  const report = [table(results), '', ...notes].join('\n');
-  console.log(`\n${report}\n`);
-
-  const cpu = cpus();
-  const header = [
-    '# Benchmark: dashboard query, cache vs no cache',
-    '',
-    'Written by `npm run bench` (bench/dashboard.ts); overwritten on every run. Ratios measured in one run on one machine; the absolute numbers only show where the ratios come from.',
-    '',
-    `- date: ${new Date(startedAt).toISOString()}`,
-    `- node: ${process.version}`,
-    `- cpu: ${cpu[0]?.model ?? 'unknown'} × ${cpu.length} cores`,
-    `- 1-minute load average at start: ${fmt(loadAtStart, 2)} (other work on the machine skews the ratios)`,
-    `- seed: seed(database, { days: ${SEED.days}, scale: ${SEED.scale} }) into one temp SQLite file shared by every app`,
-    `- query: every Dashboard field except revenueIn, last 7 days at HOUR (168 buckets), tenant ${TENANT}, ADMIN`,
-    `- load: autocannon in one worker thread, ${CONNECTIONS} connections, ${DURATION_S} s per scenario, all on 127.0.0.1; apps in the bench process (NODE_ENV=production), redis-server private to the run`,
-    `- run took ${fmt(elapsedS, 1)} s (process start to report)`,
-    '',
-  ];
-  writeFileSync(join(HERE, 'results.md'), `${header.join('\n')}\n${report}\n`);
-  process.stderr.write(`Wrote bench/results.md; run took ${fmt(elapsedS, 1)} s\n`);
+  const evaluated = evaluate(results, notRun);
+  const rssResettable = resetPeakRss(process.pid);
+  const meta: RunMeta = {
+    date: startedAt.toISOString(),
+    command: commandLine(),
+    ...machine(),
+    loadAtStart,
+    durationS: KNOBS.durationS,
+    runs: KNOBS.runs,
+    rows,
+    elapsedS: process.uptime(),
+    scenarios: SCENARIO_IDS.filter((s) => KNOBS.scenarios.includes(s)),
+    servers: NEEDED,
+    rssResettable,
+    notes: [
+      ...notes,
+      ...(sizes.length ? [`Answer sizes (median per load): ${sizes.join(', ')}.`] : []),
+      'Ratios compare medians of short runs on a shared 2-core machine: a ratio within about 10% of its threshold may flip between runs.',
+    ],
+  };
+  const report = renderReport(meta, results, evaluated);
+  writeFileSync(join(REPO, 'BENCHMARKS.md'), report);
+  console.log(
+    evaluated
+      .map((e) => `${e.verdict.padEnd(7)} ${e.target.text}${e.measure ? `: ${e.target.unit === 'ratio' ? `${fmt(e.measure.value, 2)}×` : fmt(e.measure.value, Number.isInteger(e.measure.value) ? 0 : 2)} (${e.measure.detail})${e.measure.problems.length ? ` ⚠ ${e.measure.problems.join('; ')}` : ''}` : ''}`)
+      .join('\n'),
+  );
+  const failed = evaluated.filter((e) => e.verdict === 'FAIL').length;
+  log(`\nWrote BENCHMARKS.md; ${failed} of ${evaluated.length} targets FAIL; run took ${fmt(process.uptime())} s\n`);
+  return failed > 0 && KNOBS.strict ? 1 : 0;
 }
 
 let exitCode = 0;
 try {
-  await main();
+  exitCode = await main();
 } catch (error) {
   console.error(error);
+  for (const s of [...servers.values(), ...extraServers].filter((s) => s.exited())) console.error(`\n${s.name} (pid ${s.pid}) had exited; its last output:\n${s.output()}`);
   exitCode = 1;
 } finally {
   await cleanup();
   clearTimeout(watchdog);
-  process.stderr.write(`Cleaned up; ${fmt(process.uptime(), 1)} s in all\n`);
+  log(`Cleaned up; ${fmt(process.uptime(), 1)} s in all\n`);
 }
 process.exitCode = exitCode;

@@ -1,0 +1,256 @@
+/**
+ * What `npm run bench` measures, as tables: the seeded data, the queries, the
+ * servers, the scenarios and the targets. Change a number here, not in the driver.
+ */
+import { BUCKET_MS, type Granularity } from '../src/cache/buckets.js';
+
+/**
+ * Seeded once into a temp SQLite file; every server gets a byte-identical copy. 90
+ * days, so that the 90-day dashboard of (e) reads real data; a quarter of the
+ * demo volume (acme ~500 orders and ~2,500 sessions a day), so that the whole run
+ * stays near six minutes on two cores. Less data flatters the baselines that read
+ * the source (uncached, and the whole-response cache on a miss), not this API.
+ */
+export const SEED = { days: 90, scale: 0.25 } as const;
+/** Concurrent connections of every load run. */
+export const CONNECTIONS = 50;
+/** Longest load warm-up (s) before the measured windows, for a slow server (bench/dashboard.ts sessionShape). */
+export const SLOW_WARM_CAP_S = 8;
+/** Longest measured window (s) for a slow server (bench/dashboard.ts sessionShape). */
+export const SLOW_WINDOW_CAP_S = 6;
+/** How often (ms) scenario (b) writes one order through the server under test. */
+export const CHURN_EVERY_MS = 200;
+/** Sequential requests per (query, server) in scenario (e), after WARM_UPS; at most E_CAP_MS of them. */
+export const E_REQUESTS = 15;
+export const E_CAP_MS = 5_000;
+/** Identical cold requests of scenario (f), spread over its two processes. */
+export const F_REQUESTS = 200;
+/** Requests of each distinct body sent to a server before it is measured (warm cache, warm JIT); the fastest of all but the first sizes the load's warm-up and windows (sessionShape). At least 2. */
+export const WARM_UPS = 3;
+
+// ---------------------------------------------------------------------------
+// Queries
+// ---------------------------------------------------------------------------
+
+const SERIES = '{ total points { start value } }';
+/** The selections of a dashboard, by name. */
+export const FIELD_SETS = {
+  /** revenue, orders, sessions (total and points), averageOrderValue, conversionRate: ~25 kB over 7 days by hour. */
+  five: `revenue ${SERIES} orders ${SERIES} sessions ${SERIES} averageOrderValue conversionRate`,
+  /** The seven metric fields (revenueIn aside: it would add the FX vendor). */
+  full: `revenue ${SERIES} orders ${SERIES} sessions ${SERIES} customers ${SERIES} averageOrderValue conversionRate topProducts(limit: 5) { productId name orders revenue }`,
+} as const;
+export type FieldSet = keyof typeof FIELD_SETS;
+
+export const documentOf = (fields: FieldSet) =>
+  `query Dashboard($from: DateTime!, $to: DateTime!, $granularity: Granularity!) { dashboard(range: { from: $from, to: $to }, granularity: $granularity) { ${FIELD_SETS[fields]} } }`;
+
+export const CHURN_MUTATION = 'mutation Churn($input: RecordOrderInput!) { recordOrder(input: $input) { id } }';
+
+/** One kind of request: whose, which fields, how far back from the end of the current hour. */
+export interface RequestSpec {
+  tenant: 'acme' | 'globex' | 'initech';
+  region?: 'EU' | 'NA' | 'APAC' | undefined;
+  fields: FieldSet;
+  granularity: Granularity;
+  days: number;
+}
+
+export const ACME_7D_FIVE: RequestSpec = { tenant: 'acme', fields: 'five', granularity: 'HOUR', days: 7 };
+export const ACME_7D_FULL: RequestSpec = { tenant: 'acme', fields: 'full', granularity: 'HOUR', days: 7 };
+export const ACME_90D_FULL: RequestSpec = { tenant: 'acme', fields: 'full', granularity: 'HOUR', days: 90 };
+
+/** Scenario (d): cycled through in this order by every connection. */
+export const MIX: readonly RequestSpec[] = [
+  { tenant: 'acme', fields: 'full', granularity: 'HOUR', days: 7 },
+  { tenant: 'globex', fields: 'full', granularity: 'HOUR', days: 7 },
+  { tenant: 'initech', fields: 'five', granularity: 'HOUR', days: 7 },
+  { tenant: 'acme', fields: 'five', granularity: 'HOUR', days: 1 },
+  { tenant: 'globex', fields: 'full', granularity: 'DAY', days: 30 },
+  { tenant: 'initech', fields: 'full', granularity: 'DAY', days: 90 },
+  { tenant: 'acme', region: 'EU', fields: 'full', granularity: 'HOUR', days: 7 },
+  { tenant: 'acme', fields: 'full', granularity: 'DAY', days: 30 },
+  { tenant: 'globex', fields: 'five', granularity: 'HOUR', days: 1 },
+  { tenant: 'initech', fields: 'full', granularity: 'HOUR', days: 30 },
+  { tenant: 'globex', region: 'NA', fields: 'five', granularity: 'DAY', days: 90 },
+  { tenant: 'acme', fields: 'five', granularity: 'DAY', days: 90 },
+];
+
+/** The range of a spec: `days` back from the end of the hour that holds `nowMs` (so the open bucket is in it). */
+export function rangeOf(spec: Pick<RequestSpec, 'days'>, nowMs: number): { from: number; to: number } {
+  const to = Math.floor(nowMs / BUCKET_MS.HOUR) * BUCKET_MS.HOUR + BUCKET_MS.HOUR;
+  return { from: to - spec.days * BUCKET_MS.DAY, to };
+}
+
+export function bodyOf(spec: RequestSpec, range: { from: number; to: number }): string {
+  const variables = { from: new Date(range.from).toISOString(), to: new Date(range.to).toISOString(), granularity: spec.granularity };
+  return JSON.stringify({ query: documentOf(spec.fields), variables });
+}
+
+// ---------------------------------------------------------------------------
+// Servers
+// ---------------------------------------------------------------------------
+
+export const SERVER_IDS = ['stored', 'limit', 'uncached', 'whole-response', 'api-redis', 'api-cluster', 'api-memory'] as const;
+export type ServerId = (typeof SERVER_IDS)[number];
+
+export interface ServerSpec {
+  id: ServerId;
+  /** As the tables show it. */
+  label: string;
+  /** One line for the report. */
+  what: string;
+  /** File under bench/servers/, and its flags. */
+  entry: string;
+  args: string[];
+  /** What it keeps data in: its own private redis-server, a private three-master cluster, or nothing to count. */
+  store: 'redis' | 'cluster' | 'none';
+  /** Serves the app's Prometheus /metrics (every server but `stored`). */
+  metricsEndpoint: boolean;
+  /** Where its source queries are counted on /metrics, if anywhere. */
+  sourceCounter: 'cache_source_queries_total' | 'bench_source_queries_total' | undefined;
+}
+
+export const SERVERS: Readonly<Record<ServerId, ServerSpec>> = {
+  stored: {
+    id: 'stored',
+    label: 'stored',
+    what: 'node:http: verifies the JWT (verifyAuthorization) and writes back the stored bytes of the real answer; the physical limit of a hit',
+    entry: 'stored.ts',
+    args: [],
+    store: 'none',
+    metricsEndpoint: false,
+    sourceCounter: undefined,
+  },
+  limit: {
+    id: 'limit',
+    label: 'limit',
+    what: "the app's HTTP server, yoga setup, schema and resolvers over metric values precomputed once (no IO per request): the ceiling for executing the query",
+    entry: 'limit.ts',
+    args: [],
+    store: 'none',
+    metricsEndpoint: true,
+    sourceCounter: 'bench_source_queries_total',
+  },
+  uncached: {
+    id: 'uncached',
+    label: 'uncached',
+    what: 'createApp(config, { cache: false }): every bucket from SQLite',
+    entry: 'api.ts',
+    args: ['--uncached'],
+    store: 'none',
+    metricsEndpoint: true,
+    sourceCounter: undefined,
+  },
+  'whole-response': {
+    id: 'whole-response',
+    label: 'whole-response cache',
+    what: '@graphql-yoga/plugin-response-cache over Redis (TTL 30 s, session = tenant + region, entity invalidation on mutations) in front of the uncached app',
+    entry: 'whole-response.ts',
+    args: [],
+    store: 'redis',
+    metricsEndpoint: true,
+    sourceCounter: 'bench_source_queries_total',
+  },
+  'api-redis': {
+    id: 'api-redis',
+    label: 'this API (Redis)',
+    what: 'createApp with REDIS_URL (a private redis-server), defaults otherwise',
+    entry: 'api.ts',
+    args: [],
+    store: 'redis',
+    metricsEndpoint: true,
+    sourceCounter: 'cache_source_queries_total',
+  },
+  'api-cluster': {
+    id: 'api-cluster',
+    label: 'this API (Cluster)',
+    what: 'createApp with REDIS_CLUSTER_NODES (a private three-master Redis Cluster)',
+    entry: 'api.ts',
+    args: [],
+    store: 'cluster',
+    metricsEndpoint: true,
+    sourceCounter: 'cache_source_queries_total',
+  },
+  'api-memory': {
+    id: 'api-memory',
+    label: 'this API (embedded)',
+    what: 'createApp without REDIS_URL: the in-process memory store',
+    entry: 'api.ts',
+    args: [],
+    store: 'none',
+    metricsEndpoint: true,
+    sourceCounter: 'cache_source_queries_total',
+  },
+};
+
+/** The servers the API's targets are about. */
+export const API_SERVERS: readonly ServerId[] = ['api-redis', 'api-cluster', 'api-memory'];
+
+// ---------------------------------------------------------------------------
+// Scenarios
+// ---------------------------------------------------------------------------
+
+export const SCENARIO_IDS = ['a', 'b', 'c', 'd', 'e', 'f'] as const;
+export type ScenarioId = (typeof SCENARIO_IDS)[number];
+
+/** A load measured on every server of its scenario: median of RUNS autocannon runs. */
+export interface LoadSpec {
+  id: string;
+  scenario: ScenarioId;
+  title: string;
+  /** A fixed request, cycled requests, or a sliding one (each ends at the instant it is sent). */
+  requests: { kind: 'fixed'; spec: RequestSpec } | { kind: 'cycle'; specs: readonly RequestSpec[] } | { kind: 'sliding'; spec: RequestSpec };
+  /** Writes one order per CHURN_EVERY_MS during the runs. */
+  churn: boolean;
+  servers: readonly ServerId[];
+}
+
+const ALL: readonly ServerId[] = SERVER_IDS;
+/**
+ * The servers of (b). `uncached` serves writes but is left out: it reads the source
+ * for every answer, so it cannot fall behind, and the half minute its slow cells
+ * would cost is better spent keeping the run short.
+ */
+const CHURNED: readonly ServerId[] = ['whole-response', 'api-redis', 'api-cluster', 'api-memory'];
+
+export const LOADS: readonly LoadSpec[] = [
+  { id: 'a5', scenario: 'a', title: '(a) warm: 7 days by hour, 5 fields', requests: { kind: 'fixed', spec: ACME_7D_FIVE }, churn: false, servers: ALL },
+  { id: 'af', scenario: 'a', title: '(a) warm: 7 days by hour, all 7 fields', requests: { kind: 'fixed', spec: ACME_7D_FULL }, churn: false, servers: ALL },
+  { id: 'b5', scenario: 'b', title: '(b) churn: (a) 5 fields, one order written every 200 ms', requests: { kind: 'fixed', spec: ACME_7D_FIVE }, churn: true, servers: CHURNED },
+  { id: 'bf', scenario: 'b', title: '(b) churn: (a) all 7 fields, one order written every 200 ms', requests: { kind: 'fixed', spec: ACME_7D_FULL }, churn: true, servers: CHURNED },
+  {
+    id: 'cf',
+    scenario: 'c',
+    title: '(c) sliding: the last 7 days up to the instant of each request, all 7 fields',
+    requests: { kind: 'sliding', spec: ACME_7D_FULL },
+    churn: false,
+    servers: ['uncached', 'whole-response', 'api-redis', 'api-cluster', 'api-memory'],
+  },
+  { id: 'd', scenario: 'd', title: `(d) mix: ${MIX.length} requests over 3 tenants, 2 region scopes, 1–90 days, HOUR and DAY`, requests: { kind: 'cycle', specs: MIX }, churn: false, servers: ALL },
+];
+
+/** Scenario (e): one request at a time. */
+export const SEQUENTIAL: ReadonlyArray<{ id: string; title: string; spec: RequestSpec }> = [
+  { id: 'e7', title: '7 days by hour, all 7 fields', spec: ACME_7D_FULL },
+  { id: 'e90', title: '90 days by hour, all 7 fields', spec: ACME_90D_FULL },
+];
+export const SEQUENTIAL_SERVERS: readonly ServerId[] = ALL;
+
+/** Scenario (f): the request sent cold, F_REQUESTS times at once, to two processes of this API on one Redis. */
+export const STAMPEDE_SPEC: RequestSpec = ACME_7D_FULL;
+
+export const SCENARIO_TITLES: Readonly<Record<ScenarioId, string>> = {
+  a: '(a) warm',
+  b: '(b) churn',
+  c: '(c) sliding window',
+  d: '(d) mix of tenants, ranges and granularities',
+  e: '(e) one request at a time, warm',
+  f: '(f) 200 identical cold requests, two processes, one Redis',
+};
+
+/**
+ * Order the scenarios run in. (b) writes orders into each server's database, so it
+ * runs after the scenarios whose answers are checked against the untouched seed.
+ */
+export const RUN_ORDER: readonly ScenarioId[] = ['a', 'c', 'd', 'b', 'e', 'f'];
