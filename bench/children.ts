@@ -53,7 +53,13 @@ function hasExited(child: ChildProcess): boolean {
  * Starts `bench/servers/<entry>` with `args` and exactly `env` (plus PATH and HOME),
  * and resolves once it listens.
  */
-export async function startServer(run: RunDir, name: string, entry: string, args: string[], env: Record<string, string>): Promise<ServerProcess> {
+export async function startServer(
+  run: RunDir,
+  name: string,
+  entry: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<ServerProcess> {
   hookExit();
   const repo = process.cwd();
   const child = spawn(process.execPath, ['--import', 'tsx', join('bench', 'servers', entry), '--run-dir', run.dir, ...args], {
@@ -80,7 +86,10 @@ export async function startServer(run: RunDir, name: string, entry: string, args
   run.own({ kind: 'server', pid: child.pid! });
 
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} did not listen within ${START_TIMEOUT_MS / 1000} s:\n${output}`)), START_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => reject(new Error(`${name} did not listen within ${START_TIMEOUT_MS / 1000} s:\n${output}`)),
+      START_TIMEOUT_MS,
+    );
     child.on('message', (message: ReadyMessage) => {
       if (message?.ready) {
         clearTimeout(timer);

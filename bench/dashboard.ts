@@ -86,7 +86,10 @@ function numberKnob(name: string, fallback: number, min: number, max: number, in
 function listKnob<T extends string>(name: string, allowed: readonly T[]): T[] {
   const raw = process.env[name];
   if (raw === undefined || raw.trim() === '') return [...allowed];
-  const picked = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  const picked = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const unknown = picked.filter((p) => !(allowed as readonly string[]).includes(p));
   if (unknown.length || picked.length === 0) throw new Error(`${name}: expected a comma list of ${allowed.join(', ')}; got "${raw}"`);
   return allowed.filter((a) => picked.includes(a));
@@ -118,7 +121,8 @@ const NEEDED: ServerId[] = SERVER_IDS.filter((id) => PLAN.some((l) => l.servers.
 
 /** Longest the whole run may take before the watchdog ends it (and cleans up). */
 const WATCHDOG_MS =
-  (PLAN.reduce((n, l) => n + l.servers.length, 0) * (SLOW_WARM_CAP_S + (KNOBS.runs + 1) * Math.max(KNOBS.durationS, SLOW_WINDOW_CAP_S) + 30) +
+  (PLAN.reduce((n, l) => n + l.servers.length, 0) *
+    (SLOW_WARM_CAP_S + (KNOBS.runs + 1) * Math.max(KNOBS.durationS, SLOW_WINDOW_CAP_S) + 30) +
     SEQUENTIAL_ON.length * SEQUENTIAL.length * (E_CAP_MS / 1000 + 30) +
     300) *
   1_000;
@@ -152,7 +156,10 @@ async function cleanup(): Promise<void> {
 // helper its redis-servers from their own 'exit' hooks; this one deletes the temp folder.
 // A SIGKILL (see leftovers.ts) is cleared by the next run.
 process.once('exit', removeRunDir);
-for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const) {
   process.once(signal, () => {
     console.error(`\n${signal}: stopping the benchmark`);
     process.exit(code);
@@ -238,7 +245,8 @@ async function startBenchServer(id: ServerId, seedPath: string, baseEnv: Record<
  */
 function difference(expected: unknown, actual: unknown, path = ''): string | undefined {
   if (typeof expected === 'number' && typeof actual === 'number') {
-    if (path.endsWith('customers.total')) return Math.abs(expected - actual) <= 0.02 * Math.max(1, expected) ? undefined : `${path}: ${actual}, expected ${expected} ±2%`;
+    if (path.endsWith('customers.total'))
+      return Math.abs(expected - actual) <= 0.02 * Math.max(1, expected) ? undefined : `${path}: ${actual}, expected ${expected} ±2%`;
     return expected === actual ? undefined : `${path}: ${actual}, expected ${expected}`;
   }
   if (Array.isArray(expected) && Array.isArray(actual)) {
@@ -252,12 +260,18 @@ function difference(expected: unknown, actual: unknown, path = ''): string | und
   if (expected && actual && typeof expected === 'object' && typeof actual === 'object') {
     const keys = new Set([...Object.keys(expected), ...Object.keys(actual)]);
     for (const key of keys) {
-      const d = difference((expected as Record<string, unknown>)[key], (actual as Record<string, unknown>)[key], path ? `${path}.${key}` : key);
+      const d = difference(
+        (expected as Record<string, unknown>)[key],
+        (actual as Record<string, unknown>)[key],
+        path ? `${path}.${key}` : key,
+      );
       if (d) return d;
     }
     return undefined;
   }
-  return expected === actual ? undefined : `${path}: ${JSON.stringify(actual)?.slice(0, 80)}, expected ${JSON.stringify(expected)?.slice(0, 80)}`;
+  return expected === actual
+    ? undefined
+    : `${path}: ${JSON.stringify(actual)?.slice(0, 80)}, expected ${JSON.stringify(expected)?.slice(0, 80)}`;
 }
 
 interface Prepared {
@@ -301,7 +315,9 @@ async function countersOf(server: Started, id: ServerId): Promise<Counters> {
 function countOrders(databasePath: string, tenant: string, range: { from: number; to: number }): number {
   const db = new BetterSqlite3(databasePath, { readonly: true, fileMustExist: true });
   try {
-    const row = db.prepare('SELECT COUNT(*) AS n FROM orders WHERE tenant_id = ? AND occurred_at >= ? AND occurred_at < ?').get(tenant, range.from, range.to) as { n: number };
+    const row = db
+      .prepare('SELECT COUNT(*) AS n FROM orders WHERE tenant_id = ? AND occurred_at >= ? AND occurred_at < ?')
+      .get(tenant, range.from, range.to) as { n: number };
     return row.n;
   } finally {
     db.close();
@@ -327,7 +343,12 @@ function sessionShape(warmMs: number): { warmS: number; windowS: number; tailS: 
   };
 }
 
-async function measureLoad(load: LoadSpec, id: ServerId, prepared: Prepared[], churnTarget: { headers: Headers; productId: string }): Promise<LoadCell> {
+async function measureLoad(
+  load: LoadSpec,
+  id: ServerId,
+  prepared: Prepared[],
+  churnTarget: { headers: Headers; productId: string },
+): Promise<LoadCell> {
   const server = started.get(id)!;
   const { origin, pid } = server.process;
   const problems: string[] = [];
@@ -338,12 +359,16 @@ async function measureLoad(load: LoadSpec, id: ServerId, prepared: Prepared[], c
   for (const p of prepared) {
     const times: number[] = [];
     for (let i = 0; i < WARM_UPS; i++) {
-      const body = load.requests.kind === 'sliding' ? bodyOf(p.spec, { from: Date.now() - p.spec.days * BUCKET_MS.DAY, to: Date.now() }) : p.body;
+      const body =
+        load.requests.kind === 'sliding' ? bodyOf(p.spec, { from: Date.now() - p.spec.days * BUCKET_MS.DAY, to: Date.now() }) : p.body;
       try {
         const answer = await post(origin, p.headers, body);
         if (i > 0) times.push(answer.ms);
         const d = i === 0 && checkAnswers ? difference(p.expected.data, answer.data) : undefined;
-        if (d) problems.push(`answer differs from the reference (${p.spec.tenant}${p.spec.region ? `/${p.spec.region}` : ''} ${p.spec.days}d ${p.spec.granularity} ${p.spec.fields}): ${d}`);
+        if (d)
+          problems.push(
+            `answer differs from the reference (${p.spec.tenant}${p.spec.region ? `/${p.spec.region}` : ''} ${p.spec.days}d ${p.spec.granularity} ${p.spec.fields}): ${d}`,
+          );
       } catch (error) {
         problems.push(`warm-up request failed: ${(error as Error).message.slice(0, 200)}`);
         break;
@@ -410,7 +435,8 @@ async function measureLoad(load: LoadSpec, id: ServerId, prepared: Prepared[], c
     if (writes?.problems.length) problems.push(`writes failed: ${writes.problems.join('; ')}`);
     const p = prepared[0]!;
     // Past the end of the range, new orders fall outside it and nothing could be behind.
-    if (Date.now() >= p.range.to) problems.push('the hour ended during the writes: later ones fell outside the range, so orders behind counts only the earlier ones');
+    if (Date.now() >= p.range.to)
+      problems.push('the hour ended during the writes: later ones fell outside the range, so orders behind counts only the earlier ones');
     try {
       const answer = await post(origin, p.headers, p.body);
       const total = (answer.data.dashboard.orders as { total: number }).total;
@@ -439,8 +465,16 @@ async function measureLoad(load: LoadSpec, id: ServerId, prepared: Prepared[], c
     errors,
     problems,
     storeCommandsPerRequest: totalCommands !== undefined && storeAnswers > 0 ? perStoreAnswer(totalCommands) : undefined,
-    storeCommands: commands && storeAnswers > 0 ? Object.entries(commands).map(([name, n]) => [name, perStoreAnswer(n)] as [string, number]).sort((a, b) => b[1] - a[1]) : undefined,
-    sourceQueriesPerRequest: sourceBefore !== undefined && sourceAfter !== undefined && counterAnswers > 0 ? perCounterAnswer(sourceAfter - sourceBefore) : undefined,
+    storeCommands:
+      commands && storeAnswers > 0
+        ? Object.entries(commands)
+            .map(([name, n]) => [name, perStoreAnswer(n)] as [string, number])
+            .sort((a, b) => b[1] - a[1])
+        : undefined,
+    sourceQueriesPerRequest:
+      sourceBefore !== undefined && sourceAfter !== undefined && counterAnswers > 0
+        ? perCounterAnswer(sourceAfter - sourceBefore)
+        : undefined,
     cache:
       countersBefore.cache && countersAfter.cache && counterAnswers > 0
         ? {
@@ -455,7 +489,9 @@ async function measureLoad(load: LoadSpec, id: ServerId, prepared: Prepared[], c
     writes: writes && { ok: writes.ok, failed: writes.failed },
     ordersBehind,
   };
-  log(` → ${fmt(cell.rps)} req/s, p50 ${fmt(cell.p50)} ms${errors ? `, ${errors} errors` : ''}${ordersBehind ? `, ${ordersBehind} orders behind` : ''}\n`);
+  log(
+    ` → ${fmt(cell.rps)} req/s, p50 ${fmt(cell.p50)} ms${errors ? `, ${errors} errors` : ''}${ordersBehind ? `, ${ordersBehind} orders behind` : ''}\n`,
+  );
   return cell;
 }
 
@@ -484,7 +520,12 @@ async function measureSequential(id: ServerId, item: (typeof SEQUENTIAL)[number]
     errors: s.errors,
     problems: [...problems, ...s.problems],
     storeCommandsPerRequest: commands && s.n > 0 ? Object.values(commands).reduce((a, b) => a + b, 0) / s.n : undefined,
-    storeCommands: commands && s.n > 0 ? Object.entries(commands).map(([name, n]) => [name, n / s.n] as [string, number]).sort((a, b) => b[1] - a[1]) : undefined,
+    storeCommands:
+      commands && s.n > 0
+        ? Object.entries(commands)
+            .map(([name, n]) => [name, n / s.n] as [string, number])
+            .sort((a, b) => b[1] - a[1])
+        : undefined,
   };
 }
 
@@ -523,7 +564,8 @@ async function measureStampede(seedPath: string, baseEnv: Record<string, string>
     const scrapes = await Promise.all(pair.map((s) => scrapeMetrics(s.origin)));
     const sourceQueriesByMetric: Record<string, number> = {};
     for (const scrape of scrapes) {
-      for (const [metric, n] of Object.entries(sumBy(scrape, 'cache_source_queries_total', 'metric'))) sourceQueriesByMetric[metric] = (sourceQueriesByMetric[metric] ?? 0) + n;
+      for (const [metric, n] of Object.entries(sumBy(scrape, 'cache_source_queries_total', 'metric')))
+        sourceQueriesByMetric[metric] = (sourceQueriesByMetric[metric] ?? 0) + n;
     }
     const commands = minus(await storeCommands([redis.url]), storeBefore);
     const good = F_REQUESTS - errors;
@@ -557,7 +599,10 @@ function machine(): Pick<RunMeta, 'cpu' | 'cores' | 'memoryGiB' | 'node' | 'redi
       return 'unknown';
     }
   };
-  const dirty = sh('git', ['status', '--porcelain', '--untracked-files=no']).split('\n').filter((l) => l && !/BENCHMARKS\.md$/.test(l)).length > 0;
+  const dirty =
+    sh('git', ['status', '--porcelain', '--untracked-files=no'])
+      .split('\n')
+      .filter((l) => l && !/BENCHMARKS\.md$/.test(l)).length > 0;
   return {
     cpu: cpu[0]?.model.trim() ?? 'unknown CPU',
     cores: cpu.length,
@@ -569,7 +614,9 @@ function machine(): Pick<RunMeta, 'cpu' | 'cores' | 'memoryGiB' | 'node' | 'redi
 }
 
 function commandLine(): string {
-  const set = KNOB_NAMES.filter((name) => process.env[name] !== undefined && process.env[name] !== '').map((name) => `${name}=${process.env[name]}`);
+  const set = KNOB_NAMES.filter((name) => process.env[name] !== undefined && process.env[name] !== '').map(
+    (name) => `${name}=${process.env[name]}`,
+  );
   return [...set, 'npm run bench'].join(' ');
 }
 
@@ -583,9 +630,13 @@ async function main(): Promise<number> {
   if (defaults.responseCacheTtlMs > 0) {
     // The "field path alone" target assumes this API's default has whole responses off.
     for (const t of TARGETS.filter((t) => t.id.includes('field-path'))) notRun.set(t.id, 'whole responses are on by default');
-    notes.push(`The field-path targets are NOT RUN: this API now keeps whole responses by default (RESPONSE_CACHE_TTL_MS=${defaults.responseCacheTtlMs}); add a server with RESPONSE_CACHE_TTL_MS=0 in bench/plan.ts and point FIELD_PATH (bench/targets.ts) at it.`);
+    notes.push(
+      `The field-path targets are NOT RUN: this API now keeps whole responses by default (RESPONSE_CACHE_TTL_MS=${defaults.responseCacheTtlMs}); add a server with RESPONSE_CACHE_TTL_MS=0 in bench/plan.ts and point FIELD_PATH (bench/targets.ts) at it.`,
+    );
   } else {
-    notes.push(`"Field path alone" is ${SERVERS[FIELD_PATH].label} as it starts by default: its whole-response layer is opt-in (RESPONSE_CACHE_TTL_MS, default 0).`);
+    notes.push(
+      `"Field path alone" is ${SERVERS[FIELD_PATH].label} as it starts by default: its whole-response layer is opt-in (RESPONSE_CACHE_TTL_MS, default 0).`,
+    );
   }
 
   // Seed once; every server gets a copy of this file.
@@ -599,7 +650,12 @@ async function main(): Promise<number> {
     try {
       await migrate(database.db);
       rows = await seed(database, { ...SEED, endMs: nowMs });
-      const product = await database.db.selectFrom('products').select('id').where('tenant_id', '=', 'acme').orderBy('id').executeTakeFirstOrThrow();
+      const product = await database.db
+        .selectFrom('products')
+        .select('id')
+        .where('tenant_id', '=', 'acme')
+        .orderBy('id')
+        .executeTakeFirstOrThrow();
       productId = product.id;
     } finally {
       await database.close();
@@ -618,7 +674,12 @@ async function main(): Promise<number> {
   log(`  all listening after ${fmt((Date.now() - t0) / 1000, 1)} s\n`);
 
   // The reference: the app without a cache, on the untouched seed, in this process (no port).
-  reference = await createApp(loadConfig({ ...baseEnv, DATABASE_URL: `sqlite:${seedPath}` }), { logger: createLogger('silent'), seed: false, cache: false, consumeEvents: false });
+  reference = await createApp(loadConfig({ ...baseEnv, DATABASE_URL: `sqlite:${seedPath}` }), {
+    logger: createLogger('silent'),
+    seed: false,
+    cache: false,
+    consumeEvents: false,
+  });
   const tokens = new Map<string, string>();
   /** A new object every time: a shared one would carry one request's content-length into another. */
   const headersOf = async (spec: Pick<RequestSpec, 'tenant' | 'region'>): Promise<Headers> => {
@@ -635,7 +696,8 @@ async function main(): Promise<number> {
     const response = await reference!.yoga.fetch('http://reference/graphql', { method: 'POST', headers: { ...headers }, body });
     const text = await response.text();
     const parsed = JSON.parse(text) as { data?: unknown; errors?: unknown };
-    if (response.status !== 200 || parsed.errors || !parsed.data) throw new Error(`The reference app refused a bench request (HTTP ${response.status}): ${text.slice(0, 400)}`);
+    if (response.status !== 200 || parsed.errors || !parsed.data)
+      throw new Error(`The reference app refused a bench request (HTTP ${response.status}): ${text.slice(0, 400)}`);
     // Every range of the plan lies in the seeded data: an empty answer means the bench asks for the wrong time.
     const orders = (parsed.data as { dashboard?: { orders?: { total?: number } } }).dashboard?.orders?.total;
     if (!orders) throw new Error(`The reference app answered ${orders} orders for ${body}: the bench's ranges miss the seeded data.`);
@@ -658,7 +720,9 @@ async function main(): Promise<number> {
     const response = await fetch(`${stored.process.origin}/bench/answers`, { method: 'PUT', body: JSON.stringify(answers) });
     if (response.status !== 204) throw new Error(`The stored server refused its answers: HTTP ${response.status}`);
   }
-  const sizes = [...preparedOf.entries()].map(([id, ps]) => `${id} ${fmt(median(ps.map((p) => Buffer.byteLength(p.expected.text))) / 1024, 1)} kB`);
+  const sizes = [...preparedOf.entries()].map(
+    ([id, ps]) => `${id} ${fmt(median(ps.map((p) => Buffer.byteLength(p.expected.text))) / 1024, 1)} kB`,
+  );
   if (sizes.length) log(`Answer sizes (median per load): ${sizes.join(', ')}\n`);
 
   const results: Results = { cells: [], sequential: [] };
@@ -666,7 +730,8 @@ async function main(): Promise<number> {
   for (const scenario of RUN_ORDER.filter((s) => KNOBS.scenarios.includes(s))) {
     log(`${stamp()} Scenario ${scenario}\n`);
     if (scenario === 'e') {
-      for (const item of SEQUENTIAL) for (const id of SEQUENTIAL_ON) results.sequential.push(await measureSequential(id, item, sequentialPrepared.get(item.id)!));
+      for (const item of SEQUENTIAL)
+        for (const id of SEQUENTIAL_ON) results.sequential.push(await measureSequential(id, item, sequentialPrepared.get(item.id)!));
       continue;
     }
     if (scenario === 'f') {
@@ -704,7 +769,10 @@ async function main(): Promise<number> {
   writeFileSync(join(REPO, 'BENCHMARKS.md'), report);
   console.log(
     evaluated
-      .map((e) => `${e.verdict.padEnd(7)} ${e.target.text}${e.measure ? `: ${e.target.unit === 'ratio' ? `${fmt(e.measure.value, 2)}×` : fmt(e.measure.value, Number.isInteger(e.measure.value) ? 0 : 2)} (${e.measure.detail})${e.measure.problems.length ? ` ⚠ ${e.measure.problems.join('; ')}` : ''}` : ''}`)
+      .map(
+        (e) =>
+          `${e.verdict.padEnd(7)} ${e.target.text}${e.measure ? `: ${e.target.unit === 'ratio' ? `${fmt(e.measure.value, 2)}×` : fmt(e.measure.value, Number.isInteger(e.measure.value) ? 0 : 2)} (${e.measure.detail})${e.measure.problems.length ? ` ⚠ ${e.measure.problems.join('; ')}` : ''}` : ''}`,
+      )
       .join('\n'),
   );
   const failed = evaluated.filter((e) => e.verdict === 'FAIL').length;
@@ -717,7 +785,8 @@ try {
   exitCode = await main();
 } catch (error) {
   console.error(error);
-  for (const s of [...servers.values(), ...extraServers].filter((s) => s.exited())) console.error(`\n${s.name} (pid ${s.pid}) had exited; its last output:\n${s.output()}`);
+  for (const s of [...servers.values(), ...extraServers].filter((s) => s.exited()))
+    console.error(`\n${s.name} (pid ${s.pid}) had exited; its last output:\n${s.output()}`);
   exitCode = 1;
 } finally {
   await cleanup();

@@ -129,7 +129,8 @@ export interface RunDir {
 export function createRunDir(): RunDir {
   const dir = mkdtempSync(join(tmpdir(), PREFIX));
   const children = new Map<number | string, Owned>();
-  const write = () => writeFileSync(join(dir, OWNER_FILE), JSON.stringify({ pid: process.pid, children: [...children.values()] } satisfies Owner));
+  const write = () =>
+    writeFileSync(join(dir, OWNER_FILE), JSON.stringify({ pid: process.pid, children: [...children.values()] } satisfies Owner));
   write();
   return {
     dir,

@@ -101,10 +101,17 @@ export async function runWindows(
       options = { ...base, headers: { ...load.headers }, body: load.body };
       break;
     case 'cycle':
-      options = { ...base, requests: load.requests.map((r) => ({ method: 'POST' as const, path: '/graphql', headers: { ...r.headers }, body: r.body })) };
+      options = {
+        ...base,
+        requests: load.requests.map((r) => ({ method: 'POST' as const, path: '/graphql', headers: { ...r.headers }, body: r.body })),
+      };
       break;
     case 'sliding':
-      options = { ...base, headers: { ...load.headers }, requests: [{ method: 'POST', path: '/graphql', setupRequest: slidingRequest(load.spec) }] };
+      options = {
+        ...base,
+        headers: { ...load.headers },
+        requests: [{ method: 'POST', path: '/graphql', setupRequest: slidingRequest(load.spec) }],
+      };
       break;
   }
   const counted: Window[] = Array.from({ length: windows }, () => ({ good: [], non2xx: 0, mismatches: 0, reqErrors: 0 }));
@@ -119,7 +126,10 @@ export async function runWindows(
   /** performance.now() of every good answer, warm-up and tail included. */
   const goodAt: number[] = [];
   let finish!: (error: unknown) => void;
-  const finished = new Promise<void>((resolve, reject) => (finish = (error) => (error ? reject(error) : resolve())));
+  const finished = new Promise<void>(
+    (resolve, reject) =>
+      (finish = (error) => (error ? reject(error instanceof Error ? error : new Error('autocannon failed')) : resolve())),
+  );
   const instance = autocannon(options, (error) => finish(error));
   const hooks: Array<Promise<void>> = [];
   const timers: NodeJS.Timeout[] = [];
@@ -207,7 +217,13 @@ export async function post(origin: string, headers: Headers, body: string): Prom
 }
 
 /** Requests one at a time until `n` are done or `capMs` has passed (at least 5); p50 and p90 of their latency. */
-export async function sequential(origin: string, headers: Headers, body: string, n: number, capMs: number): Promise<{ p50: number; p90: number; n: number; errors: number; problems: string[] }> {
+export async function sequential(
+  origin: string,
+  headers: Headers,
+  body: string,
+  n: number,
+  capMs: number,
+): Promise<{ p50: number; p90: number; n: number; errors: number; problems: string[] }> {
   const times: number[] = [];
   const problems: string[] = [];
   let errors = 0;
@@ -241,7 +257,12 @@ export const medianOfMeasured = (values: number[]) => median(values.filter((v) =
  * for the previous one: the rate holds even when a write is slow) until stopped;
  * `stop` resolves once every write sent has returned.
  */
-export function startChurn(origin: string, headers: Headers, productId: string, everyMs: number): { stop(): Promise<{ ok: number; failed: number; problems: string[] }> } {
+export function startChurn(
+  origin: string,
+  headers: Headers,
+  productId: string,
+  everyMs: number,
+): { stop(): Promise<{ ok: number; failed: number; problems: string[] }> } {
   let ok = 0;
   let failed = 0;
   let n = 0;
@@ -249,7 +270,10 @@ export function startChurn(origin: string, headers: Headers, productId: string, 
   const inFlight = new Set<Promise<void>>();
   const write = () => {
     n += 1;
-    const body = JSON.stringify({ query: CHURN_MUTATION, variables: { input: { productId, customerId: `bench-churn-${n % 500}`, amount: 42.5 } } });
+    const body = JSON.stringify({
+      query: CHURN_MUTATION,
+      variables: { input: { productId, customerId: `bench-churn-${n % 500}`, amount: 42.5 } },
+    });
     const done = fetch(`${origin}/graphql`, { method: 'POST', headers, body })
       .then(async (response) => {
         const text = await response.text();

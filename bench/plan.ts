@@ -200,7 +200,8 @@ export interface LoadSpec {
   scenario: ScenarioId;
   title: string;
   /** A fixed request, cycled requests, or a sliding one (each ends at the instant it is sent). */
-  requests: { kind: 'fixed'; spec: RequestSpec } | { kind: 'cycle'; specs: readonly RequestSpec[] } | { kind: 'sliding'; spec: RequestSpec };
+  requests:
+    { kind: 'fixed'; spec: RequestSpec } | { kind: 'cycle'; specs: readonly RequestSpec[] } | { kind: 'sliding'; spec: RequestSpec };
   /** Writes one order per CHURN_EVERY_MS during the runs. */
   churn: boolean;
   servers: readonly ServerId[];
@@ -215,10 +216,38 @@ const ALL: readonly ServerId[] = SERVER_IDS;
 const CHURNED: readonly ServerId[] = ['whole-response', 'api-redis', 'api-cluster', 'api-memory'];
 
 export const LOADS: readonly LoadSpec[] = [
-  { id: 'a5', scenario: 'a', title: '(a) warm: 7 days by hour, 5 fields', requests: { kind: 'fixed', spec: ACME_7D_FIVE }, churn: false, servers: ALL },
-  { id: 'af', scenario: 'a', title: '(a) warm: 7 days by hour, all 7 fields', requests: { kind: 'fixed', spec: ACME_7D_FULL }, churn: false, servers: ALL },
-  { id: 'b5', scenario: 'b', title: '(b) churn: (a) 5 fields, one order written every 200 ms', requests: { kind: 'fixed', spec: ACME_7D_FIVE }, churn: true, servers: CHURNED },
-  { id: 'bf', scenario: 'b', title: '(b) churn: (a) all 7 fields, one order written every 200 ms', requests: { kind: 'fixed', spec: ACME_7D_FULL }, churn: true, servers: CHURNED },
+  {
+    id: 'a5',
+    scenario: 'a',
+    title: '(a) warm: 7 days by hour, 5 fields',
+    requests: { kind: 'fixed', spec: ACME_7D_FIVE },
+    churn: false,
+    servers: ALL,
+  },
+  {
+    id: 'af',
+    scenario: 'a',
+    title: '(a) warm: 7 days by hour, all 7 fields',
+    requests: { kind: 'fixed', spec: ACME_7D_FULL },
+    churn: false,
+    servers: ALL,
+  },
+  {
+    id: 'b5',
+    scenario: 'b',
+    title: '(b) churn: (a) 5 fields, one order written every 200 ms',
+    requests: { kind: 'fixed', spec: ACME_7D_FIVE },
+    churn: true,
+    servers: CHURNED,
+  },
+  {
+    id: 'bf',
+    scenario: 'b',
+    title: '(b) churn: (a) all 7 fields, one order written every 200 ms',
+    requests: { kind: 'fixed', spec: ACME_7D_FULL },
+    churn: true,
+    servers: CHURNED,
+  },
   {
     id: 'cf',
     scenario: 'c',
@@ -227,7 +256,14 @@ export const LOADS: readonly LoadSpec[] = [
     churn: false,
     servers: ['uncached', 'whole-response', 'api-redis', 'api-cluster', 'api-memory'],
   },
-  { id: 'd', scenario: 'd', title: `(d) mix: ${MIX.length} requests over 3 tenants, 2 region scopes, 1–90 days, HOUR and DAY`, requests: { kind: 'cycle', specs: MIX }, churn: false, servers: ALL },
+  {
+    id: 'd',
+    scenario: 'd',
+    title: `(d) mix: ${MIX.length} requests over 3 tenants, 2 region scopes, 1–90 days, HOUR and DAY`,
+    requests: { kind: 'cycle', specs: MIX },
+    churn: false,
+    servers: ALL,
+  },
 ];
 
 /** Scenario (e): one request at a time. */

@@ -1,5 +1,21 @@
 /** BENCHMARKS.md: the machine, the run, a table per scenario, the targets. */
-import { CHURN_EVERY_MS, CONNECTIONS, SLOW_WARM_CAP_S, SLOW_WINDOW_CAP_S, E_CAP_MS, E_REQUESTS, F_REQUESTS, LOADS, SCENARIO_TITLES, SEED, SEQUENTIAL, SERVERS, WARM_UPS, type ScenarioId, type ServerId } from './plan.js';
+import {
+  CHURN_EVERY_MS,
+  CONNECTIONS,
+  SLOW_WARM_CAP_S,
+  SLOW_WINDOW_CAP_S,
+  E_CAP_MS,
+  E_REQUESTS,
+  F_REQUESTS,
+  LOADS,
+  SCENARIO_TITLES,
+  SEED,
+  SEQUENTIAL,
+  SERVERS,
+  WARM_UPS,
+  type ScenarioId,
+  type ServerId,
+} from './plan.js';
 import { cellOf, sequentialOf, type LoadCell, type Results } from './results.js';
 import { REPORTED, type Evaluated } from './targets.js';
 
@@ -24,7 +40,11 @@ export interface RunMeta {
 }
 
 const fmt = (n: number | undefined, digits = 0) =>
-  n === undefined || Number.isNaN(n) ? '–' : !Number.isFinite(n) ? '∞' : n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  n === undefined || Number.isNaN(n)
+    ? '–'
+    : !Number.isFinite(n)
+      ? '∞'
+      : n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const ratio = (n: number) => (!Number.isFinite(n) ? '∞' : n > 0 && n < 0.1 ? `${n.toPrecision(2)}×` : `${fmt(n, n < 10 ? 2 : 1)}×`);
 
 function loadTable(results: Results, loadId: string, servers: readonly ServerId[], durationS: number): string {
@@ -34,7 +54,13 @@ function loadTable(results: Results, loadId: string, servers: readonly ServerId[
   const head = ['server', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'store cmds / req', 'source queries / req', 'peak RSS MiB'];
   if (stored) head.push('× stored req/s');
   if (churn) head.push('orders written', 'orders behind');
-  const lines = [`| ${head.join(' | ')} |`, `| --- | ${head.slice(1).map(() => '---:').join(' | ')} |`];
+  const lines = [
+    `| ${head.join(' | ')} |`,
+    `| --- | ${head
+      .slice(1)
+      .map(() => '---:')
+      .join(' | ')} |`,
+  ];
   for (const server of servers) {
     const c = cellOf(results, loadId, server);
     if (!c) continue;
@@ -49,7 +75,11 @@ function loadTable(results: Results, loadId: string, servers: readonly ServerId[
       fmt(c.peakRssMiB),
     ];
     if (stored) row.push(stored.rps > 0 ? ratio(c.rps / stored.rps) : '–');
-    if (churn) row.push(c.writes ? `${fmt(c.writes.ok)}${c.writes.failed ? ` (**${c.writes.failed} failed**)` : ''}` : '–', c.ordersBehind === undefined ? '–' : c.ordersBehind === 0 ? '0' : `**${fmt(c.ordersBehind)}**`);
+    if (churn)
+      row.push(
+        c.writes ? `${fmt(c.writes.ok)}${c.writes.failed ? ` (**${c.writes.failed} failed**)` : ''}` : '–',
+        c.ordersBehind === undefined ? '–' : c.ordersBehind === 0 ? '0' : `**${fmt(c.ordersBehind)}**`,
+      );
     lines.push(`| ${row.join(' | ')} |`);
   }
   return lines.join('\n');
@@ -62,13 +92,24 @@ function cellNotes(results: Results, loadId: string): string[] {
   }
   const caches = results.cells
     .filter((x) => x.load === loadId && x.cache && x.good > 0)
-    .map((c) => `${SERVERS[c.server].label}: ${fmt(c.cache!.miss, 2)} misses, ${fmt(c.cache!.stale, 2)} stale, ${fmt(c.cache!.hit + c.cache!.miss + c.cache!.stale, 1)} lookups; ${fmt(c.cache!.lockWaits)} lock waits in all`);
+    .map(
+      (c) =>
+        `${SERVERS[c.server].label}: ${fmt(c.cache!.miss, 2)} misses, ${fmt(c.cache!.stale, 2)} stale, ${fmt(c.cache!.hit + c.cache!.miss + c.cache!.stale, 1)} lookups; ${fmt(c.cache!.lockWaits)} lock waits in all`,
+    );
   if (caches.length) out.push(`- bucket lookups per request (\`cache_requests_total\`, \`cache_lock_waits_total\`): ${caches.join('; ')}`);
-  const lags = results.cells.filter((x) => x.load === loadId && x.loopLagMaxMs !== undefined).map((c) => `${SERVERS[c.server].label} ${fmt(c.loopLagMaxMs!)}`);
+  const lags = results.cells
+    .filter((x) => x.load === loadId && x.loopLagMaxMs !== undefined)
+    .map((c) => `${SERVERS[c.server].label} ${fmt(c.loopLagMaxMs)}`);
   if (lags.length) out.push(`- longest event-loop delay over the windows, ms (\`nodejs_eventloop_lag_max_seconds\`): ${lags.join(', ')}`);
   const commands = results.cells
     .filter((x): x is LoadCell & { storeCommands: Array<[string, number]> } => x.load === loadId && (x.storeCommands?.length ?? 0) > 0)
-    .map((c) => `${SERVERS[c.server].label}: ${c.storeCommands.slice(0, 4).map(([name, n]) => `${name} ${fmt(n, 2)}`).join(', ')}`);
+    .map(
+      (c) =>
+        `${SERVERS[c.server].label}: ${c.storeCommands
+          .slice(0, 4)
+          .map(([name, n]) => `${name} ${fmt(n, 2)}`)
+          .join(', ')}`,
+    );
   if (commands.length) out.push(`- store commands per request: ${commands.join('; ')}`);
   return out;
 }
@@ -93,8 +134,10 @@ export function renderReport(meta: RunMeta, results: Results, evaluated: Evaluat
     `- scenarios run: ${meta.scenarios.join(', ')}; servers: ${meta.servers.map((s) => SERVERS[s].label).join(', ')}`,
     `- the whole run took ${fmt(meta.elapsedS)} s`,
     '',
-    'Columns: **req/s** good answers per second (HTTP 200 with data and no GraphQL error); **errors** non-2xx, answers with GraphQL errors or no data, connection errors and timeouts (bold when not 0; a wrong answer in the warm-up is listed under the table); **store cmds / req** Redis `INFO commandstats` read when the last window closes − when the first opens, all commands but the bench\'s own INFO, over the good answers that arrived between the two readings (– where there is no Redis to count); **source queries / req** `cache_source_queries_total` on the server\'s /metrics (for the whole-response cache and limit: `bench_source_queries_total`, a count of AggregateSource calls that the bench wraps around the source; – for `uncached`, which counts none: createApp(cache: false) has no counter), likewise over the answers between its two readings (a busy server answers /metrics in its turn, so the load goes on past the last window until it has); **peak RSS** VmHWM of the server\'s Node process over the windows' +
-      (meta.rssResettable ? ' (reset before each cell through /proc/PID/clear_refs)' : ' (since the process started: /proc/PID/clear_refs could not be written)') +
+    "Columns: **req/s** good answers per second (HTTP 200 with data and no GraphQL error); **errors** non-2xx, answers with GraphQL errors or no data, connection errors and timeouts (bold when not 0; a wrong answer in the warm-up is listed under the table); **store cmds / req** Redis `INFO commandstats` read when the last window closes − when the first opens, all commands but the bench's own INFO, over the good answers that arrived between the two readings (– where there is no Redis to count); **source queries / req** `cache_source_queries_total` on the server's /metrics (for the whole-response cache and limit: `bench_source_queries_total`, a count of AggregateSource calls that the bench wraps around the source; – for `uncached`, which counts none: createApp(cache: false) has no counter), likewise over the answers between its two readings (a busy server answers /metrics in its turn, so the load goes on past the last window until it has); **peak RSS** VmHWM of the server's Node process over the windows" +
+      (meta.rssResettable
+        ? ' (reset before each cell through /proc/PID/clear_refs)'
+        : ' (since the process started: /proc/PID/clear_refs could not be written)') +
       '.',
     '',
     '## Servers',
@@ -125,21 +168,37 @@ export function renderReport(meta: RunMeta, results: Results, evaluated: Evaluat
   for (const scenario of meta.scenarios) {
     const loads = LOADS.filter((l) => l.scenario === scenario);
     if (scenario === 'e') {
-      out.push('', `## ${SCENARIO_TITLES.e}`, '', `p50 (p90) over up to ${E_REQUESTS} sequential requests (at most ${E_CAP_MS / 1000} s of them, at least 5), after ${WARM_UPS} warm-ups, from the driver with one kept-alive connection.`, '');
-      out.push(`| server | ${SEQUENTIAL.map((s) => `${s.title}: p50 (p90) ms`).join(' | ')} | × limit (p50) |`, `| --- | ${SEQUENTIAL.map(() => '---:').join(' | ')} | ---: |`);
+      out.push(
+        '',
+        `## ${SCENARIO_TITLES.e}`,
+        '',
+        `p50 (p90) over up to ${E_REQUESTS} sequential requests (at most ${E_CAP_MS / 1000} s of them, at least 5), after ${WARM_UPS} warm-ups, from the driver with one kept-alive connection.`,
+        '',
+      );
+      out.push(
+        `| server | ${SEQUENTIAL.map((s) => `${s.title}: p50 (p90) ms`).join(' | ')} | × limit (p50) |`,
+        `| --- | ${SEQUENTIAL.map(() => '---:').join(' | ')} | ---: |`,
+      );
       for (const server of meta.servers) {
         const cells = SEQUENTIAL.map((s) => sequentialOf(results, s.id, server));
         if (cells.every((c) => !c)) continue;
         const limits = SEQUENTIAL.map((s) => sequentialOf(results, s.id, 'limit'));
-        const vsLimit = cells.map((c, i) => (c && limits[i] ? ratio(c.p50 / limits[i]!.p50) : '–')).join(' / ');
+        const vsLimit = cells.map((c, i) => (c && limits[i] ? ratio(c.p50 / limits[i].p50) : '–')).join(' / ');
         out.push(
           `| ${SERVERS[server].label} | ${cells.map((c) => (c ? `${fmt(c.p50, 2)} (${fmt(c.p90, 2)})${c.errors ? ` **${c.errors} errors**` : ''}${c.n < E_REQUESTS ? ` <sub>n=${c.n}</sub>` : ''}` : '–')).join(' | ')} | ${vsLimit} |`,
         );
       }
-      for (const c of results.sequential.filter((x) => x.problems.length)) out.push(`- ⚠ ${SERVERS[c.server].label} ${c.id}: ${c.problems.join('; ')}`);
+      for (const c of results.sequential.filter((x) => x.problems.length))
+        out.push(`- ⚠ ${SERVERS[c.server].label} ${c.id}: ${c.problems.join('; ')}`);
       const commands = results.sequential
         .filter((c) => c.storeCommandsPerRequest !== undefined)
-        .map((c) => `${SERVERS[c.server].label} ${c.id}: ${fmt(c.storeCommandsPerRequest!, 2)} (${(c.storeCommands ?? []).slice(0, 3).map(([name, n]) => `${name} ${fmt(n, 2)}`).join(', ')})`);
+        .map(
+          (c) =>
+            `${SERVERS[c.server].label} ${c.id}: ${fmt(c.storeCommandsPerRequest, 2)} (${(c.storeCommands ?? [])
+              .slice(0, 3)
+              .map(([name, n]) => `${name} ${fmt(n, 2)}`)
+              .join(', ')})`,
+        );
       if (commands.length) out.push('', `- store commands per request, one at a time: ${commands.join('; ')}`);
       continue;
     }
@@ -171,11 +230,20 @@ export function renderReport(meta: RunMeta, results: Results, evaluated: Evaluat
       );
     }
     if (scenario === 'c') {
-      out.push('', 'Every request asks for the 7 days up to the instant it is sent (slidingRequest in bench/load.ts sets `to` to the time of sending): no two requests carry the same variables, every bucket but the open one is the same.');
+      out.push(
+        '',
+        'Every request asks for the 7 days up to the instant it is sent (slidingRequest in bench/load.ts sets `to` to the time of sending): no two requests carry the same variables, every bucket but the open one is the same.',
+      );
     }
     for (const load of loads) {
       if (!results.cells.some((c) => c.load === load.id)) continue;
-      out.push('', `### ${load.title}`, '', loadTable(results, load.id, meta.servers, meta.durationS), ...(cellNotes(results, load.id).length ? ['', ...cellNotes(results, load.id)] : []));
+      out.push(
+        '',
+        `### ${load.title}`,
+        '',
+        loadTable(results, load.id, meta.servers, meta.durationS),
+        ...(cellNotes(results, load.id).length ? ['', ...cellNotes(results, load.id)] : []),
+      );
     }
   }
 

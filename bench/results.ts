@@ -80,5 +80,7 @@ export interface Results {
   stampede?: StampedeResult | undefined;
 }
 
-export const cellOf = (results: Results, load: string, server: ServerId) => results.cells.find((c) => c.load === load && c.server === server);
-export const sequentialOf = (results: Results, id: string, server: ServerId) => results.sequential.find((c) => c.id === id && c.server === server);
+export const cellOf = (results: Results, load: string, server: ServerId) =>
+  results.cells.find((c) => c.load === load && c.server === server);
+export const sequentialOf = (results: Results, id: string, server: ServerId) =>
+  results.sequential.find((c) => c.id === id && c.server === server);

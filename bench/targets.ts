@@ -47,7 +47,11 @@ const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFracti
 const label = (id: ServerId) => SERVERS[id].label;
 
 function cellProblems(...cells: LoadCell[]): string[] {
-  return cells.flatMap((c) => (c.errors > 0 || c.problems.length > 0 ? [`${label(c.server)} in ${c.load}: ${c.errors} errors${c.problems.length ? `; ${c.problems.join('; ')}` : ''}`] : []));
+  return cells.flatMap((c) =>
+    c.errors > 0 || c.problems.length > 0
+      ? [`${label(c.server)} in ${c.load}: ${c.errors} errors${c.problems.length ? `; ${c.problems.join('; ')}` : ''}`]
+      : [],
+  );
 }
 
 /** req/s of `a` over req/s of `b`. */
@@ -66,7 +70,11 @@ function latencyRatio(results: Results, id: string, server: ServerId, base: Serv
   const a = sequentialOf(results, id, server);
   const b = sequentialOf(results, id, base);
   if (!a || !b) return undefined;
-  const problems = [a, b].flatMap((c) => (c.errors || c.problems.length ? [`${label(c.server)} in ${id}: ${c.errors} errors${c.problems.length ? `; ${c.problems.join('; ')}` : ''}`] : []));
+  const problems = [a, b].flatMap((c) =>
+    c.errors || c.problems.length
+      ? [`${label(c.server)} in ${id}: ${c.errors} errors${c.problems.length ? `; ${c.problems.join('; ')}` : ''}`]
+      : [],
+  );
   return { value: a.p50 / b.p50, detail: `p50 ${fmt(a.p50, 2)} / ${fmt(b.p50, 2)} ms`, problems };
 }
 
@@ -157,26 +165,38 @@ export const TARGETS: readonly Target[] = [
       measure(r) {
         const c = cellOf(r, load, server);
         if (!c || c.storeCommandsPerRequest === undefined) return undefined;
-        const top = (c.storeCommands ?? []).slice(0, 3).map(([name, n]) => `${name} ${fmt(n, 2)}`).join(', ');
-        return { value: c.storeCommandsPerRequest, detail: `${fmt(c.storeCommandsPerRequest, 2)} per request (${top || 'none'})`, problems: cellProblems(c) };
+        const top = (c.storeCommands ?? [])
+          .slice(0, 3)
+          .map(([name, n]) => `${name} ${fmt(n, 2)}`)
+          .join(', ');
+        return {
+          value: c.storeCommandsPerRequest,
+          detail: `${fmt(c.storeCommandsPerRequest, 2)} per request (${top || 'none'})`,
+          problems: cellProblems(c),
+        };
       },
     })),
   ),
-  ...(['api-redis', 'api-cluster'] as const).map(
-    (server): Target => ({
-      id: `e7-store-commands-${server}`,
-      text: `(e) e7: ${label(server)} ≤ 1 store command per warm request, one request at a time (no concurrent request to share a read with)`,
-      op: '<=',
-      threshold: 1,
-      unit: 'count',
-      measure(r) {
-        const c = sequentialOf(r, 'e7', server);
-        if (!c || c.storeCommandsPerRequest === undefined) return undefined;
-        const top = (c.storeCommands ?? []).slice(0, 3).map(([name, n]) => `${name} ${fmt(n, 2)}`).join(', ');
-        return { value: c.storeCommandsPerRequest, detail: `${fmt(c.storeCommandsPerRequest, 2)} per request over ${c.n} (${top || 'none'})`, problems: c.errors || c.problems.length ? [`${c.errors} errors; ${c.problems.join('; ')}`] : [] };
-      },
-    }),
-  ),
+  ...(['api-redis', 'api-cluster'] as const).map((server): Target => ({
+    id: `e7-store-commands-${server}`,
+    text: `(e) e7: ${label(server)} ≤ 1 store command per warm request, one request at a time (no concurrent request to share a read with)`,
+    op: '<=',
+    threshold: 1,
+    unit: 'count',
+    measure(r) {
+      const c = sequentialOf(r, 'e7', server);
+      if (!c || c.storeCommandsPerRequest === undefined) return undefined;
+      const top = (c.storeCommands ?? [])
+        .slice(0, 3)
+        .map(([name, n]) => `${name} ${fmt(n, 2)}`)
+        .join(', ');
+      return {
+        value: c.storeCommandsPerRequest,
+        detail: `${fmt(c.storeCommandsPerRequest, 2)} per request over ${c.n} (${top || 'none'})`,
+        problems: c.errors || c.problems.length ? [`${c.errors} errors; ${c.problems.join('; ')}`] : [],
+      };
+    },
+  })),
   {
     id: 'f-source-queries',
     text: '(f) ≤ 1 source query per metric over both processes (200 identical cold requests)',

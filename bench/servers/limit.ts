@@ -35,7 +35,16 @@ function constantMetrics(truth: MetricsService): MetricsService {
     reader(role) {
       const reader: MetricsReader = {
         read(metric, scope, window, args) {
-          const key = JSON.stringify([metric.name, scope.tenant, scope.region ?? null, window.granularity, window.from, window.to, args?.limit ?? null, role ?? null]);
+          const key = JSON.stringify([
+            metric.name,
+            scope.tenant,
+            scope.region ?? null,
+            window.granularity,
+            window.from,
+            window.to,
+            args?.limit ?? null,
+            role ?? null,
+          ]);
           let value = constants.get(key);
           if (!value) {
             value = truth.reader(role).read(metric, scope, window, args);

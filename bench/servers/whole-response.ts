@@ -86,7 +86,7 @@ function responseCachePlugin(redis: Redis, secret: Uint8Array): Plugin {
         return `unverified|${Math.random()}`;
       }
     },
-  }) as Plugin;
+  });
 }
 
 /** createApp's composition (src/app.ts), with `cached: false`, a counted source and more yoga plugins. */
