@@ -78,6 +78,27 @@ function latencyRatio(results: Results, id: string, server: ServerId, base: Serv
   return { value: a.p50 / b.p50, detail: `p50 ${fmt(a.p50, 2)} / ${fmt(b.p50, 2)} ms`, problems };
 }
 
+/**
+ * Commands this API's event-stream consumer sends on its own schedule (a blocking
+ * XREADGROUP every few seconds, and the claims of a crashed instance's entries),
+ * however many requests there are: the per-request targets leave them out, and
+ * say so; the tables count every command.
+ */
+const BACKGROUND_COMMANDS = ['xreadgroup', 'xautoclaim', 'xpending', 'xinfo|groups', 'xgroup|create'];
+
+function requestCommands(perRequest: Array<[string, number]> | undefined): { value: number; detail: string } | undefined {
+  if (!perRequest) return undefined;
+  const total = perRequest.reduce((n, [, v]) => n + v, 0);
+  const own = perRequest.filter(([name]) => !BACKGROUND_COMMANDS.includes(name));
+  const value = own.reduce((n, [, v]) => n + v, 0);
+  const top =
+    own
+      .slice(0, 3)
+      .map(([name, n]) => `${name} ${fmt(n, 2)}`)
+      .join(', ') || 'none';
+  return { value, detail: `${fmt(value, 2)} per request (${top}); ${fmt(total, 2)} with the stream consumer's polling` };
+}
+
 const perLoad = (loads: string[], make: (load: string) => Target) => loads.map(make);
 const perServer = (servers: readonly ServerId[], make: (server: ServerId) => Target) => servers.map(make);
 
@@ -158,41 +179,30 @@ export const TARGETS: readonly Target[] = [
   ...(['api-redis', 'api-cluster'] as const).flatMap((server) =>
     perLoad(['a5', 'af'], (load) => ({
       id: `${load}-store-commands-${server}`,
-      text: `(a) ${load}: ${label(server)} ≤ 1 store command per warm request, under load (concurrent identical requests may share one read)`,
+      text: `(a) ${load}: ${label(server)} ≤ 1 store command per warm request, under load (concurrent identical requests may share one read; stream consumer's polling left out)`,
       op: '<=',
       threshold: 1,
       unit: 'count',
       measure(r) {
         const c = cellOf(r, load, server);
-        if (!c || c.storeCommandsPerRequest === undefined) return undefined;
-        const top = (c.storeCommands ?? [])
-          .slice(0, 3)
-          .map(([name, n]) => `${name} ${fmt(n, 2)}`)
-          .join(', ');
-        return {
-          value: c.storeCommandsPerRequest,
-          detail: `${fmt(c.storeCommandsPerRequest, 2)} per request (${top || 'none'})`,
-          problems: cellProblems(c),
-        };
+        const m = requestCommands(c?.storeCommands);
+        return c && m ? { ...m, problems: cellProblems(c) } : undefined;
       },
     })),
   ),
   ...(['api-redis', 'api-cluster'] as const).map((server): Target => ({
     id: `e7-store-commands-${server}`,
-    text: `(e) e7: ${label(server)} ≤ 1 store command per warm request, one request at a time (no concurrent request to share a read with)`,
+    text: `(e) e7: ${label(server)} ≤ 1 store command per warm request, one request at a time (no concurrent request to share a read with; stream consumer's polling left out)`,
     op: '<=',
     threshold: 1,
     unit: 'count',
     measure(r) {
       const c = sequentialOf(r, 'e7', server);
-      if (!c || c.storeCommandsPerRequest === undefined) return undefined;
-      const top = (c.storeCommands ?? [])
-        .slice(0, 3)
-        .map(([name, n]) => `${name} ${fmt(n, 2)}`)
-        .join(', ');
+      const m = requestCommands(c?.storeCommands);
+      if (!c || !m) return undefined;
       return {
-        value: c.storeCommandsPerRequest,
-        detail: `${fmt(c.storeCommandsPerRequest, 2)} per request over ${c.n} (${top || 'none'})`,
+        ...m,
+        detail: `${m.detail}, over ${c.n} requests`,
         problems: c.errors || c.problems.length ? [`${c.errors} errors; ${c.problems.join('; ')}`] : [],
       };
     },
