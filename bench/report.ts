@@ -1,4 +1,5 @@
 /** BENCHMARKS.md: the machine, the run, a table per scenario, the targets. */
+import { readFileSync } from 'node:fs';
 import {
   CHURN_EVERY_MS,
   CONNECTIONS,
@@ -247,14 +248,7 @@ export function renderReport(meta: RunMeta, results: Results, evaluated: Evaluat
     }
   }
 
-  out.push(
-    '',
-    '## What each optimisation gave',
-    '',
-    'Filled in by whoever lands an optimisation: its commit, and the cells above it moved (before → after, same machine, same command).',
-    '',
-    '- _(placeholder: nothing recorded yet)_',
-    '',
-  );
+  // Kept by hand beside the bench, so that every run carries it.
+  out.push('', readFileSync(new URL('./OPTIMISATIONS.md', import.meta.url), 'utf8').trimEnd(), '');
   return out.join('\n');
 }
