@@ -9,15 +9,11 @@
  * a drop by prefix (SCAN is not atomic, so a copy read while it ran carries the old
  * validator and is refused once the new one is there).
  */
-import { LOCAL_TIER_DEFAULTS } from './local-tier.js';
+import { VALIDATOR_TTL_MS } from './local-tier.js';
 import { NOOP_OBSERVER, type CacheObserver } from './observer.js';
 import { newValidator, type CacheStore } from './store.js';
 
-/**
- * How long a validator lives after its last drop: twice the longest an in-process copy
- * may, so that no copy read under "no validator" outlives a validator that expires.
- */
-export const VALIDATOR_TTL_MS = 2 * LOCAL_TIER_DEFAULTS.maxLifeMs;
+export { VALIDATOR_TTL_MS };
 
 /** Drops cached entries and replaces validators, counting what it dropped. */
 export interface Invalidator {

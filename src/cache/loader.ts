@@ -13,7 +13,8 @@
  */
 import DataLoader from 'dataloader';
 import { createSingleFlight } from './single-flight.js';
-import type { CacheStore } from './store.js';
+import { VALIDATOR_TTL_MS } from './local-tier.js';
+import { newValidator, type CacheStore } from './store.js';
 
 /** A request's loader of bucket entries: the raw stored text, null where absent (or the store failed). */
 export type BucketLoader = DataLoader<string, string | null>;
@@ -51,6 +52,18 @@ export function createBucketLoader(reads: ReadCoalescer, validators: () => strin
   );
 }
 
+/** Writes a fresh validator at `key` unless one appeared meanwhile; resolves with what is there, undefined if unknown. */
+async function makeValidator(store: CacheStore, key: string, clock: () => number): Promise<string | undefined> {
+  const value = newValidator(clock());
+  try {
+    if (await store.acquireLock(key, value, VALIDATOR_TTL_MS)) return value;
+    // Someone wrote it first (a drop, another request): theirs counts.
+    return (await store.getMany([key]))[0] ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A request's validators: each read once, all of a tick in one batch. */
 export interface ValidatorReader {
   /** The validator at `key`: a value, null when absent, undefined when the store could not say. */
@@ -60,15 +73,26 @@ export interface ValidatorReader {
 }
 
 /** A request's validator reader over `store`: its own MGET, never shared with another request. */
-export function createValidatorReader(store: CacheStore): ValidatorReader {
+export function createValidatorReader(store: CacheStore, clock: () => number = Date.now): ValidatorReader {
   const seen = new Map<string, string>();
   const loader = new DataLoader<string, string | null | undefined>(
     async (keys) => {
+      let values: Array<string | null | undefined>;
       try {
-        return await store.getMany(keys);
+        values = await store.getMany(keys);
       } catch {
         return keys.map(() => undefined);
       }
+      // An absent validator (never written, expired, evicted, or the store restarted
+      // empty) is made here, with a value never used before: an item is only ever kept
+      // under a value, so "absent" can never match an item read before a drop whose
+      // validator was lost since. Costs one more round trip, once per metric and tenant.
+      const absent = keys.filter((_, i) => values[i] === null);
+      if (absent.length) {
+        const made = await Promise.all(absent.map((key) => makeValidator(store, key, clock)));
+        absent.forEach((key, j) => (values[keys.indexOf(key)] = made[j]));
+      }
+      return values;
     },
     { cache: true },
   );

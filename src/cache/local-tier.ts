@@ -11,17 +11,17 @@
  * validator differs is not served and the request goes to the store for it. So an
  * item is never older than the last drop that the request could know of:
  *
- * | the request reads validator | the item was read under | then                              |
- * |-----------------------------|-------------------------|-----------------------------------|
+ * | the request reads validator | the item was read under | then                               |
+ * |-----------------------------|-------------------------|------------------------------------|
  * | v                           | v                       | served (fresh), or stale + refresh |
  * | v                           | u ≠ v                   | read from the store, kept under v  |
- * | none (never dropped/expired)| none                    | served                             |
- * | unknown (store failed)      | any                     | not served: the read goes on as if |
- * |                             |                         | there were no tier                 |
+ * | unknown (store failed)      | any                     | not served, nothing kept: the read |
+ * |                             |                         | goes on as if there were no tier   |
  *
- * Why "none" is safe: a validator lives `validatorTtlMs`, longer than any item may
- * (`maxLifeMs`), so an item read under "none" is gone before its metric's validator
- * could expire and read "none" again.
+ * A request never sees "no validator": one that finds none writes a fresh value
+ * first (SET NX, loader.ts), so a validator lost to expiry, eviction or a store that
+ * restarted empty comes back as a value no item was read under. A validator lives
+ * `VALIDATOR_TTL_MS` after it was last written, twice an item's longest life.
  */
 import { LRUCache } from 'lru-cache';
 import type { Entry } from './entry.js';
@@ -36,7 +36,7 @@ export interface LocalTierOptions {
   clock?: () => number;
 }
 
-/** The validator a request read: a value, `null` when the store holds none, `undefined` when it could not say. */
+/** The validator a request read: a value; `null` or `undefined` when there is none to trust (never served, never kept under). */
 export type Validator = string | null | undefined;
 
 /** The tier: decoded entries by key, each under the validator it was read under. */
@@ -51,6 +51,12 @@ export interface LocalTier {
   readonly maxBytes: number;
 }
 
+/**
+ * How long a validator lives after it was last written: twice the longest an item may,
+ * so that an item outlives no validator it was read under.
+ */
+export const VALIDATOR_TTL_MS = 2 * 86_400_000;
+
 /** The tier's defaults. */
 export const LOCAL_TIER_DEFAULTS = Object.freeze({
   /** @default 64 MiB */
@@ -61,7 +67,7 @@ export const LOCAL_TIER_DEFAULTS = Object.freeze({
 
 interface Item {
   entry: Entry;
-  validator: string | null;
+  validator: string;
   /** Epoch ms: the entry's stale deadline or the longest life, whichever comes first. */
   until: number;
 }
@@ -82,13 +88,13 @@ export function createLocalTier(options: LocalTierOptions = {}): LocalTier {
   return {
     maxBytes,
     get<V>(key: string, validator: Validator) {
-      if (validator === undefined) return undefined;
+      if (validator === undefined || validator === null) return undefined;
       const item = items.get(key);
       // lru-cache's TTL only makes room; the deadline itself is checked here, to the millisecond.
       return item && item.validator === validator && clock() < item.until ? (item.entry as Entry<V>) : undefined;
     },
     set(key, entry, validator, bytes) {
-      if (validator === undefined) return;
+      if (validator === undefined || validator === null) return;
       const now = clock();
       const ttl = Math.min(maxLifeMs, entry.staleUntil - now);
       // Larger than the whole bound: lru-cache would refuse it anyway; say so by not trying.

@@ -81,8 +81,10 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): CacheStore 
       for (const key of keys) {
         // `has` is false for an expired entry that the LRU has not dropped yet; Redis would
         // not count it either.
-        if (entries.has(key)) n++;
+        // A key set by acquireLock is a key like any other, as in Redis.
+        if (entries.has(key) || liveLock(key)) n++;
         entries.delete(key);
+        locks.delete(key);
       }
       return n;
     },

@@ -350,7 +350,7 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
 
   return {
     forRequest() {
-      const validators = createValidatorReader(store);
+      const validators = createValidatorReader(store, clock);
       // Bucket reads are shared only between requests that read the same validators.
       return { loader: createBucketLoader(reads, validators.snapshot), validators, stats: new Map(), freshUntil: Infinity };
     },
