@@ -7,7 +7,8 @@
 import type { Registry } from 'prom-client';
 import type { CacheCore } from './cache/read-through.js';
 import type { ResilientStore } from './cache/resilient-store.js';
-import { openCacheRuntime } from './compose/cache-runtime.js';
+import type { Plugin } from 'graphql-yoga';
+import { openCacheRuntime, type CacheRuntimeOptions } from './compose/cache-runtime.js';
 import { openIngest, openNotices } from './compose/events.js';
 import { openAll } from './compose/lifecycle.js';
 import { openServer } from './compose/server.js';
@@ -55,6 +56,10 @@ export interface AppOptions {
   metrics?: MetricRegistry | undefined;
   /** The SDL, when the declarations need more than schema/ has (tests). @default schema/*.graphql */
   typeDefs?: string | undefined;
+  /** More yoga plugins, after ours (a benchmark's whole-response cache). @default none */
+  plugins?: Plugin[] | undefined;
+  /** Wraps the source the metrics read, given the app's Prometheus registry (a benchmark's query counter). @default none */
+  wrapAggregates?: CacheRuntimeOptions['wrapAggregates'];
 }
 
 /**
@@ -95,7 +100,15 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
     const notices = await openNotices(config, { logger, clock, metricOrder: registryOfMetrics.all.map((m) => m.name) }, lifecycle);
     const cache = await openCacheRuntime(
       config,
-      { logger, clock, aggregates: source.aggregates, metrics: registryOfMetrics, cached: options.cache, notify: notices.notify },
+      {
+        logger,
+        clock,
+        aggregates: source.aggregates,
+        wrapAggregates: options.wrapAggregates,
+        metrics: registryOfMetrics,
+        cached: options.cache,
+        notify: notices.notify,
+      },
       lifecycle,
     );
     const ingest = await openIngest(
@@ -133,7 +146,7 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
         database: source.database,
         store: cache.store,
         typeDefs: options.typeDefs,
-        plugins: cache.responseCache ? [cache.responseCache.plugin] : [],
+        plugins: [...(cache.responseCache ? [cache.responseCache.plugin] : []), ...(options.plugins ?? [])],
         services: {
           currencyOf: createCurrencyLookup(source.writes, clock),
           invalidation: cache.invalidation,

@@ -10,9 +10,8 @@
  *   `Order`, so writes invalidate nothing: answers are stale after a write until
  *   their TTL runs out. That is this baseline's trade-off, and the bench measures it.
  *
- * The app underneath is the app's own composition (src/compose/*, as createApp does
- * it) with `cached: false`, plus the plugin: createApp takes no plugins today. Its
- * cache store is the in-process one (unused with `cached: false`), so the Redis of
+ * The app underneath is createApp with `cache: false`, plus the plugin. Its cache
+ * store is the in-process one (unused with `cache: false`), so the Redis of
  * `--redis` holds responses only and its command counts are the plugin's.
  *
  *   --redis URL   where responses are kept (required)
@@ -21,18 +20,10 @@ import { useResponseCache, type Cache } from '@graphql-yoga/plugin-response-cach
 import type { ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { Redis } from 'ioredis';
-import { Registry } from 'prom-client';
 import { verifyAuthorization } from '../../src/auth/identity.js';
-import { openCacheRuntime } from '../../src/compose/cache-runtime.js';
-import { openIngest, openNotices } from '../../src/compose/events.js';
-import { openAll } from '../../src/compose/lifecycle.js';
-import { openServer } from '../../src/compose/server.js';
-import { openSource } from '../../src/compose/source.js';
-import { loadConfig, type Config } from '../../src/config/index.js';
-import { createCurrencyLookup } from '../../src/domain/tenant-currency.js';
-import { DASHBOARD_REGISTRY } from '../../src/metrics/registry.js';
-import { createLogger, type Logger } from '../../src/observability/logger.js';
-import { createStaticRates } from '../../src/vendors/fx.js';
+import { createApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config/index.js';
+import { createLogger } from '../../src/observability/logger.js';
 import { serve, serverArgs } from './child.js';
 import { countingSource } from './counting-source.js';
 
@@ -89,47 +80,6 @@ function responseCachePlugin(redis: Redis, secret: Uint8Array): Plugin {
   });
 }
 
-/** createApp's composition (src/app.ts), with `cached: false`, a counted source and more yoga plugins. */
-async function openUncachedApp(config: Config, logger: Logger, plugins: Plugin[]) {
-  const clock = Date.now;
-  return openAll(logger, async (lifecycle) => {
-    const source = await openSource(config, { logger, seed: false }, lifecycle);
-    const notices = await openNotices(config, { logger, clock, metricOrder: DASHBOARD_REGISTRY.all.map((m) => m.name) }, lifecycle);
-    // The uncached path counts no source queries itself: count them around the source.
-    const sourceCounts = new Registry();
-    const aggregates = countingSource(source.aggregates, sourceCounts);
-    const cache = await openCacheRuntime(config, { logger, clock, aggregates, cached: false, notify: notices.notify }, lifecycle);
-    const registry = Registry.merge([cache.registry, sourceCounts]);
-    const ingest = await openIngest(
-      config,
-      { logger, clock, registry, writes: source.writes, invalidation: cache.invalidation, hub: notices.hub },
-      lifecycle,
-    );
-    return openServer(
-      config,
-      {
-        logger,
-        registry,
-        metrics: cache.metrics,
-        database: source.database,
-        store: cache.store,
-        plugins,
-        services: {
-          currencyOf: createCurrencyLookup(source.writes, clock),
-          invalidation: cache.invalidation,
-          hub: notices.hub,
-          writes: source.writes,
-          bus: ingest.bus,
-          clock,
-          recorder: ingest.recorder,
-          fx: createStaticRates(),
-        },
-      },
-      lifecycle,
-    );
-  });
-}
-
 const args = serverArgs({ redis: { type: 'string' } });
 
 await serve('whole-response cache', async () => {
@@ -138,12 +88,22 @@ await serve('whole-response cache', async () => {
   if (config.store.kind !== 'memory') throw new Error('give the whole-response server its Redis with --redis, not REDIS_URL');
   const logger = createLogger(config.logLevel);
   const redis = new Redis(args.redis, { maxRetriesPerRequest: 1 });
-  const { value: server, lifecycle } = await openUncachedApp(config, logger, [responseCachePlugin(redis, config.auth.jwtSecret)]);
-  lifecycle.defer('response cache redis', () => void redis.disconnect());
+  const app = await createApp(config, {
+    logger,
+    seed: false,
+    cache: false,
+    plugins: [responseCachePlugin(redis, config.auth.jwtSecret)],
+    // The uncached path counts no source queries itself: count them around the source.
+    wrapAggregates: (aggregates, registry) => countingSource(aggregates, registry),
+  });
+  const close = async () => {
+    await app.close();
+    redis.disconnect();
+  };
   try {
-    return { port: await server.http.listen(0, config.host), close: () => lifecycle.close() };
+    return { port: await app.listen(0), close };
   } catch (error) {
-    await lifecycle.close();
+    await close();
     throw error;
   }
 });

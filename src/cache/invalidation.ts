@@ -13,8 +13,6 @@ import { VALIDATOR_TTL_MS } from './local-tier.js';
 import { NOOP_OBSERVER, type CacheObserver } from './observer.js';
 import { newValidator, type CacheStore } from './store.js';
 
-export { VALIDATOR_TTL_MS };
-
 /** Drops cached entries and replaces validators, counting what it dropped. */
 export interface Invalidator {
   /** Drops `keys` and replaces `validators`; resolves with how many entries existed (0 when the store failed). */

@@ -47,6 +47,11 @@ export interface CacheRuntimeOptions {
   metrics?: MetricRegistry | undefined;
   /** `false` serves every bucket straight from the source (benchmarks, equivalence checks). @default true */
   cached?: boolean | undefined;
+  /**
+   * Wraps the source the metrics service reads, with the runtime's Prometheus registry
+   * at hand (a benchmark counts its queries this way). @default none
+   */
+  wrapAggregates?: ((aggregates: AggregateSource, registry: Registry) => AggregateSource) | undefined;
   /** Hears every invalidation once its entries are dropped (subscribers' notices); not awaited. */
   notify?: ((notice: InvalidationNotice) => void) | undefined;
 }
@@ -92,7 +97,8 @@ export async function openCacheRuntime(config: Config, options: CacheRuntimeOpti
     notify: options.notify,
     alsoDrop: responseCache && ((tenant) => responseCache.generations.bump(tenant)),
   });
-  const metrics = createMetricsService(options.aggregates, options.cached === false ? undefined : { core, ...space }, registryOfMetrics);
+  const aggregates = options.wrapAggregates ? options.wrapAggregates(options.aggregates, registry) : options.aggregates;
+  const metrics = createMetricsService(aggregates, options.cached === false ? undefined : { core, ...space }, registryOfMetrics);
   return { registry, cacheMetrics, store, core, metrics, invalidation, responseCache };
 }
 
