@@ -10,41 +10,26 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signToken } from '../../src/auth/identity.js';
 import type { Database } from '../../src/source/database.js';
 import { HOUR_MS, iso, TEST_SECRET } from '../helpers/app.js';
-import { createSeededDatabase, type TestDatabase } from '../helpers/databases.js';
 import { eventually } from '../helpers/eventually.js';
 import { parsePrometheus, sumOver } from '../helpers/prometheus.js';
-import { startRedisServer, type RedisServerHandle } from '../helpers/redis.js';
-import { startInstances, type Instance, type Instances } from '../helpers/instances.js';
+import { startSharedCluster, type Instance, type SharedCluster } from '../helpers/instances.js';
 import { subscribeSse } from '../helpers/sse.js';
 
-let database: TestDatabase;
+let cluster: SharedCluster | undefined;
 let db: Database;
-let redis: RedisServerHandle;
 let client: Redis;
 const servers: Instance[] = [];
-let instances: Instances | undefined;
 const secret = new TextEncoder().encode(TEST_SECRET);
 const token = (tenant = 'acme') => signToken({ tenant, role: 'ADMIN' }, secret);
 
 beforeAll(async () => {
-  let seeded: Awaited<ReturnType<typeof createSeededDatabase>>;
-  [seeded, redis] = await Promise.all([createSeededDatabase('postgres', { days: 3, scale: 0.05 }), startRedisServer()]);
-  ({ test: database, database: db } = seeded);
-  client = new Redis(redis.url);
-  instances = await startInstances(2, {
-    DATABASE_URL: database.url,
-    REDIS_URL: redis.url,
-    EVENTS_CLAIM_IDLE_MS: '500',
-  });
-  servers.push(...instances.servers);
+  cluster = await startSharedCluster(2, { days: 3, scale: 0.05 }, { EVENTS_CLAIM_IDLE_MS: '500' });
+  ({ db, client } = cluster);
+  servers.push(...cluster.instances.servers);
 }, 120_000);
 
 afterAll(async () => {
-  await instances?.stop();
-  client?.disconnect();
-  await db?.close();
-  await redis?.stop();
-  await database?.drop();
+  await cluster?.close();
 });
 
 async function gql(base: string, query: string, tenant = 'acme') {

@@ -11,12 +11,11 @@ import { signToken } from '../../src/auth/identity.js';
 import { validatorKey } from '../../src/cache/keys.js';
 import type { Database } from '../../src/source/database.js';
 import { HOUR_MS, iso, TEST_SECRET } from '../helpers/app.js';
-import { createSeededDatabase, type TestDatabase } from '../helpers/databases.js';
 import { eventually } from '../helpers/eventually.js';
-import { startInstances, type Instances } from '../helpers/instances.js';
-import { commandStats, resetStats, startRedisServer, type RedisServerHandle } from '../helpers/redis.js';
+import { startSharedCluster, type Instances, type SharedCluster } from '../helpers/instances.js';
+import { commandStats, resetStats, type RedisServerHandle } from '../helpers/redis.js';
 
-let database: TestDatabase;
+let cluster: SharedCluster;
 let db: Database;
 let redis: RedisServerHandle;
 let client: Redis;
@@ -48,19 +47,12 @@ async function mgetsOf(base: string): Promise<{ mgets: number; data: any }> {
 }
 
 beforeAll(async () => {
-  let seeded: Awaited<ReturnType<typeof createSeededDatabase>>;
-  [seeded, redis] = await Promise.all([createSeededDatabase('postgres', { days: 3, scale: 0.05 }), startRedisServer()]);
-  ({ test: database, database: db } = seeded);
-  client = new Redis(redis.url);
-  instances = await startInstances(2, { DATABASE_URL: database.url, REDIS_URL: redis.url });
+  cluster = await startSharedCluster(2, { days: 3, scale: 0.05 });
+  ({ db, redis, client, instances } = cluster);
 }, 120_000);
 
 afterAll(async () => {
-  await instances?.stop();
-  client?.disconnect();
-  await db?.close();
-  await redis?.stop();
-  await database?.drop();
+  await cluster?.close();
 });
 
 describe('the tier on instance B', () => {

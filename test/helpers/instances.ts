@@ -1,5 +1,10 @@
 /** Several real server processes (`src/main.ts`) sharing one database and one Redis. */
+import { Redis } from 'ioredis';
+import type { Database } from '../../src/source/database.js';
+import type { SeedOptions } from '../../src/source/seed.js';
 import { TEST_SECRET } from './app.js';
+import { createSeededDatabase, type TestDatabase } from './databases.js';
+import { startRedisServer, type RedisServerHandle } from './redis.js';
 import { runScript, type Child } from './process.js';
 import { freePort } from './services.js';
 
@@ -46,4 +51,50 @@ export async function startInstances(
     throw error;
   }
   return { servers, stop };
+}
+
+/** Server processes on a private Redis and a seeded PostgreSQL schema, with a Redis client to look on. */
+export interface SharedCluster {
+  database: TestDatabase;
+  /** An open handle on the seeded database. */
+  db: Database;
+  redis: RedisServerHandle;
+  /** A connection of the test's own to the private Redis. */
+  client: Redis;
+  instances: Instances;
+  /** Stops the servers, then closes and removes everything else. */
+  close(): Promise<void>;
+}
+
+/**
+ * `count` servers sharing one freshly seeded PostgreSQL schema and one private Redis:
+ * the setup of the multi-instance tests. `env` adds to what every server gets.
+ */
+export async function startSharedCluster(count: number, seed: SeedOptions, env: Record<string, string> = {}): Promise<SharedCluster> {
+  const [seeded, redis] = await Promise.all([createSeededDatabase('postgres', seed), startRedisServer()]);
+  const client = new Redis(redis.url);
+  const close = async () => {
+    client.disconnect();
+    await seeded.database.close();
+    await redis.stop();
+    await seeded.test.drop();
+  };
+  let instances: Instances;
+  try {
+    instances = await startInstances(count, { DATABASE_URL: seeded.test.url, REDIS_URL: redis.url, ...env });
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return {
+    database: seeded.test,
+    db: seeded.database,
+    redis,
+    client,
+    instances,
+    async close() {
+      await instances.stop();
+      await close();
+    },
+  };
 }
