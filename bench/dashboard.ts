@@ -65,7 +65,7 @@ import {
 import { minus, peakRssMiB, resetPeakRss, scrapeMetrics, storeCommands, sumBy, sumOf } from './probes.js';
 import { renderReport, type RunMeta } from './report.js';
 import type { LoadCell, Results, SequentialCell, StampedeResult } from './results.js';
-import { evaluate, FIELD_PATH, TARGETS } from './targets.js';
+import { evaluate, FIELD_PATH } from './targets.js';
 
 const REPO = process.cwd();
 
@@ -216,7 +216,7 @@ async function startBenchServer(id: ServerId, seedPath: string, baseEnv: Record<
   const spec = SERVERS[id];
   const databasePath = join(run.dir, `${id}.sqlite`);
   copyFileSync(seedPath, databasePath);
-  const env: Record<string, string> = { ...baseEnv, DATABASE_URL: `sqlite:${databasePath}` };
+  const env: Record<string, string> = { ...baseEnv, ...spec.env, DATABASE_URL: `sqlite:${databasePath}` };
   const args = [...spec.args];
   let storeUrls: string[] | undefined;
   if (spec.store === 'redis') {
@@ -627,17 +627,11 @@ async function main(): Promise<number> {
   const notes: string[] = [];
   const notRun = new Map<string, string>();
   const defaults = loadConfig({ NODE_ENV: 'production', JWT_SECRET: secret });
-  if (defaults.responseCacheTtlMs > 0) {
-    // The "field path alone" target assumes this API's default has whole responses off.
-    for (const t of TARGETS.filter((t) => t.id.includes('field-path'))) notRun.set(t.id, 'whole responses are on by default');
-    notes.push(
-      `The field-path targets are NOT RUN: this API now keeps whole responses by default (RESPONSE_CACHE_TTL_MS=${defaults.responseCacheTtlMs}); add a server with RESPONSE_CACHE_TTL_MS=0 in bench/plan.ts and point FIELD_PATH (bench/targets.ts) at it.`,
-    );
-  } else {
-    notes.push(
-      `"Field path alone" is ${SERVERS[FIELD_PATH].label} as it starts by default: its whole-response layer is opt-in (RESPONSE_CACHE_TTL_MS, default 0).`,
-    );
-  }
+  notes.push(
+    defaults.responseCacheTtlMs > 0
+      ? `This API keeps whole responses by default (RESPONSE_CACHE_TTL_MS=${defaults.responseCacheTtlMs}, validated per request); "${SERVERS[FIELD_PATH].label}" is the same server with RESPONSE_CACHE_TTL_MS=0.`
+      : `Whole responses are off by default (RESPONSE_CACHE_TTL_MS=0): "${SERVERS[FIELD_PATH].label}" and this API (Redis) run the same configuration.`,
+  );
 
   // Seed once; every server gets a copy of this file.
   const seedPath = join(run.dir, 'seed.sqlite');

@@ -91,7 +91,16 @@ export function bodyOf(spec: RequestSpec, range: { from: number; to: number }): 
 // Servers
 // ---------------------------------------------------------------------------
 
-export const SERVER_IDS = ['stored', 'limit', 'uncached', 'whole-response', 'api-redis', 'api-cluster', 'api-memory'] as const;
+export const SERVER_IDS = [
+  'stored',
+  'limit',
+  'uncached',
+  'whole-response',
+  'api-redis',
+  'api-fields',
+  'api-cluster',
+  'api-memory',
+] as const;
 export type ServerId = (typeof SERVER_IDS)[number];
 
 export interface ServerSpec {
@@ -100,9 +109,10 @@ export interface ServerSpec {
   label: string;
   /** One line for the report. */
   what: string;
-  /** File under bench/servers/, and its flags. */
+  /** File under bench/servers/, its flags, and settings over the driver's. */
   entry: string;
   args: string[];
+  env?: Readonly<Record<string, string>>;
   /** What it keeps data in: its own private redis-server, a private three-master cluster, or nothing to count. */
   store: 'redis' | 'cluster' | 'none';
   /** Serves the app's Prometheus /metrics (every server but `stored`). */
@@ -162,6 +172,17 @@ export const SERVERS: Readonly<Record<ServerId, ServerSpec>> = {
     metricsEndpoint: true,
     sourceCounter: 'cache_source_queries_total',
   },
+  'api-fields': {
+    id: 'api-fields',
+    label: 'this API (Redis), field path alone',
+    what: 'createApp with REDIS_URL and RESPONSE_CACHE_TTL_MS=0: whole responses off, every request executed over the tier and the store',
+    entry: 'api.ts',
+    args: [],
+    env: { RESPONSE_CACHE_TTL_MS: '0' },
+    store: 'redis',
+    metricsEndpoint: true,
+    sourceCounter: 'cache_source_queries_total',
+  },
   'api-cluster': {
     id: 'api-cluster',
     label: 'this API (Cluster)',
@@ -207,7 +228,8 @@ export interface LoadSpec {
   servers: readonly ServerId[];
 }
 
-const ALL: readonly ServerId[] = SERVER_IDS;
+/** Every server but the field path alone, which only (a) measures (its target is about (a)). */
+const ALL: readonly ServerId[] = SERVER_IDS.filter((id) => id !== 'api-fields');
 /**
  * The servers of (b). `uncached` serves writes but is left out: it reads the source
  * for every answer, so it cannot fall behind, and the half minute its slow cells
@@ -222,7 +244,7 @@ export const LOADS: readonly LoadSpec[] = [
     title: '(a) warm: 7 days by hour, 5 fields',
     requests: { kind: 'fixed', spec: ACME_7D_FIVE },
     churn: false,
-    servers: ALL,
+    servers: SERVER_IDS,
   },
   {
     id: 'af',
@@ -230,7 +252,7 @@ export const LOADS: readonly LoadSpec[] = [
     title: '(a) warm: 7 days by hour, all 7 fields',
     requests: { kind: 'fixed', spec: ACME_7D_FULL },
     churn: false,
-    servers: ALL,
+    servers: SERVER_IDS,
   },
   {
     id: 'b5',

@@ -35,13 +35,8 @@ export interface Evaluated {
   measure?: Measure | undefined;
 }
 
-/**
- * The server whose (a) is "the field path alone": this API with whole responses
- * off. The app's response layer is opt-in (RESPONSE_CACHE_TTL_MS, default 0), so
- * today that is this API (Redis) with its defaults; the driver checks that the
- * default is still off and reports the target NOT RUN otherwise.
- */
-export const FIELD_PATH: ServerId = 'api-redis';
+/** The server whose (a) is "the field path alone": this API on Redis with whole responses off (RESPONSE_CACHE_TTL_MS=0). */
+export const FIELD_PATH: ServerId = 'api-fields';
 
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const label = (id: ServerId) => SERVERS[id].label;

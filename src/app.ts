@@ -146,7 +146,7 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
         database: source.database,
         store: cache.store,
         typeDefs: options.typeDefs,
-        plugins: [...(cache.responseCache ? [cache.responseCache.plugin] : []), ...(options.plugins ?? [])],
+        plugins: [...(cache.responseCache ? [cache.responseCache] : []), ...(options.plugins ?? [])],
         services: {
           currencyOf: createCurrencyLookup(source.writes, clock),
           invalidation: cache.invalidation,

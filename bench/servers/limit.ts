@@ -57,6 +57,9 @@ function constantMetrics(truth: MetricsService): MetricsService {
         prefetch: async () => {},
         cacheStats: () => ({}),
         freshUntil: () => Infinity,
+        staleUntil: () => Infinity,
+        validatedBy: () => undefined,
+        readUnvalidated: () => {},
       };
       return reader;
     },

@@ -10,8 +10,7 @@
  *                 dash:1:{acme}:~v:REVENUE:1   (replaced by every drop of the metric's buckets)
  *     lock        <first guarded key>:lock:<number of guarded keys>
  *                 dash:1:{acme}:REVENUE:1:r=EU:H:1795600800000:lock:24
- *     response    <prefix>:<cacheVersion>:{<tenant>}:resp:<generation>:<hash>
- *     generation  <prefix>:<cacheVersion>:{<tenant>}:resp-gen
+ *     response    <prefix>:<cacheVersion>:{<tenant>}:resp:<hash>   (an in-process tier item and ETag, never stored)
  *     FX rate     <prefix>:<cacheVersion>:{fx=<base>}:rate   (one per base currency, not per tenant)
  *                 dash:1:{fx=USD}:rate, its lock dash:1:{fx=USD}:rate:lock:1
  *
@@ -23,7 +22,7 @@
  *   different inputs always give different keys (the encoding is injective and the
  *   separators cannot occur inside a component).
  * - The first `{…}` of a tenant's key is the tenant, so Redis Cluster hashes only it:
- *   a dashboard's buckets, their locks, its responses and its generation share a slot.
+ *   a dashboard's buckets, their locks and its validators share a slot.
  *   An FX key's tag is `fx=<base>`: an escaped tenant never holds `=`, so no key of a
  *   tenant can equal or start with an FX key; a rate and its lock share a slot.
  * - A lock key extends the first key it guards, so it has that key's hash tag.
@@ -127,20 +126,13 @@ export type KeySpace = Pick<KeyParts, 'prefix' | 'cacheVersion'>;
 /** What a stored whole response is about. */
 export interface ResponseKeyParts extends KeySpace {
   tenant: string;
-  /** The tenant's response generation when the response was stored. */
-  generation: string;
   /** The digest of the session, document, variables and operation name. */
   hash: string;
 }
 
-/** The key of the tenant's response generation: replacing its value makes every stored response of the tenant unreadable. */
-export function responseGenerationKey(parts: KeySpace & { tenant: string }): string {
-  return `${tenantPrefix(parts)}resp-gen`;
-}
-
 /** The key of one stored whole response. */
 export function responseKey(parts: ResponseKeyParts): string {
-  return `${tenantPrefix(parts)}resp:${escapeComponent(parts.generation)}:${escapeComponent(parts.hash)}`;
+  return `${tenantPrefix(parts)}resp:${escapeComponent(parts.hash)}`;
 }
 
 /**
@@ -151,14 +143,13 @@ export function responseKey(parts: ResponseKeyParts): string {
 export function parseResponseKey(key: string, space: KeySpace): ResponseKeyParts | undefined {
   const head = `${space.prefix}:${escapeComponent(space.cacheVersion)}:{`;
   if (!key.startsWith(head)) return undefined;
-  // Escaped components hold neither `:` nor `}`: `<tenant>}`, `resp`, `<generation>`, `<hash>`.
+  // Escaped components hold neither `:` nor `}`: `<tenant>}`, `resp`, `<hash>`.
   const rest = key.slice(head.length).split(':');
-  if (rest.length !== 4 || rest[1] !== 'resp' || !rest[0]!.endsWith('}')) return undefined;
+  if (rest.length !== 3 || rest[1] !== 'resp' || !rest[0]!.endsWith('}')) return undefined;
   const tenant = unescapeComponent(rest[0]!.slice(0, -1));
-  const generation = unescapeComponent(rest[2]!);
-  const hash = unescapeComponent(rest[3]!);
-  if (tenant === undefined || generation === undefined || hash === undefined) return undefined;
-  return { ...space, tenant, generation, hash };
+  const hash = unescapeComponent(rest[2]!);
+  if (tenant === undefined || hash === undefined) return undefined;
+  return { ...space, tenant, hash };
 }
 
 /** The input `escapeComponent` turns into `component`, or undefined when it produces no such output. */

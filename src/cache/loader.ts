@@ -70,11 +70,31 @@ export interface ValidatorReader {
   load(key: string): Promise<string | null | undefined>;
   /** Every validator read so far, as one string: requests with equal snapshots may share bucket reads. */
   snapshot(): string;
+  /**
+   * The validators read so far and their snapshot (as `validatorSnapshot` writes it), when
+   * every one is a value; undefined when one was unknown (the store could not say) or none was read.
+   */
+  trusted(): ValidatedBy | undefined;
+}
+
+/** What a value composed from cached reads was validated by: check it again with one read of `keys`. */
+export interface ValidatedBy {
+  /** Validator keys, sorted. */
+  readonly keys: readonly string[];
+  /** `validatorSnapshot(keys, values read under)`. */
+  readonly snapshot: string;
+}
+
+/** The one string a set of validators reads as: equal only for the same keys with the same values. */
+export function validatorSnapshot(keys: readonly string[], values: ReadonlyArray<string | null | undefined>): string {
+  let out = '';
+  for (let i = 0; i < keys.length; i++) out += `${i ? '\n' : ''}${keys[i]}=${String(values[i])}`;
+  return out;
 }
 
 /** A request's validator reader over `store`: its own MGET, never shared with another request. */
 export function createValidatorReader(store: CacheStore, clock: () => number = Date.now): ValidatorReader {
-  const seen = new Map<string, string>();
+  const seen = new Map<string, string | null | undefined>();
   const loader = new DataLoader<string, string | null | undefined>(
     async (keys) => {
       let values: Array<string | null | undefined>;
@@ -99,13 +119,21 @@ export function createValidatorReader(store: CacheStore, clock: () => number = D
   return {
     async load(key) {
       const value = await loader.load(key);
-      seen.set(key, String(value));
+      seen.set(key, value);
       return value;
     },
-    snapshot: () =>
-      [...seen]
-        .sort(([a], [b]) => (a < b ? -1 : 1))
-        .map(([key, value]) => `${key}=${value}`)
-        .join('\n'),
+    snapshot() {
+      const keys = [...seen.keys()].sort();
+      return validatorSnapshot(
+        keys,
+        keys.map((key) => seen.get(key)),
+      );
+    },
+    trusted() {
+      const keys = [...seen.keys()].sort();
+      const values = keys.map((key) => seen.get(key));
+      if (keys.length === 0 || values.some((v) => v === undefined || v === null)) return undefined;
+      return { keys, snapshot: validatorSnapshot(keys, values) };
+    },
   };
 }

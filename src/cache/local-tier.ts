@@ -43,6 +43,13 @@ export type Validator = string | null | undefined;
 export interface LocalTier {
   /** The entry under `key` if it was kept under exactly `validator` (never for an unknown one) and has not expired. */
   get<V>(key: string, validator: Validator): Entry<V> | undefined;
+  /**
+   * The item under `key` with the validator it was kept under, if it has not expired: for a
+   * caller that checks the validator itself (an item kept under several, see loader.ts `ValidatedBy`).
+   */
+  peek<V>(key: string): { entry: Entry<V>; validator: string } | undefined;
+  /** Drops the item under `key`, if any. */
+  delete(key: string): void;
   /** Keeps `entry` under `validator` (nothing for an unknown one), counting `bytes` against the bound. */
   set(key: string, entry: Entry, validator: Validator, bytes: number): void;
   /** Bytes kept now (never above the bound). */
@@ -92,6 +99,13 @@ export function createLocalTier(options: LocalTierOptions = {}): LocalTier {
       const item = items.get(key);
       // lru-cache's TTL only makes room; the deadline itself is checked here, to the millisecond.
       return item && item.validator === validator && clock() < item.until ? (item.entry as Entry<V>) : undefined;
+    },
+    peek<V>(key: string) {
+      const item = items.get(key);
+      return item && clock() < item.until ? { entry: item.entry as Entry<V>, validator: item.validator } : undefined;
+    },
+    delete(key) {
+      items.delete(key);
     },
     set(key, entry, validator, bytes) {
       if (validator === undefined || validator === null) return;

@@ -51,6 +51,8 @@ export interface BucketResult<V> {
   how: LookupResult;
   /** Until when the value stays fresh, epoch ms (now for a stale one). */
   freshUntil: number;
+  /** Until when it may still be served stale while a refresh runs, epoch ms. */
+  staleUntil: number;
 }
 
 /** Per request: the batching loader and what the request saw, for `extensions.cache`. */
@@ -62,6 +64,8 @@ export interface RequestCache {
   readonly stats: Map<string, Record<LookupResult, number>>;
   /** The earliest `freshUntil` of every bucket this request read: how long its answer holds. */
   freshUntil: number;
+  /** The earliest `staleUntil` of every bucket this request read: how long its answer may be served stale. */
+  staleUntil: number;
 }
 
 /** The cache core: reads through the tier, the store and the source, and the in-process work they share. */
@@ -248,9 +252,10 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
   }
 
   /** Counts a composed value reused for a request: every bucket it stands for, a hit. */
-  function tallyReuse(metric: string, request: RequestCache, count: number, freshUntil: number): void {
+  function tallyReuse(metric: string, request: RequestCache, count: number, kept: Pick<Entry<unknown>, 'freshUntil' | 'staleUntil'>): void {
     observer.lookup(metric, 'hit', count);
-    if (freshUntil < request.freshUntil) request.freshUntil = freshUntil;
+    if (kept.freshUntil < request.freshUntil) request.freshUntil = kept.freshUntil;
+    if (kept.staleUntil < request.staleUntil) request.staleUntil = kept.staleUntil;
     const seen = request.stats.get(metric) ?? { hit: 0, miss: 0, stale: 0 };
     request.stats.set(metric, { hit: seen.hit + count, miss: seen.miss, stale: seen.stale });
   }
@@ -261,6 +266,7 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
     for (const r of results) {
       counts[r.how]++;
       if (r.freshUntil < request.freshUntil) request.freshUntil = r.freshUntil;
+      if (r.staleUntil < request.staleUntil) request.staleUntil = r.staleUntil;
     }
     if (own) {
       for (const how of ['hit', 'miss', 'stale'] as const) if (counts[how]) observer.lookup(metric, how, counts[how]);
@@ -287,9 +293,10 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
     const classify = (i: number, entry: Entry<V> | null | undefined, now: number) => {
       const bucket = buckets[i]!;
       const freshness = decide(entry, now, spec.version);
-      if (freshness === 'fresh') results[i] = { bucket, value: entry!.value, how: 'hit', freshUntil: entry!.freshUntil };
+      if (freshness === 'fresh')
+        results[i] = { bucket, value: entry!.value, how: 'hit', freshUntil: entry!.freshUntil, staleUntil: entry!.staleUntil };
       else if (freshness === 'stale') {
-        results[i] = { bucket, value: entry!.value, how: 'stale', freshUntil: now };
+        results[i] = { bucket, value: entry!.value, how: 'stale', freshUntil: now, staleUntil: entry!.staleUntil };
         stale.push(bucket);
       } else missing.push(bucket);
     };
@@ -339,7 +346,7 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
               bucket,
               value: values.get(bucket) ?? spec.empty,
               how: 'miss',
-              freshUntil: deadlines(bucket, spec.granularity, clock(), spec.ttl).freshUntil,
+              ...deadlines(bucket, spec.granularity, clock(), spec.ttl),
             };
           }
         }),
@@ -352,7 +359,13 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
     forRequest() {
       const validators = createValidatorReader(store, clock);
       // Bucket reads are shared only between requests that read the same validators.
-      return { loader: createBucketLoader(reads, validators.snapshot), validators, stats: new Map(), freshUntil: Infinity };
+      return {
+        loader: createBucketLoader(reads, validators.snapshot),
+        validators,
+        stats: new Map(),
+        freshUntil: Infinity,
+        staleUntil: Infinity,
+      };
     },
 
     async readComposed(spec, window, request, compose, sizeOf) {
@@ -365,18 +378,21 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
       const kept = tier.get<unknown>(key, validator);
       const now = clock();
       if (kept && kept.version === spec.version && now < kept.freshUntil) {
-        tallyReuse(spec.metric, request, count, kept.freshUntil);
+        tallyReuse(spec.metric, request, count, kept);
         return kept.value as never;
       }
       const results = await this.read(spec, window, request);
       const value = await compose(results);
       // Kept only when made of fresh buckets: a stale one is being refreshed right now.
       let freshUntil = Infinity;
+      let staleUntil = Infinity;
       for (const r of results) {
         if (r.how === 'stale') return value;
         if (r.freshUntil < freshUntil) freshUntil = r.freshUntil;
+        if (r.staleUntil < staleUntil) staleUntil = r.staleUntil;
       }
-      tier.set(key, { value, computedAt: now, version: spec.version, freshUntil, staleUntil: freshUntil }, validator, sizeOf(results));
+      // Served only while fresh (above); kept as long as its buckets may be served stale, which is what requests that reuse it report.
+      tier.set(key, { value, computedAt: now, version: spec.version, freshUntil, staleUntil }, validator, sizeOf(results));
       return value;
     },
 

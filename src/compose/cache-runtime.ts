@@ -15,7 +15,8 @@ import { createResilientStore, type ResilientStore } from '../cache/resilient-st
 import type { CacheStore } from '../cache/store.js';
 import type { Config } from '../config/index.js';
 import type { InvalidationNotice } from '../events/notices.js';
-import { createResponseCache, type ResponseCacheLayer } from '../graphql/plugins/response-cache.js';
+import type { Plugin } from 'graphql-yoga';
+import { createResponseCache } from '../graphql/plugins/response-cache.js';
 import { createInvalidationService, type InvalidationService } from '../metrics/invalidation-service.js';
 import { DASHBOARD_REGISTRY, type MetricRegistry } from '../metrics/registry.js';
 import { createMetricsService, type MetricsService } from '../metrics/service.js';
@@ -34,8 +35,8 @@ export interface CacheRuntime {
   core: CacheCore;
   metrics: MetricsService;
   invalidation: InvalidationService;
-  /** The whole-response layer, when RESPONSE_CACHE_TTL_MS turns it on. */
-  responseCache: ResponseCacheLayer | undefined;
+  /** The whole-response layer (a yoga plugin), unless RESPONSE_CACHE_TTL_MS=0 or the tier is off. */
+  responseCache: Plugin | undefined;
 }
 
 /** What the cache runtime is built with, beside the config. */
@@ -84,9 +85,19 @@ export async function openCacheRuntime(config: Config, options: CacheRuntimeOpti
   // Background refreshes finish before the store closes (registered after it: closes first).
   lifecycle.defer('cache refreshes', () => core.idle());
   const space = { prefix: config.cache.keyPrefix, cacheVersion: config.cache.version };
+  // Whole responses live in the tier, validated like its buckets: without a tier, or uncached, there are none.
   const responseCache =
-    config.responseCacheTtlMs > 0
-      ? createResponseCache({ store, ...space, secret: config.auth.jwtSecret, ttlMs: config.responseCacheTtlMs, clock })
+    config.responseCacheTtlMs > 0 && local && options.cached !== false
+      ? createResponseCache({
+          store,
+          tier: local,
+          ...space,
+          secret: config.auth.jwtSecret,
+          maxLifeMs: config.responseCacheTtlMs,
+          describe: config.env !== 'production',
+          clock,
+          observer: cacheMetrics.responses,
+        })
       : undefined;
   const registryOfMetrics = options.metrics ?? DASHBOARD_REGISTRY;
   const invalidation = createInvalidationService({
@@ -95,7 +106,6 @@ export async function openCacheRuntime(config: Config, options: CacheRuntimeOpti
     registry: registryOfMetrics,
     clock,
     notify: options.notify,
-    alsoDrop: responseCache && ((tenant) => responseCache.generations.bump(tenant)),
   });
   const aggregates = options.wrapAggregates ? options.wrapAggregates(options.aggregates, registry) : options.aggregates;
   const metrics = createMetricsService(aggregates, options.cached === false ? undefined : { core, ...space }, registryOfMetrics);

@@ -87,9 +87,9 @@ export interface Config {
   limits: QueryLimits;
   cache: CacheSettings;
   /**
-   * How long a whole response is kept for identical repeated queries; 0 (the default)
-   * leaves the layer off, since it costs every other request one more store read.
-   * @default 0
+   * Longest a whole response is kept for identical repeated queries (it is served only
+   * while its validators hold and its buckets stay fresh); 0 turns the layer off.
+   * @default 30000
    */
   responseCacheTtlMs: number;
   events: {
@@ -336,7 +336,7 @@ export function loadConfig(env: Env = process.env): Config {
       memoryMaxBytes: integer(env, 'CACHE_MEMORY_MAX_BYTES', DEFAULTS.cache.memoryMaxBytes, 1_048_576, 64 * 1024 ** 3),
       localMaxBytes: bytesOrOff(env, 'CACHE_LOCAL_MAX_BYTES', DEFAULTS.cache.localMaxBytes),
     },
-    responseCacheTtlMs: integer(env, 'RESPONSE_CACHE_TTL_MS', 0, 0, 3_600_000),
+    responseCacheTtlMs: integer(env, 'RESPONSE_CACHE_TTL_MS', 30_000, 0, 3_600_000),
     events: {
       claimIdleMs: integer(env, 'EVENTS_CLAIM_IDLE_MS', DEFAULTS.events.claimIdleMs, 100, 3_600_000),
       coalesceMs: integer(env, 'SUBSCRIPTION_COALESCE_MS', DEFAULTS.events.coalesceMs, 0, 10_000),

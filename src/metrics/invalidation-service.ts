@@ -36,8 +36,6 @@ export interface InvalidationOptions {
   registry?: MetricRegistry;
   /** Hears every drop once it is done; not awaited. */
   notify?: (notice: InvalidationNotice) => void;
-  /** Also drops with every drop of a tenant (the whole-response layer's generation); awaited. */
-  alsoDrop?: (tenant: string) => Promise<void>;
   /** Epoch ms now. @default Date.now */
   clock?: () => number;
 }
@@ -51,10 +49,9 @@ export function createInvalidationService(options: InvalidationOptions): Invalid
   const registry = options.registry ?? DASHBOARD_REGISTRY;
   const clock = options.clock ?? Date.now;
   const notify = options.notify ?? (() => {});
-  const alsoDrop = options.alsoDrop ?? (async () => {});
 
   // Every drop replaces the metric's validator too, so that no instance serves an
-  // in-process copy read before it.
+  // in-process copy (a bucket, a composed value, a whole response) read before it.
   const validatorOf = (tenant: string, metric: StoredMetric) =>
     validatorKey({ ...space, tenant, metric: metric.name, metricVersion: metric.version });
   const dropPlan = async (plan: InvalidationPlan, reason: string, tenant: string) => {
@@ -66,10 +63,7 @@ export function createInvalidationService(options: InvalidationOptions): Invalid
 
   return {
     async onEvent(event) {
-      const [dropped] = await Promise.all([
-        dropPlan(planEvent(space, event, registry.stored), event.type, event.tenant),
-        alsoDrop(event.tenant),
-      ]);
+      const dropped = await dropPlan(planEvent(space, event, registry.stored), event.type, event.tenant);
       const hour = bucketStart(event.occurredAt, 'HOUR');
       notify({
         tenant: event.tenant,
@@ -89,7 +83,7 @@ export function createInvalidationService(options: InvalidationOptions): Invalid
         : Promise.all(
             metrics.map((m) => invalidator.dropPrefix(m.name, 'manual', metricPrefix(space, tenant, m), [validatorOf(tenant, m)])),
           ).then((counts) => counts.reduce((a, b) => a + b, 0));
-      const [dropped] = await Promise.all([drop, alsoDrop(tenant)]);
+      const dropped = await drop;
       const now = clock();
       notify({
         tenant,

@@ -8,6 +8,7 @@
 import { bucketsOf, type BucketWindow } from '../cache/buckets.js';
 import { buildKey, validatorKey } from '../cache/keys.js';
 import type { LookupResult } from '../cache/observer.js';
+import type { ValidatedBy } from '../cache/loader.js';
 import type { BucketSpec, CacheCore, RequestCache } from '../cache/read-through.js';
 import { countDistinct, sketchOf } from '../cache/sketch.js';
 import { validateLimit } from '../domain/validation.js';
@@ -41,6 +42,17 @@ export interface MetricsReader {
   cacheStats(): Record<string, Record<LookupResult, number>>;
   /** Until when everything read so far stays fresh (epoch ms); Infinity when nothing was read, now when uncached. */
   freshUntil(): number;
+  /** Until when everything read so far may still be served stale while refreshed (epoch ms); as `freshUntil` otherwise. */
+  staleUntil(): number;
+  /**
+   * What everything read so far can be checked against again (one read of validators),
+   * so that an answer built from it may be reused while they have not moved; undefined
+   * when something was read that no validator covers (see `readUnvalidated`), a
+   * validator was unknown, or nothing was read from the cache.
+   */
+  validatedBy(): ValidatedBy | undefined;
+  /** Marks that the answer also holds data no validator covers (a vendor's rate): `validatedBy` is undefined from now on. */
+  readUnvalidated(): void;
 }
 
 /** The metrics service: a reader per request over the declarations. */
@@ -252,6 +264,7 @@ export function createMetricsService(
     registry,
     reader(role) {
       const request = cache?.core.forRequest();
+      let unvalidated = false;
       // Promises, not values, are memoised: two fields asking at once share one lookup.
       const memo = new Map<string, Promise<unknown>>();
       const once = <T>(key: string, compute: () => Promise<T>): Promise<T> => {
@@ -289,6 +302,11 @@ export function createMetricsService(
         },
         cacheStats: () => Object.fromEntries(request?.stats ?? []),
         freshUntil: () => (request ? request.freshUntil : memo.size > 0 ? 0 : Infinity),
+        staleUntil: () => (request ? request.staleUntil : memo.size > 0 ? 0 : Infinity),
+        validatedBy: () => (unvalidated ? undefined : request?.validators.trusted()),
+        readUnvalidated() {
+          unvalidated = true;
+        },
       };
       return reader;
     },

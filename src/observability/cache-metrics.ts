@@ -20,7 +20,10 @@ export interface CacheMetrics extends CacheObserver {
     invalidations: Counter<'metric' | 'reason'>;
     errors: Counter<'operation'>;
     storeDuration: Histogram<'operation'>;
+    responseLookups: Counter<'result'>;
   };
+  /** Counts the whole-response layer's lookups (graphql/plugins/response-cache.ts). */
+  readonly responses: { lookup(result: 'hit' | 'stale' | 'joined' | 'changed' | 'miss'): void };
 }
 
 /**
@@ -87,10 +90,29 @@ export function createCacheMetrics(registry: Registry, logger?: Logger): CacheMe
     registers,
   });
 
+  const responseLookups = new Counter({
+    name: 'cache_response_lookups_total',
+    help: 'Whole-response lookups: hit (served fresh), stale (served stale while one request refreshes it), joined (served what a concurrent execution made), changed (a validator moved), miss (none kept)',
+    labelNames: ['result'] as const,
+    registers,
+  });
+
   // A dead store fails every request; one log line per second is enough to see it.
   let lastLogged = 0;
   return {
-    instruments: { requests, recomputes, sourceQueries, recomputeDuration, staleServed, lockWaits, invalidations, errors, storeDuration },
+    instruments: {
+      requests,
+      recomputes,
+      sourceQueries,
+      recomputeDuration,
+      staleServed,
+      lockWaits,
+      invalidations,
+      errors,
+      storeDuration,
+      responseLookups,
+    },
+    responses: { lookup: (result) => responseLookups.inc({ result }) },
     storeCommand: (operation, durationMs) => storeDuration.observe({ operation }, durationMs / 1000),
     lookup: (metric, result, count = 1) => requests.inc({ metric, result }, count),
     recomputed(metric, buckets, durationMs) {

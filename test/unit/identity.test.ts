@@ -1,5 +1,5 @@
 import { SignJWT } from 'jose';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { scopeOf, signToken, verifyAuthorization, type Identity, type Role } from '../../src/auth/identity.js';
 import { assertCanRead, assertCanWrite, canRead } from '../../src/auth/policy.js';
 import { DomainError, ErrorCodes } from '../../src/errors.js';
@@ -242,5 +242,32 @@ describe('policy', () => {
 
   it('nobody can call an unknown mutation', () => {
     expect(() => assertCanWrite(as('ADMIN'), 'Mutation.dropEverything')).toThrow(/a role that does not exist/);
+  });
+});
+
+describe('verifyAuthorization remembers verified tokens', () => {
+  it('only per secret: a token verified under one secret is refused under another', async () => {
+    const token = await signToken({ tenant: 'acme', role: 'ADMIN' }, SECRET);
+    expect((await verifyAuthorization(`Bearer ${token}`, SECRET)).tenant).toBe('acme');
+    await unauthenticated(`Bearer ${token}`, /Invalid token: its signature/, OTHER_SECRET);
+    // And again under its own: still the same identity.
+    expect(await verifyAuthorization(`Bearer ${token}`, SECRET)).toEqual(await verifyAuthorization(`Bearer ${token}`, SECRET));
+  });
+
+  it('never past its expiry: a remembered token that expires is refused as expired', async () => {
+    const token = await signToken({ tenant: 'acme', role: 'ADMIN', ttlMs: 60_000 }, SECRET);
+    expect((await verifyAuthorization(`Bearer ${token}`, SECRET)).tenant).toBe('acme');
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 70_000 });
+    try {
+      await unauthenticated(`Bearer ${token}`, /expired/);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('never a failure: a refused token is checked again every time', async () => {
+    const token = await signToken({ tenant: 'acme', role: 'ADMIN' }, OTHER_SECRET);
+    await unauthenticated(`Bearer ${token}`, /Invalid token/);
+    await unauthenticated(`Bearer ${token}`, /Invalid token/);
   });
 });

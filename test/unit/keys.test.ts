@@ -9,10 +9,10 @@ import {
   lockKey,
   metricPrefix,
   parseResponseKey,
-  responseGenerationKey,
   responseKey,
   tenantPrefix,
   validatePrefix,
+  validatorKey,
   type KeyParts,
 } from '../../src/cache/keys.js';
 
@@ -360,19 +360,17 @@ describe('metricPrefix', () => {
 
 describe('response keys', () => {
   const space = { prefix: 'dash', cacheVersion: '1' };
-  const response = { ...space, tenant: 'acme', generation: '1795600800000-0a1b2c3d', hash: 'q9_-Zx' };
+  const response = { ...space, tenant: 'acme', hash: 'q9_-Zx' };
 
-  it('have the documented formats', () => {
-    expect(responseKey(response)).toBe('dash:1:{acme}:resp:1795600800000-0a1b2c3d:q9_-Zx');
-    expect(responseGenerationKey({ ...space, tenant: 'acme' })).toBe('dash:1:{acme}:resp-gen');
+  it('have the documented format', () => {
+    expect(responseKey(response)).toBe('dash:1:{acme}:resp:q9_-Zx');
   });
 
-  it("share the tenant's hash tag and slot with its generation and its buckets", () => {
+  it("share the tenant's hash tag and slot with its validators and its buckets", () => {
     for (const tenant of TRICKY) {
       const key = responseKey({ ...response, tenant });
-      const generation = responseGenerationKey({ ...space, tenant });
       expect(hashTag(key)).toBe(escapeComponent(tenant));
-      expect(calculateSlot(key)).toBe(calculateSlot(generation));
+      expect(calculateSlot(key)).toBe(calculateSlot(validatorKey({ ...space, tenant, metric: 'REVENUE', metricVersion: 1 })));
       expect(calculateSlot(key)).toBe(calculateSlot(buildKey({ ...base, tenant })));
       expect(key.startsWith(tenantPrefix({ ...space, tenant }))).toBe(true);
     }
@@ -380,17 +378,16 @@ describe('response keys', () => {
 
   it('parse back into exactly the parts they were built from, for tricky parts', () => {
     for (const tenant of TRICKY) {
-      for (const generation of ['0', '1795600800000-0a1b2c3d', 'a:b', '', '%', '😀', '\uD800']) {
-        const parts = { ...response, tenant, generation };
+      for (const hash of ['0', 'q9_-Zx', 'a:b', '', '%', '😀', '\uD800']) {
+        const parts = { ...response, tenant, hash };
         expect(parseResponseKey(responseKey(parts), space), JSON.stringify(parts)).toEqual(parts);
       }
     }
   });
 
-  it('are told apart for tricky tenants and generations', () => {
+  it('are told apart for tricky tenants and hashes', () => {
     const seen = new Set<string>();
-    for (const tenant of TRICKY)
-      for (const generation of ['0', 'a:b', 'a', 'b', '']) seen.add(responseKey({ ...response, tenant, generation }));
+    for (const tenant of TRICKY) for (const hash of ['0', 'a:b', 'a', 'b', '']) seen.add(responseKey({ ...response, tenant, hash }));
     expect(seen.size).toBe(TRICKY.length * 5);
   });
 
@@ -399,34 +396,33 @@ describe('response keys', () => {
     const notOurs = [
       '',
       '"abc"',
-      'W/"dash:1:{acme}:resp:0:h"',
+      'W/"dash:1:{acme}:resp:h"',
       buildKey(base),
       buildKey({ ...base, tenant: 'globex', region: undefined }),
       'dash:1:{globex}:ORDERS:1:r=*:H:0',
-      responseGenerationKey({ ...space, tenant: 'acme' }),
+      validatorKey({ ...space, tenant: 'acme', metric: 'REVENUE', metricVersion: 1 }),
       lockKey(ours, 1),
       `${ours}:x`,
       `${ours} `,
       ours.replace('dash:', 'other:'),
       ours.replace('dash:1:', 'dash:2:'),
-      'dash:1:{acme}:resp:0',
-      'dash:1:{acme}:resp::h',
-      'dash:1:{acme}:resp:0:',
-      'dash:1:{acme}:RESP:0:h',
-      'dash:1:{acme}x:resp:0:h',
-      'dash:1:{ac}me}:resp:0:h',
-      'dash:1:{ac:me}:resp:0:h',
-      'dash:1:acme:resp:0:h',
-      'xdash:1:{acme}:resp:0:h',
+      'dash:1:{acme}:resp',
+      'dash:1:{acme}:resp:0:h',
+      'dash:1:{acme}:RESP:h',
+      'dash:1:{acme}x:resp:h',
+      'dash:1:{ac}me}:resp:h',
+      'dash:1:{ac:me}:resp:h',
+      'dash:1:acme:resp:h',
+      'xdash:1:{acme}:resp:h',
       // Escapes that responseKey never writes: lower-case hex, an escaped safe
       // character, a broken escape, bytes that are not UTF-8, a surrogate pair as %u.
-      'dash:1:{a%3ab}:resp:0:h',
-      'dash:1:{%41cme}:resp:0:h',
-      'dash:1:{acme%}:resp:0:h',
-      'dash:1:{acme%2}:resp:0:h',
-      'dash:1:{%FF}:resp:0:h',
-      'dash:1:{%uD83D%uDE00}:resp:0:h',
-      'dash:1:{a b}:resp:0:h',
+      'dash:1:{a%3ab}:resp:h',
+      'dash:1:{%41cme}:resp:h',
+      'dash:1:{acme%}:resp:h',
+      'dash:1:{acme%2}:resp:h',
+      'dash:1:{%FF}:resp:h',
+      'dash:1:{%uD83D%uDE00}:resp:h',
+      'dash:1:{a b}:resp:h',
     ];
     for (const key of notOurs) expect(parseResponseKey(key, space), key).toBeUndefined();
     expect(parseResponseKey(ours, space)).toEqual(response);
@@ -464,7 +460,7 @@ describe('FX keys', () => {
       for (const key of [fxRateKey({ ...space, base: 'USD' }), fxLockKey({ ...space, base: 'USD' })]) {
         expect(key.startsWith(prefix), JSON.stringify(tenant)).toBe(false);
         expect(key).not.toBe(buildKey({ ...base, tenant }));
-        expect(key).not.toBe(responseGenerationKey({ ...space, tenant }));
+        expect(key).not.toBe(responseKey({ ...space, tenant, hash: 'rate' }));
       }
       expect(hashTag(buildKey({ ...base, tenant }))).not.toBe('fx=USD');
     }

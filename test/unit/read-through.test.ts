@@ -120,9 +120,9 @@ describe('read-through: misses and hits', () => {
     const { core } = setup();
     const spec = fakeSpec();
     const cold = await core.read(spec, span(0, 1), core.forRequest());
-    expect(cold).toEqual([{ bucket: b(0), value: 0, how: 'miss', freshUntil: expect.any(Number) }]);
+    expect(cold).toEqual([{ bucket: b(0), value: 0, how: 'miss', freshUntil: expect.any(Number), staleUntil: expect.any(Number) }]);
     const warm = await core.read(spec, span(0, 1), core.forRequest());
-    expect(warm).toEqual([{ bucket: b(0), value: 0, how: 'hit', freshUntil: expect.any(Number) }]);
+    expect(warm).toEqual([{ bucket: b(0), value: 0, how: 'hit', freshUntil: expect.any(Number), staleUntil: expect.any(Number) }]);
     expect(spec.asked).toHaveLength(1);
   });
 
@@ -185,7 +185,9 @@ describe('read-through: misses and hits', () => {
     const spec = fakeSpec();
     await store.setMany([{ key: spec.keyOf(b(2)), value: '{"not":"an envelope"}', ttlMs: 60_000 }]);
     const results = await core.read(spec, span(2, 3), core.forRequest());
-    expect(results).toEqual([{ bucket: b(2), value: expected(b(2)), how: 'miss', freshUntil: expect.any(Number) }]);
+    expect(results).toEqual([
+      { bucket: b(2), value: expected(b(2)), how: 'miss', freshUntil: expect.any(Number), staleUntil: expect.any(Number) },
+    ]);
     expect(spec.asked).toEqual([span(2, 3)]);
     // Reported once per decode (the lookup, then the double check under the lock).
     expect(observer.storeErrors.length).toBeGreaterThanOrEqual(1);
@@ -193,7 +195,9 @@ describe('read-through: misses and hits', () => {
     expect(observer.storeErrors.every((e) => (e.error as CacheError).code === CacheErrorCodes.E_ENTRY_CORRUPT)).toBe(true);
     // The recomputed entry replaced the corrupt one.
     const again = await core.read(spec, span(2, 3), core.forRequest());
-    expect(again).toEqual([{ bucket: b(2), value: expected(b(2)), how: 'hit', freshUntil: expect.any(Number) }]);
+    expect(again).toEqual([
+      { bucket: b(2), value: expected(b(2)), how: 'hit', freshUntil: expect.any(Number), staleUntil: expect.any(Number) },
+    ]);
   });
 });
 

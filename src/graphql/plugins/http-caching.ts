@@ -39,13 +39,6 @@ export function httpCachingPlugin(): Plugin<GraphQLContext> {
     },
     onResponse({ request, response }) {
       const outcome = outcomes.get(request);
-      if (!outcome && request.method === 'GET' && response.status === 200 && response.headers.has('etag')) {
-        // Served whole from the response cache: how fresh its buckets still are is not
-        // known here, so the client revalidates (If-None-Match → 304 while unchanged).
-        response.headers.set('cache-control', 'private, max-age=0, must-revalidate');
-        response.headers.set('vary', 'Authorization');
-        return;
-      }
       const cacheable = request.method === 'GET' && response.status === 200 && outcome?.ok && Number.isFinite(outcome.freshUntil);
       if (!cacheable) {
         response.headers.set('cache-control', 'no-store');

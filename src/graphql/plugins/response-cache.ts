@@ -1,91 +1,237 @@
 /**
- * The whole-response layer: identical repeated queries answered from a stored
- * response (@graphql-yoga/plugin-response-cache), in the cache store — Redis when
- * there is one, so every instance shares it. It sits in front of the field-level
- * cache and pays where many clients ask the very same thing (the benchmark measured
- * it); a response is kept no longer than the open bucket stays fresh.
+ * Whole responses that are never stale: an identical request (same document, variables,
+ * operation, verified tenant, region and role) is answered from the response an earlier
+ * one produced, while everything that response was built from is still valid — checked
+ * with the same validators as the field path's in-process tier (local-tier.ts), in one
+ * MGET in the tenant's slot. Built on @envelop/response-cache through the yoga plugin:
+ * its `cache` interface is where the check goes, its session hook is the verified token.
  *
- * - Session: the verified token's tenant, region scope and role. The token is checked
- *   on every request; a response is only ever served to callers the same answer was
- *   computed for, and responses with errors (a VIEWER's FORBIDDEN) are never kept.
- * - Invalidation by the same events, before the write returns: each tenant has a
- *   generation in the store, part of every response key; an event or a manual
- *   invalidation replaces it, so older responses are never read again (and expire).
+ * | when a response is asked for                          | then                                  |
+ * |-------------------------------------------------------|---------------------------------------|
+ * | kept, every validator it was built under is unchanged | served whole (one MGET, no execution) |
+ * | and its earliest bucket is still fresh                |                                       |
+ * | a validator moved (a write, a drop), one is unknown   | executed on the field path, kept anew |
+ * | (store down), or a bucket it holds turned stale       |                                       |
+ * | not kept                                              | executed on the field path, kept      |
+ *
+ * - Kept only when the execution had no errors, read only validated cache data (not a
+ *   vendor's rate, see `MetricsReader.readUnvalidated`), served nothing stale, and then for
+ *   as long as its shortest-lived bucket stays fresh, at most `maxLifeMs`.
+ * - Kept in the in-process tier (its byte bound covers both), per instance: a write on any
+ *   instance replaces the validators in the store before it returns, so every instance's
+ *   next request for it sees the change (CONTRACT.md, "Freshness").
+ * - Authorization is decided per request: the session is made from the token verified on
+ *   every request, a VIEWER's refused fields are errors (never kept), and a request
+ *   carrying If-None-Match is not answered from here (the HTTP server answers it with its
+ *   own ETag, after authorization).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { useResponseCache } from '@graphql-yoga/plugin-response-cache';
 import type { ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { verifyAuthorization } from '../../auth/identity.js';
-import { parseResponseKey, responseGenerationKey, responseKey } from '../../cache/keys.js';
+import { parseResponseKey, responseKey } from '../../cache/keys.js';
+import { validatorSnapshot, type ValidatedBy } from '../../cache/loader.js';
+import type { LocalTier } from '../../cache/local-tier.js';
 import type { CacheStore } from '../../cache/store.js';
+import type { GraphQLContext } from '../context.js';
 
-/** Where the whole-response layer stores responses, how its keys are built, and how long responses live. */
+/**
+ * How a whole-response lookup ended: `hit` served fresh; `stale` past its fresh deadline
+ * (served while one request refreshes it, or that request); `joined` served what another
+ * request's execution just made; `changed` kept but a validator moved (or could not be
+ * read); `miss` none kept.
+ */
+export type ResponseLookup = 'hit' | 'stale' | 'joined' | 'changed' | 'miss';
+
+/** Counts what the layer does (cache_response_lookups_total). */
+export interface ResponseCacheObserver {
+  lookup(result: ResponseLookup): void;
+}
+
+/** What the layer is built from. */
 export interface ResponseCacheOptions {
-  /** Where responses and tenant generations are kept: the bucket cache's store. */
-  store: CacheStore;
+  /** Where validators are read: the bucket cache's (resilient) store. */
+  store: Pick<CacheStore, 'getMany'>;
+  /** Where responses are kept: the bucket cache's in-process tier. */
+  tier: LocalTier;
   /** The store's key prefix (CACHE_KEY_PREFIX). */
   prefix: string;
-  /** CACHE_VERSION: a new one makes every stored response unreadable. */
+  /** CACHE_VERSION. */
   cacheVersion: string;
   /** The JWT secret, to verify the token a session is made from. */
   secret: Uint8Array;
-  /** How long a response is kept. */
-  ttlMs: number;
-  /** Epoch ms now; part of a new generation's value. */
+  /** Longest a response is kept (RESPONSE_CACHE_TTL_MS), however long its buckets stay fresh. */
+  maxLifeMs: number;
+  /** Adds `extensions.responseCache` ({ hit, didCache, ttl }) to answers: outside production. */
+  describe: boolean;
+  /** Epoch ms now. */
   clock: () => number;
+  observer?: ResponseCacheObserver | undefined;
+  /** Longest a request waits for another's execution of the same request before it executes itself. @default 3000 */
+  waitMs?: number | undefined;
 }
 
-/** Tenant generations: what invalidates a tenant's stored responses. */
-export interface ResponseGenerations {
-  /** Makes every stored response of the tenant unreadable. */
-  bump(tenant: string): Promise<void>;
+/** What the tier holds for one response. */
+interface KeptResponse {
+  kind: 'response';
+  result: ExecutionResult;
+  validators: readonly string[];
+  /** Until when it is served as fresh: its earliest bucket's fresh deadline, or `maxLifeMs` after it was made. */
+  freshUntil: number;
+  /** Its earliest bucket's fresh deadline: what Cache-Control says of it, as the field path would. */
+  bucketsFreshUntil: number;
 }
 
-const GENERATION_TTL_MS = 86_400_000;
+/** An execution's answer, as kept, for the requests that waited for it. */
+interface Built {
+  result: ExecutionResult;
+  validatedBy: ValidatedBy;
+  freshUntil: number;
+  bucketsFreshUntil: number;
+}
+
+/** Until when a served-whole result stays fresh: set on the copy that is served, read for Cache-Control. */
+const FRESH_UNTIL = Symbol('freshUntil');
 const SEP = '\u0000';
+const NOOP: ResponseCacheObserver = { lookup: () => {} };
 
-/** The layer: a yoga plugin, and the generations that invalidation bumps. */
-export interface ResponseCacheLayer {
-  plugin: Plugin;
-  generations: ResponseGenerations;
-}
-
-/**
- * The whole-response layer over `options.store` (see the top of this file). A store that
- * fails never fails a request: a read becomes a miss, a write or a bump is skipped.
- */
-export function createResponseCache(options: ResponseCacheOptions): ResponseCacheLayer {
-  const { store } = options;
+/** The layer as a yoga plugin (see the top of this file). A failing store never fails a request: its lookups miss. */
+export function createResponseCache(options: ResponseCacheOptions): Plugin {
+  const { store, tier, clock } = options;
+  const observer = options.observer ?? NOOP;
+  const waitMs = options.waitMs ?? 3_000;
   const space = { prefix: options.prefix, cacheVersion: options.cacheVersion };
-  const generationKey = (tenant: string) => responseGenerationKey({ ...space, tenant });
-  /** Keys built and not yet looked up; each is taken once. */
-  const justBuilt = new Set<string>();
-
+  /** The key a request's context was given, so that `onTtl` can find what that request read. */
+  const keyOf = new WeakMap<object, string>();
+  /** What the execution behind a key was validated by, from `onTtl` to `set` (the same synchronous step). */
+  const pending = new Map<string, { validatedBy: ValidatedBy; freshUntil: number; bucketsFreshUntil: number; staleUntil: number }>();
   /**
-   * True when `key` names a response of the tenant's current generation. The plugin
-   * also looks keys up from If-None-Match headers, which clients write: only our
-   * response keys are read, and a key of an older generation is stale (its data changed).
+   * Keys just looked up and not found: the plugin looks a key up twice on a miss (when
+   * the request arrives, then before it executes); the second lookup is answered from
+   * here, without a second MGET. Answering "absent" is always safe.
    */
-  async function isCurrent(key: string): Promise<boolean> {
-    // The plugin looks a key up right after building it from the generation it just read:
-    // no need to read that generation again (one store read less per request).
-    if (justBuilt.delete(key)) return true;
-    const parts = parseResponseKey(key, space);
-    if (!parts) return false;
-    const [generation] = await store.getMany([generationKey(parts.tenant)]).catch(() => [undefined]);
-    return (generation ?? '0') === parts.generation;
+  const justMissed = new Map<string, number>();
+  /**
+   * Executions under way, per key: a request that finds nothing valid waits for one (at
+   * most `waitMs`) instead of executing too, and takes its answer if that was validated by
+   * exactly what this request reads itself; a stale response is served while one runs.
+   */
+  const builds = new Map<string, { done: Promise<Built | undefined>; finish: (built: Built | undefined) => void }>();
+
+  function missed(key: string): undefined {
+    if (justMissed.size > 10_000) justMissed.clear();
+    justMissed.set(key, (justMissed.get(key) ?? 0) + 1);
+    return undefined;
   }
 
-  const generations: ResponseGenerations = {
-    async bump(tenant) {
-      const value = `${options.clock()}-${randomBytes(4).toString('hex')}`;
-      await store.setMany([{ key: generationKey(tenant), value, ttlMs: GENERATION_TTL_MS }]).catch(() => {});
-    },
-  };
+  /** This request executes for `key`; others may wait for it. */
+  function build(key: string): undefined {
+    if (!builds.has(key)) {
+      let resolve!: (built: Built | undefined) => void;
+      const done = new Promise<Built | undefined>((r) => (resolve = r));
+      // An execution that never reaches `set` (it failed, or its client went) lets its waiters go.
+      const timer = setTimeout(() => built(key, undefined), waitMs);
+      timer.unref();
+      builds.set(key, {
+        done,
+        finish: (b) => {
+          clearTimeout(timer);
+          resolve(b);
+        },
+      });
+    }
+    return missed(key);
+  }
 
-  const plugin = useResponseCache({
-    ttl: options.ttlMs,
+  /** An execution for `key` ended, with what it kept (undefined: nothing). */
+  function built(key: string, what: Built | undefined): void {
+    const under = builds.get(key);
+    if (!under) return;
+    builds.delete(key);
+    under.finish(what);
+  }
+
+  const serve = (result: ExecutionResult, freshUntil: number) => ({ ...result, [FRESH_UNTIL]: freshUntil }) as ExecutionResult;
+
+  async function lookup(key: string): Promise<ExecutionResult | undefined> {
+    const marks = justMissed.get(key);
+    if (marks) {
+      if (marks > 1) justMissed.set(key, marks - 1);
+      else justMissed.delete(key);
+      return undefined;
+    }
+    // Keys come from clients too (If-None-Match): only a response key of ours is looked up,
+    // never a bucket or any other item of the tier.
+    if (!parseResponseKey(key, space)) return undefined;
+    const kept = tier.peek<KeptResponse>(key);
+    let read: { keys: readonly string[]; values: Array<string | null> } | undefined;
+    if (kept && kept.entry.value.kind === 'response') {
+      const { validators, result, freshUntil, bucketsFreshUntil } = kept.entry.value;
+      try {
+        read = { keys: validators, values: await store.getMany(validators) };
+      } catch {
+        // The store cannot say whether anything changed: not served (the field path answers).
+        observer.lookup('changed');
+        return missed(key);
+      }
+      if (validatorSnapshot(validators, read.values) === kept.validator) {
+        if (clock() < freshUntil) {
+          observer.lookup('hit');
+          return serve(result, bucketsFreshUntil);
+        }
+        // Past its fresh deadline, within its buckets' stale window (the tier keeps it no
+        // longer): served while one request executes, which refreshes the stale buckets.
+        observer.lookup('stale');
+        return builds.has(key) ? serve(result, clock()) : build(key);
+      }
+      tier.delete(key);
+      observer.lookup('changed');
+    } else observer.lookup('miss');
+
+    const under = builds.get(key);
+    if (!under) return build(key);
+    const answer = await under.done;
+    if (!answer) return missed(key);
+    const { keys, snapshot } = answer.validatedBy;
+    let values = read && read.keys.join('\n') === keys.join('\n') ? read.values : undefined;
+    values ??= await store.getMany(keys).catch(() => undefined);
+    // Validated by what this request read after it started: it shows every write that returned before.
+    if (values && validatorSnapshot(keys, values) === snapshot && clock() < answer.freshUntil) {
+      observer.lookup('joined');
+      return serve(answer.result, answer.bucketsFreshUntil);
+    }
+    return missed(key);
+  }
+
+  function keep(key: string, result: ExecutionResult): void {
+    const validated = pending.get(key);
+    pending.delete(key);
+    if (!validated) return built(key, undefined);
+    // Served whole, every bucket the answer stands for came from the cache, validated: what
+    // `extensions.cache` (outside production) says of it is that they were all hits.
+    const { cache, ...rest } = (result.extensions ?? {}) as { cache?: Record<string, Record<string, number>> };
+    const extensions: Record<string, unknown> = rest;
+    if (cache) {
+      extensions.cache = Object.fromEntries(
+        Object.entries(cache).map(([metric, c]) => [metric, { hit: (c.hit ?? 0) + (c.miss ?? 0) + (c.stale ?? 0), miss: 0, stale: 0 }]),
+      );
+    }
+    const stored: ExecutionResult = Object.keys(extensions).length ? { ...result, extensions } : { data: result.data };
+    const { validatedBy, freshUntil, bucketsFreshUntil, staleUntil } = validated;
+    const value: KeptResponse = { kind: 'response', result: stored, validators: validatedBy.keys, freshUntil, bucketsFreshUntil };
+    const bytes = 2 * (key.length + JSON.stringify(stored).length) + 96 * (1 + validatedBy.keys.length);
+    tier.set(key, { value, computedAt: clock(), version: 'response', freshUntil, staleUntil }, validatedBy.snapshot, bytes);
+    built(key, { result: stored, validatedBy, freshUntil, bucketsFreshUntil });
+  }
+
+  const servedFresh = new WeakMap<Request, number>();
+  const responseCache = useResponseCache({
+    // A request with If-None-Match is left to the HTTP server's ETag, which it answers after authorization.
+    enabled: (request) => !request.headers.has('if-none-match'),
+    ttl: options.maxLifeMs,
+    invalidateViaMutation: false,
+    includeExtensionMetadata: options.describe,
     async session(request) {
       try {
         const identity = await verifyAuthorization(request.headers.get('authorization'), options.secret);
@@ -95,35 +241,66 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
         return `anonymous${SEP}${randomBytes(16).toString('hex')}`;
       }
     },
-    async buildResponseCacheKey({ documentString, variableValues, operationName, sessionId }) {
+    buildResponseCacheKey({ documentString, variableValues, operationName, sessionId, context }) {
       const tenant = (sessionId ?? '').split(SEP)[0] ?? '';
-      let generation = '0';
-      try {
-        generation = (await store.getMany([generationKey(tenant)]))[0] ?? '0';
-      } catch {
-        // Store down: the key is not reachable either, so nothing stale can be served.
-      }
       const hash = createHash('sha256')
         .update([sessionId, documentString, JSON.stringify(variableValues ?? {}), operationName ?? ''].join(SEP))
         .digest('base64url');
-      const key = responseKey({ ...space, tenant, generation, hash });
-      if (justBuilt.size > 10_000) justBuilt.clear();
-      justBuilt.add(key);
-      return key;
+      const key = responseKey({ ...space, tenant, hash });
+      if (context) keyOf.set(context, key);
+      return Promise.resolve(key);
+    },
+    onTtl({ ttl, context }) {
+      const key = keyOf.get(context);
+      const metrics = (context as Partial<GraphQLContext>).metrics;
+      const validatedBy = metrics?.validatedBy();
+      const now = clock();
+      const bucketsFreshUntil = metrics?.freshUntil() ?? 0;
+      const freshUntil = Math.min(now + ttl, bucketsFreshUntil);
+      if (!key || !validatedBy || !(freshUntil > now)) {
+        if (key) {
+          pending.delete(key);
+          built(key, undefined);
+        }
+        return 0;
+      }
+      // Served stale no longer than its earliest bucket may be.
+      pending.set(key, { validatedBy, freshUntil, bucketsFreshUntil, staleUntil: Math.max(freshUntil, metrics!.staleUntil()) });
+      return freshUntil - now;
+    },
+    shouldCacheResult({ cacheKey, result }) {
+      const ok = !result.errors?.length;
+      if (!ok) {
+        pending.delete(cacheKey);
+        built(cacheKey, undefined);
+      }
+      return ok;
     },
     cache: {
-      async get(key) {
-        if (!(await isCurrent(key))) return undefined;
-        const [text] = await store.getMany([key]).catch(() => [null]);
-        return text ? (JSON.parse(text) as ExecutionResult) : undefined;
-      },
-      async set(key, data, _entities, ttl) {
-        await store.setMany([{ key, value: JSON.stringify(data), ttlMs: Math.max(1, ttl) }]).catch(() => {});
-      },
-      // Invalidation goes through tenant generations, not entities.
+      get: lookup,
+      set: (key, result) => keep(key, result),
+      // Invalidation goes through the validators, which every drop replaces.
       invalidate() {},
     },
   });
 
-  return { plugin, generations };
+  return {
+    onPluginInit({ addPlugin }) {
+      addPlugin(responseCache);
+    },
+    onResultProcess({ request, result }) {
+      const until = (result as { [FRESH_UNTIL]?: number })[FRESH_UNTIL];
+      if (until !== undefined) servedFresh.set(request, until);
+    },
+    onResponse({ request, response }) {
+      // The plugin's own ETag names the response key; the HTTP server makes ETags of bodies.
+      response.headers.delete('etag');
+      response.headers.delete('last-modified');
+      const until = servedFresh.get(request);
+      if (until === undefined || request.method !== 'GET' || response.status !== 200) return;
+      // As the field path would say of the same answer (http-caching.ts): fresh until its earliest bucket's deadline.
+      response.headers.set('cache-control', `private, max-age=${Math.max(0, Math.floor((until - clock()) / 1000))}`);
+      response.headers.set('vary', 'Authorization');
+    },
+  };
 }

@@ -47,6 +47,8 @@ export function createDashboardResolvers(registry: MetricRegistry): DashboardRes
     async revenueIn({ scope, window }, { currency }, { identity, metrics, services }) {
       assertCanRead(identity, 'Dashboard.revenueIn', registry.readRules);
       const code = normaliseCurrency(currency);
+      // The rate is the vendor's, cached on its own terms: no validator says when it changes.
+      metrics.readUnvalidated();
       // Asked now, in the same tick as the other fields, so that its buckets join their batch.
       const revenuePromise = metrics.read(revenue, scope, window);
       // If the rate fails first, this promise is never awaited here; its failure must not go unhandled.
