@@ -13,7 +13,7 @@
  * A store that fails never fails a read: the source answers and the failure is
  * counted by the resilient store underneath.
  */
-import { SpanStatusCode, trace, type Attributes } from '@opentelemetry/api';
+import { trace, type Attributes } from '@opentelemetry/api';
 import { BUCKET_MS, bucketCount, bucketsOf, type BucketWindow, type Granularity } from './buckets.js';
 import { decodeEntry, encodeEntry, type Entry } from './entry.js';
 import { createBucketLoader, createReadCoalescer, createValidatorReader, type BucketLoader, type ValidatorReader } from './loader.js';
@@ -25,6 +25,7 @@ import { deadlines, decide, physicalTtlMs, type TtlPolicy } from './policy.js';
 import { tombstoneTime, type StoreWrite } from './store.js';
 import type { ResilientStore } from './resilient-store.js';
 import { createSingleFlight } from './single-flight.js';
+import { inSpan as inTracedSpan } from './spans.js';
 
 /** One cached family of buckets: a metric for one scope at one granularity. */
 export interface BucketSpec<V> {
@@ -110,20 +111,8 @@ export interface CacheCoreOptions {
 }
 
 const tracer = trace.getTracer('dashboard-api/cache');
-
-/** Runs `work` in a span (a no-op unless tracing is on), ending it however work ends. */
-async function inSpan<T>(name: string, attributes: Attributes, work: (set: (a: Attributes) => void) => Promise<T>): Promise<T> {
-  return tracer.startActiveSpan(name, { attributes }, async (span) => {
-    try {
-      return await work((a) => span.setAttributes(a));
-    } catch (error) {
-      span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error)?.message });
-      throw error;
-    } finally {
-      span.end();
-    }
-  });
-}
+const inSpan = <T>(name: string, attributes: () => Attributes, work: (set: (a: Attributes) => void) => Promise<T>) =>
+  inTracedSpan(tracer, name, attributes, work);
 
 /** Composes the core over a (resilient) store, with an optional in-process tier. */
 export function createCacheCore(options: CacheCoreOptions): CacheCore {
@@ -167,13 +156,13 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
   function computeAndStore<V>(spec: BucketSpec<V>, span: BucketWindow, validator: Validator): Promise<Map<number, V>> {
     return inSpan(
       'cache.recompute',
-      {
+      () => ({
         'cache.metric': spec.metric,
         'cache.granularity': spec.granularity,
         'cache.buckets': bucketsOf(span).length,
         'cache.span.from': new Date(span.from).toISOString(),
         'cache.span.to': new Date(span.to).toISOString(),
-      },
+      }),
       () => computeAndStoreNow(spec, span, validator),
     );
   }
@@ -229,11 +218,15 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
   /** A wait for another worker's lock: counted, and traced with how it ended. */
   function countedWait<T>(metric: string, buckets: number, wait: () => Promise<T | undefined>): Promise<T | undefined> {
     observer.lockWaited(metric);
-    return inSpan('cache.lock_wait', { 'cache.metric': metric, 'cache.buckets': buckets, ...storeAttributes }, async (set) => {
-      const got = await wait();
-      set({ 'cache.lock_wait.outcome': got ? 'filled_by_holder' : 'computed_here' });
-      return got;
-    });
+    return inSpan(
+      'cache.lock_wait',
+      () => ({ 'cache.metric': metric, 'cache.buckets': buckets, ...storeAttributes }),
+      async (set) => {
+        const got = await wait();
+        set({ 'cache.lock_wait.outcome': got ? 'filled_by_holder' : 'computed_here' });
+        return got;
+      },
+    );
   }
 
   /** The span's values if every bucket in `texts` is servable (or fresh) now, else undefined. */
@@ -410,7 +403,12 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
           own = true; // this request started the read (work starts inside `run`)
           return inSpan(
             'cache.lookup',
-            { 'cache.metric': spec.metric, 'cache.granularity': spec.granularity, 'cache.buckets': buckets.length, ...storeAttributes },
+            () => ({
+              'cache.metric': spec.metric,
+              'cache.granularity': spec.granularity,
+              'cache.buckets': buckets.length,
+              ...storeAttributes,
+            }),
             async (set) => {
               const results = await readOwn(spec, buckets, keys, request, validator);
               const counts = { hit: 0, miss: 0, stale: 0 };

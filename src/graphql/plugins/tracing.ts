@@ -6,6 +6,7 @@ import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
 import { getOperationAST, type ExecutionArgs } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { codeOf } from '../errors.js';
+import { isTracing } from '../../cache/spans.js';
 import type { ExecutePayload } from './execute-payload.js';
 
 /**
@@ -17,6 +18,8 @@ export function tracingPlugin(): Plugin {
   const tracer = trace.getTracer('dashboard-api/graphql');
   return {
     onExecute({ executeFn, setExecuteFn }: ExecutePayload) {
+      // Tracing off: execution is left as it is (no span, no context switch).
+      if (!isTracing()) return;
       setExecuteFn(async (args: ExecutionArgs) => {
         const operation = getOperationAST(args.document, args.operationName ?? undefined);
         const type = operation?.operation ?? 'unknown';
