@@ -14,6 +14,9 @@
  * | (store down), or a bucket it holds turned stale       |                                       |
  * | not kept                                              | executed on the field path, kept      |
  *
+ * - After a write, identical requests that find nothing valid wait for one execution
+ *   instead of each executing; an execution serves a waiter only if it read its validators
+ *   after the waiter started, or read the same ones the waiter read itself.
  * - Kept only when the execution had no errors, read only validated cache data (not a
  *   vendor's rate, see `MetricsReader.readUnvalidated`), served nothing stale, and then for
  *   as long as its shortest-lived bucket stays fresh, at most `maxLifeMs`.
@@ -117,7 +120,9 @@ export function createResponseCache(options: ResponseCacheOptions): Plugin {
    * most `waitMs`) instead of executing too, and takes its answer if that was validated by
    * exactly what this request reads itself; a stale response is served while one runs.
    */
-  const builds = new Map<string, { done: Promise<Built | undefined>; finish: (built: Built | undefined) => void }>();
+  const builds = new Map<string, { seq: number; done: Promise<Built | undefined>; finish: (built: Built | undefined) => void }>();
+  /** Orders lookups and executions: an execution registered after a lookup read everything after it. */
+  let seq = 0;
 
   function missed(key: string): undefined {
     if (justMissed.size > 10_000) justMissed.clear();
@@ -134,6 +139,7 @@ export function createResponseCache(options: ResponseCacheOptions): Plugin {
       const timer = setTimeout(() => built(key, undefined), waitMs);
       timer.unref();
       builds.set(key, {
+        seq: ++seq,
         done,
         finish: (b) => {
           clearTimeout(timer);
@@ -155,6 +161,7 @@ export function createResponseCache(options: ResponseCacheOptions): Plugin {
   const serve = (result: ExecutionResult, freshUntil: number) => ({ ...result, [FRESH_UNTIL]: freshUntil }) as ExecutionResult;
 
   async function lookup(key: string): Promise<ExecutionResult | undefined> {
+    const mine = ++seq;
     const marks = justMissed.get(key);
     if (marks) {
       if (marks > 1) justMissed.set(key, marks - 1);
@@ -189,19 +196,32 @@ export function createResponseCache(options: ResponseCacheOptions): Plugin {
       observer.lookup('changed');
     } else observer.lookup('miss');
 
-    const under = builds.get(key);
-    if (!under) return build(key);
-    const answer = await under.done;
-    if (!answer) return missed(key);
-    const { keys, snapshot } = answer.validatedBy;
-    let values = read && read.keys.join('\n') === keys.join('\n') ? read.values : undefined;
-    values ??= await store.getMany(keys).catch(() => undefined);
-    // Validated by what this request read after it started: it shows every write that returned before.
-    if (values && validatorSnapshot(keys, values) === snapshot && clock() < answer.freshUntil) {
-      observer.lookup('joined');
-      return serve(answer.result, answer.bucketsFreshUntil);
+    // Wait for the execution under way, or a next one, until `waitMs` has passed.
+    const deadline = performance.now() + waitMs;
+    for (;;) {
+      const under = builds.get(key);
+      if (!under) return build(key);
+      const answer = await under.done;
+      // Not kept (errors, a vendor's rate, stale buckets): nothing to share, each executes.
+      if (!answer) return missed(key);
+      if (clock() < answer.freshUntil) {
+        // Registered after this lookup began, that execution read every validator after this
+        // request started: it shows every write that returned before.
+        if (under.seq > mine) return joined(answer);
+        // Else it counts only if it read what this request reads itself, after it started.
+        const { keys, snapshot } = answer.validatedBy;
+        let values = read && read.keys.join('\n') === keys.join('\n') ? read.values : undefined;
+        values ??= await store.getMany(keys).catch(() => undefined);
+        if (values && validatorSnapshot(keys, values) === snapshot) return joined(answer);
+      }
+      // A write came between: the next execution (this request's, unless another's starts first) will do.
+      if (performance.now() >= deadline) return missed(key);
     }
-    return missed(key);
+  }
+
+  function joined(answer: Built): ExecutionResult {
+    observer.lookup('joined');
+    return serve(answer.result, answer.bucketsFreshUntil);
   }
 
   function keep(key: string, result: ExecutionResult): void {
