@@ -48,8 +48,6 @@ export interface LocalTier {
    * caller that checks the validator itself (an item kept under several, see loader.ts `ValidatedBy`).
    */
   peek<V>(key: string): { entry: Entry<V>; validator: string } | undefined;
-  /** Drops the item under `key`, if any. */
-  delete(key: string): void;
   /** Keeps `entry` under `validator` (nothing for an unknown one), counting `bytes` against the bound. */
   set(key: string, entry: Entry, validator: Validator, bytes: number): void;
   /** Bytes kept now (never above the bound). */
@@ -103,9 +101,6 @@ export function createLocalTier(options: LocalTierOptions = {}): LocalTier {
     peek<V>(key: string) {
       const item = items.get(key);
       return item && clock() < item.until ? { entry: item.entry as Entry<V>, validator: item.validator } : undefined;
-    },
-    delete(key) {
-      items.delete(key);
     },
     set(key, entry, validator, bytes) {
       if (validator === undefined || validator === null) return;

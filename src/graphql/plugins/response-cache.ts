@@ -192,7 +192,8 @@ export function createResponseCache(options: ResponseCacheOptions): Plugin {
         observer.lookup('stale');
         return builds.has(key) ? serve(result, clock()) : build(key);
       }
-      tier.delete(key);
+      // Left in place until an execution replaces it: the requests that find it meanwhile
+      // compare that execution's answer with what they read here, with no read of their own.
       observer.lookup('changed');
     } else observer.lookup('miss');
 
