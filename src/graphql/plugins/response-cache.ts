@@ -6,20 +6,21 @@
  * MGET in the tenant's slot. Built on @envelop/response-cache through the yoga plugin:
  * its `cache` interface is where the check goes, its session hook is the verified token.
  *
- * | when a response is asked for                          | then                                  |
- * |-------------------------------------------------------|---------------------------------------|
- * | kept, every validator it was built under is unchanged | served whole (one MGET, no execution) |
- * | and its earliest bucket is still fresh                |                                       |
- * | a validator moved (a write, a drop), one is unknown   | executed on the field path, kept anew |
- * | (store down), or a bucket it holds turned stale       |                                       |
- * | not kept                                              | executed on the field path, kept      |
+ * | when a response is asked for                             | then                                  |
+ * |----------------------------------------------------------|---------------------------------------|
+ * | kept, every validator it was built under unchanged, fresh | served whole (one MGET, no execution) |
+ * | the same, past its fresh deadline, within its buckets'    | served stale while one request        |
+ * | stale window (the tier keeps it no longer)                | executes (refreshing the buckets)     |
+ * | a validator moved (a write, a drop) or could not be read  | executed on the field path, kept anew |
+ * | not kept                                                  | executed on the field path, kept      |
  *
  * - After a write, identical requests that find nothing valid wait for one execution
  *   instead of each executing; an execution serves a waiter only if it read its validators
  *   after the waiter started, or read the same ones the waiter read itself.
- * - Kept only when the execution had no errors, read only validated cache data (not a
- *   vendor's rate, see `MetricsReader.readUnvalidated`), served nothing stale, and then for
- *   as long as its shortest-lived bucket stays fresh, at most `maxLifeMs`.
+ * - Kept only when the execution had no errors and read only validated cache data (not a
+ *   vendor's rate, see `MetricsReader.readUnvalidated`); served fresh as long as its
+ *   shortest-lived bucket stays fresh (at most `maxLifeMs`), stale no longer than that
+ *   bucket may be. An answer that served a stale bucket is kept as stale.
  * - Kept in the in-process tier (its byte bound covers both), per instance: a write on any
  *   instance replaces the validators in the store before it returns, so every instance's
  *   next request for it sees the change (CONTRACT.md, "Freshness").
@@ -91,6 +92,7 @@ interface Built {
   result: ExecutionResult;
   validatedBy: ValidatedBy;
   freshUntil: number;
+  staleUntil: number;
   bucketsFreshUntil: number;
 }
 
@@ -205,7 +207,8 @@ export function createResponseCache(options: ResponseCacheOptions): Plugin {
       const answer = await under.done;
       // Not kept (errors, a vendor's rate, stale buckets): nothing to share, each executes.
       if (!answer) return missed(key);
-      if (clock() < answer.freshUntil) {
+      // Stale (it served a bucket whose refresh is under way): as the field path would serve it now.
+      if (clock() < answer.staleUntil) {
         // Registered after this lookup began, that execution read every validator after this
         // request started: it shows every write that returned before.
         if (under.seq > mine) return joined(answer);
@@ -243,7 +246,7 @@ export function createResponseCache(options: ResponseCacheOptions): Plugin {
     const value: KeptResponse = { kind: 'response', result: stored, validators: validatedBy.keys, freshUntil, bucketsFreshUntil };
     const bytes = 2 * (key.length + JSON.stringify(stored).length) + 96 * (1 + validatedBy.keys.length);
     tier.set(key, { value, computedAt: clock(), version: 'response', freshUntil, staleUntil }, validatedBy.snapshot, bytes);
-    built(key, { result: stored, validatedBy, freshUntil, bucketsFreshUntil });
+    built(key, { result: stored, validatedBy, freshUntil, staleUntil, bucketsFreshUntil });
   }
 
   const servedFresh = new WeakMap<Request, number>();
@@ -278,16 +281,19 @@ export function createResponseCache(options: ResponseCacheOptions): Plugin {
       const now = clock();
       const bucketsFreshUntil = metrics?.freshUntil() ?? 0;
       const freshUntil = Math.min(now + ttl, bucketsFreshUntil);
-      if (!key || !validatedBy || !(freshUntil > now)) {
+      // Served stale no longer than its earliest bucket may be. An answer that served a stale
+      // bucket (its refresh is under way) is kept too, to be served stale until one that
+      // is fresh replaces it: every request that waited for it would otherwise execute.
+      const staleUntil = Math.max(freshUntil, metrics?.staleUntil() ?? 0);
+      if (!key || !validatedBy || !(staleUntil > now)) {
         if (key) {
           pending.delete(key);
           built(key, undefined);
         }
         return 0;
       }
-      // Served stale no longer than its earliest bucket may be.
-      pending.set(key, { validatedBy, freshUntil, bucketsFreshUntil, staleUntil: Math.max(freshUntil, metrics!.staleUntil()) });
-      return freshUntil - now;
+      pending.set(key, { validatedBy, freshUntil, bucketsFreshUntil, staleUntil });
+      return Math.max(1, freshUntil - now);
     },
     shouldCacheResult({ cacheKey, result }) {
       const ok = !result.errors?.length;
