@@ -32,7 +32,10 @@ export interface QueryLimits {
   maxTokens: number;
   /** Largest request body, in bytes. @default 102400 */
   maxBodyBytes: number;
-  /** Buckets per request, summed over every `dashboard` field. @default 20000 */
+  /**
+   * Cost per request: cached values it may read, summed over every `dashboard` field as
+   * its buckets × the metric fields selected in it (MAX_COST_BUCKETS). @default 20000
+   */
   maxCostBuckets: number;
 }
 
