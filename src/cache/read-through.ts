@@ -98,7 +98,7 @@ export interface CacheCore {
     compose: (results: ReadonlyArray<BucketResult<V>>) => Promise<T>,
     sizeOf: (results: ReadonlyArray<BucketResult<V>>) => number,
   ): Promise<T>;
-  /** Background refreshes still running (tests and graceful stop wait on these). */
+  /** Background refreshes and lock releases still running (tests and graceful stop wait on these). */
   idle(): Promise<void>;
   /**
    * Stops new requests of this process from joining reads and computations that cover
@@ -147,7 +147,7 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
   // One computation per span at a time in this process, whoever asks.
   const computations = createSingleFlight();
   const background = new Set<Promise<unknown>>();
-  /** Keeps `work` (a refresh behind the response) until it settles, for `idle()`. */
+  /** Keeps `work` (a refresh, a lock release nobody waits for) until it settles, for `idle()`. */
   const behind = <T>(work: Promise<T>): Promise<T> => {
     const kept = work.finally(() => background.delete(kept));
     background.add(kept);
@@ -391,7 +391,11 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
       const ownReads: ReadCoalescer = { getMany: (keys, snapshot) => view.guard('get', () => reads.getMany(keys, snapshot)) };
       return {
         store: view,
-        lock: createStoreLock(view, lockOptions),
+        // Releases are not waited on (lock.ts), but `idle()` waits for them.
+        lock: createStoreLock(
+          { getMany: view.getMany, acquireLock: view.acquireLock, releaseLock: (key, token) => behind(view.releaseLock(key, token)) },
+          lockOptions,
+        ),
         // Bucket reads are shared only between requests that read the same validators.
         loader: createBucketLoader(ownReads, validators.snapshot),
         validators,
