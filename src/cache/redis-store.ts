@@ -231,6 +231,10 @@ function wrap(raw: Client, kind: 'redis' | 'cluster'): CacheStore {
     async releaseLock(key, token) {
       return (await client.releaseLock(key, token)) === 1;
     },
+    onReady(listener) {
+      // ioredis emits 'ready' on every (re)connection, once its ready check has passed.
+      client.on('ready', listener);
+    },
     async ping() {
       try {
         if (connecting) await connecting;

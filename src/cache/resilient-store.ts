@@ -8,9 +8,12 @@
  * | open      | fails at once (E_CIRCUIT_OPEN)      | after `cooldownMs` → half-open              |
  * | half-open | one call goes through, others fail  | success → closed; failure → open again      |
  *
- * A lock release bypasses the breaker: it is always sent (its failure counted, the
- * circuit left as it is), since a lock nobody releases makes every other worker wait
- * for it, and nobody waits on a release (lock.ts).
+ * Two things bypass the breaker. A lock release is always sent (its failure counted,
+ * the circuit left as it is): a lock nobody releases makes every other worker wait
+ * for it, and nobody waits on a release (lock.ts). And when the store says it has
+ * connected again (Redis back after an outage), an open circuit lets the next call
+ * through as its trial at once, instead of serving the source for the rest of the
+ * cooldown: caching resumes as soon as the store does.
  */
 import { createBreaker, type BreakerOptions, type BreakerState } from './breaker.js';
 import { CacheError, CacheErrorCodes, type StoreOperation } from './errors.js';
@@ -32,6 +35,7 @@ export function createResilientStore(
 ): ResilientStore {
   const observer = options.observer ?? NOOP_OBSERVER;
   const breaker = createBreaker(options);
+  store.onReady?.(() => breaker.probe());
 
   /** Runs one store command: timed, and a failure counted and wrapped in a CacheError. */
   async function send<T>(operation: StoreOperation, run: () => Promise<T>): Promise<T> {

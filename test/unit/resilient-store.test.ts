@@ -246,6 +246,58 @@ describe('createResilientStore: lock release', () => {
   });
 });
 
+describe('createResilientStore: the store says it is back', () => {
+  /** A store double that can say it reconnected, as the Redis store does on ioredis's 'ready'. */
+  function reconnecting() {
+    const inner = createFlakyStore();
+    let ready: (() => void) | undefined;
+    // The double's methods keep reading `inner.failing`: the copy fails when it does.
+    const store: CacheStore = { ...inner, onReady: (listener) => void (ready = listener) };
+    return { inner, store, reconnect: () => ready?.() };
+  }
+
+  it('lets the next call through as the trial at once, instead of after the rest of the cooldown', async () => {
+    const { inner, store: raw, reconnect } = reconnecting();
+    const clock = manualClock(T0);
+    const store = createResilientStore(raw, { failureThreshold: 1, cooldownMs: 60_000, clock });
+    inner.failing = true;
+    await fail(store);
+    expect(store.breakerState()).toBe('open');
+    inner.failing = false;
+    clock.advance(1_000);
+    expect((await rejection(store.getMany(['k']))).code).toBe(CacheErrorCodes.E_CIRCUIT_OPEN);
+
+    reconnect();
+    expect(store.breakerState()).toBe('half-open');
+    await expect(store.getMany(['k'])).resolves.toEqual([null]);
+    expect(store.breakerState()).toBe('closed');
+  });
+
+  it('still lets the trial decide: a failed one opens the circuit for a whole cooldown again', async () => {
+    const { inner, store: raw, reconnect } = reconnecting();
+    const clock = manualClock(T0);
+    const store = createResilientStore(raw, { failureThreshold: 1, cooldownMs: 60_000, clock });
+    inner.failing = true;
+    await fail(store);
+    reconnect();
+    expect((await rejection(store.getMany(['k']))).code).toBe(CacheErrorCodes.E_STORE_UNAVAILABLE);
+    expect(store.breakerState()).toBe('open');
+    clock.advance(59_999);
+    expect(store.breakerState()).toBe('open');
+  });
+
+  it('changes nothing while the circuit is closed', async () => {
+    const { inner, store: raw, reconnect } = reconnecting();
+    const store = createResilientStore(raw, { failureThreshold: 2 });
+    inner.failing = true;
+    await fail(store);
+    reconnect();
+    expect(store.breakerState()).toBe('closed');
+    await fail(store);
+    expect(store.breakerState()).toBe('open');
+  });
+});
+
 describe('createResilientStore: ping', () => {
   it('goes straight to the store while the circuit is open, without closing it', async () => {
     const { inner, store } = setup({ failureThreshold: 1 });
