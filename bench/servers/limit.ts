@@ -60,6 +60,7 @@ function constantMetrics(truth: MetricsService): MetricsService {
         staleUntil: () => Infinity,
         validatedBy: () => undefined,
         readUnvalidated: () => {},
+        seed: () => {},
       };
       return reader;
     },

@@ -6,7 +6,8 @@
  * | state     | a call                              | then                                        |
  * |-----------|-------------------------------------|---------------------------------------------|
  * | closed    | goes through                        | `failureThreshold` failures in a row → open |
- * | open      | refused at once                     | after `cooldownMs` → half-open              |
+ * | open      | refused at once                     | after `cooldownMs` (or at `probe()`: the    |
+ * |           |                                     | dependency says it is back) → half-open     |
  * | half-open | one trial goes through, others are  | success → closed; failure → open again      |
  * |           | refused while it runs               |                                             |
  *
@@ -38,6 +39,12 @@ export interface Breaker {
    * the call, `work` is not run and `refused()` answers instead.
    */
   run<T, R = T>(work: () => Promise<T>, refused: () => R | Promise<R>): Promise<T | R>;
+  /**
+   * The dependency says it is back (a reconnect): an open circuit turns half-open now,
+   * so that the next call is its trial, without waiting for the rest of `cooldownMs`.
+   * The trial still decides: a failure opens the circuit again. Closed: nothing changes.
+   */
+  probe(): void;
 }
 
 /** The store's defaults: three failures in a row, five seconds of rest. */
@@ -92,6 +99,9 @@ export function createBreaker(
       } finally {
         if (trial) trialInFlight = false;
       }
+    },
+    probe() {
+      if (state === 'open') state = 'half-open';
     },
   };
 }

@@ -10,6 +10,8 @@ export const CacheErrorCodes = {
   E_STORE_UNAVAILABLE: 'E_STORE_UNAVAILABLE',
   /** The circuit breaker is open: the store was not even asked. */
   E_CIRCUIT_OPEN: 'E_CIRCUIT_OPEN',
+  /** An earlier store command of the same request failed: this one was not sent (request-store.ts). */
+  E_REQUEST_SKIPPED: 'E_REQUEST_SKIPPED',
   /** A stored entry could not be decoded; it is treated as a miss. */
   E_ENTRY_CORRUPT: 'E_ENTRY_CORRUPT',
 } as const;

@@ -75,6 +75,12 @@ export interface ValidatorReader {
    * every one is a value; undefined when one was unknown (the store could not say) or none was read.
    */
   trusted(): ValidatedBy | undefined;
+  /**
+   * Takes `values` of `keys` as read, without reading them again: for values this request
+   * read itself, after it started, before it executed (the whole-response lookup). An
+   * absent one is left to `load`, which makes it.
+   */
+  prime(keys: readonly string[], values: ReadonlyArray<string | null>): void;
 }
 
 /** What a value composed from cached reads was validated by: check it again with one read of `keys`. */
@@ -128,6 +134,12 @@ export function createValidatorReader(store: CacheStore, clock: () => number = D
         keys,
         keys.map((key) => seen.get(key)),
       );
+    },
+    prime(keys, values) {
+      keys.forEach((key, i) => {
+        const value = values[i];
+        if (typeof value === 'string') loader.prime(key, value);
+      });
     },
     trusted() {
       const keys = [...seen.keys()].sort();

@@ -20,7 +20,8 @@
  * | a caller with `onHeld` | does not wait: answers `onHeld()` at once (a background refresh |
  * |                        | that another worker is already doing)                           |
  * | holder that dies       | its lock expires after `ttlMs`: nobody waits longer             |
- * | release                | a script deletes the lock only if it still holds the token      |
+ * | release                | a script deletes the lock only if it still holds the token;     |
+ * |                        | sent, not waited on: the result is the holder's already         |
  * | store down             | no lock at all: each process computes (the source answers)      |
  */
 import { randomBytes } from 'node:crypto';
@@ -143,7 +144,10 @@ export function createStoreLock(store: LockStore, options: StoreLockOptions = {}
           const stored = values ? work.check(values) : undefined;
           return stored !== undefined ? stored : await work.compute();
         } finally {
-          await store.releaseLock(work.lockKey, token).catch(() => {});
+          // Not awaited: on a store that hangs, the caller would wait a whole command
+          // timeout for nothing. Sent even so, so that nobody waits on a lock whose holder
+          // is done (a lock nobody releases blocks every other worker for up to `waitMs`).
+          void store.releaseLock(work.lockKey, token).catch(() => {});
         }
       }
       if (work.onHeld) return work.onHeld();

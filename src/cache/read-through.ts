@@ -11,19 +11,29 @@
  * MGET), kept in the tier under the new validator.
  *
  * A store that fails never fails a read: the source answers and the failure is
- * counted by the resilient store underneath.
+ * counted by the resilient store underneath. Each request goes to the store through
+ * a view of its own (request-store.ts): after one failed command it sends no more, so
+ * a store that hangs costs a request one command timeout, not one per command.
  */
 import { trace, type Attributes } from '@opentelemetry/api';
 import { BUCKET_MS, bucketCount, bucketsOf, type BucketWindow, type Granularity } from './buckets.js';
 import { decodeEntry, encodeEntry, type Entry } from './entry.js';
-import { createBucketLoader, createReadCoalescer, createValidatorReader, type BucketLoader, type ValidatorReader } from './loader.js';
+import {
+  createBucketLoader,
+  createReadCoalescer,
+  createValidatorReader,
+  type BucketLoader,
+  type ReadCoalescer,
+  type ValidatorReader,
+} from './loader.js';
 import { estimateBytes, type LocalTier, type Validator } from './local-tier.js';
-import { createStoreLock, type LockedWork, type LockOptions } from './lock.js';
+import { createStoreLock, type LockedWork, type LockOptions, type StoreLock } from './lock.js';
 import { lockKey } from './keys.js';
 import { NOOP_OBSERVER, type CacheObserver, type LookupResult } from './observer.js';
 import { deadlines, decide, physicalTtlMs, type TtlPolicy } from './policy.js';
 import { tombstoneTime, type StoreWrite } from './store.js';
 import type { ResilientStore } from './resilient-store.js';
+import { createRequestStore, type RequestStore } from './request-store.js';
 import { createSingleFlight } from './single-flight.js';
 import { inSpan as inTracedSpan } from './spans.js';
 
@@ -58,6 +68,10 @@ export interface BucketResult<V> {
 
 /** Per request: the batching loader and what the request saw, for `extensions.cache`. */
 export interface RequestCache {
+  /** The store as this request sees it: after one failed command, nothing more is sent (request-store.ts). */
+  readonly store: RequestStore;
+  /** The lock protocol over this request's view of the store. */
+  readonly lock: StoreLock;
   readonly loader: BucketLoader;
   /** The validators this request reads, once each, in one batch. */
   readonly validators: ValidatorReader;
@@ -89,7 +103,7 @@ export interface CacheCore {
     compose: (results: ReadonlyArray<BucketResult<V>>) => Promise<T>,
     sizeOf: (results: ReadonlyArray<BucketResult<V>>) => number,
   ): Promise<T>;
-  /** Background refreshes still running (tests and graceful stop wait on these). */
+  /** Background refreshes and lock releases still running (tests and graceful stop wait on these). */
   idle(): Promise<void>;
   /**
    * Stops new requests of this process from joining reads and computations that cover
@@ -122,10 +136,16 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
     store.kind === 'memory' ? { 'cache.store': 'memory' } : { 'db.system': 'redis', 'cache.store': store.kind };
   const observer = options.observer ?? NOOP_OBSERVER;
   const clock = options.clock ?? Date.now;
-  const lock = createStoreLock(store, { ...options.lock, clock });
+  const lockOptions = { ...options.lock, clock };
   // One computation per span at a time in this process, whoever asks.
   const computations = createSingleFlight();
   const background = new Set<Promise<unknown>>();
+  /** Keeps `work` (a refresh, a lock release nobody waits for) until it settles, for `idle()`. */
+  const behind = <T>(work: Promise<T>): Promise<T> => {
+    const kept = work.finally(() => background.delete(kept));
+    background.add(kept);
+    return kept;
+  };
   const reads = createReadCoalescer(store);
   // Concurrent requests for the same buckets in this process share one read.
   const sharedReads = createSingleFlight();
@@ -153,7 +173,12 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
   }
 
   /** Computes a span from the source, stores it, and returns bucket → value. */
-  function computeAndStore<V>(spec: BucketSpec<V>, span: BucketWindow, validator: Validator): Promise<Map<number, V>> {
+  function computeAndStore<V>(
+    spec: BucketSpec<V>,
+    span: BucketWindow,
+    validator: Validator,
+    request: RequestCache,
+  ): Promise<Map<number, V>> {
     return inSpan(
       'cache.recompute',
       () => ({
@@ -163,11 +188,16 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
         'cache.span.from': new Date(span.from).toISOString(),
         'cache.span.to': new Date(span.to).toISOString(),
       }),
-      () => computeAndStoreNow(spec, span, validator),
+      () => computeAndStoreNow(spec, span, validator, request),
     );
   }
 
-  async function computeAndStoreNow<V>(spec: BucketSpec<V>, span: BucketWindow, validator: Validator): Promise<Map<number, V>> {
+  async function computeAndStoreNow<V>(
+    spec: BucketSpec<V>,
+    span: BucketWindow,
+    validator: Validator,
+    request: RequestCache,
+  ): Promise<Map<number, V>> {
     const started = performance.now();
     // Before the source is read: an invalidation at or after this instant may concern a
     // row this computation does not see, so its result must not replace the tombstone.
@@ -190,7 +220,7 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
       // so this copy is refused by every request that reads the new one.
       if (local && spec.validatorKey) local.set(key, entry, validator, estimateBytes(key, text.length));
     }
-    await store.setMany(writes, { unlessInvalidatedSince: readFrom }).catch(() => {});
+    await request.store.setMany(writes, { unlessInvalidatedSince: readFrom }).catch(() => {});
     return values;
   }
 
@@ -199,7 +229,13 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
    * lock and finishes in time, else computed here (see lock.ts for the protocol).
    * A refresh (`wait` false) that finds the lock held leaves the span to its holder.
    */
-  function fill<V>(spec: BucketSpec<V>, span: BucketWindow, wait: boolean, validator: Validator): Promise<Map<number, V>> {
+  function fill<V>(
+    spec: BucketSpec<V>,
+    span: BucketWindow,
+    wait: boolean,
+    validator: Validator,
+    request: RequestCache,
+  ): Promise<Map<number, V>> {
     const buckets = bucketsOf(span);
     const keys = buckets.map((b) => spec.keyOf(b));
     const need = wait ? 'servable' : 'fresh';
@@ -209,10 +245,11 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
       lockKey: lockKey(keys[0]!, keys.length),
       keys,
       check: (texts) => complete(spec, buckets, texts, need),
-      compute: () => computeAndStore(spec, span, validator),
+      compute: () => computeAndStore(spec, span, validator, request),
       ...(wait ? { aroundWait: (waitForHolder) => countedWait(spec.metric, buckets.length, waitForHolder) } : { onHeld: () => new Map() }),
     };
-    return computations.run(flightKey, () => lock.run(work), keys);
+    // The request that starts the computation runs it, through its own view of the store.
+    return computations.run(flightKey, () => request.lock.run(work), keys);
   }
 
   /** A wait for another worker's lock: counted, and traced with how it ended. */
@@ -321,10 +358,7 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
 
     // Stale buckets are served now; one refresh per span runs behind the response.
     for (const span of spansOf(stale, spec.granularity)) {
-      const refresh = fill(spec, span, false, validator)
-        .catch(() => undefined)
-        .finally(() => background.delete(refresh));
-      background.add(refresh);
+      void behind(fill(spec, span, false, validator, request).catch(() => undefined));
       for (const b of bucketsOf(span)) request.loader.clear(spec.keyOf(b));
     }
 
@@ -332,7 +366,7 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
       const index = new Map(buckets.map((b, i) => [b, i]));
       await Promise.all(
         spansOf(missing, spec.granularity).map(async (span) => {
-          const values = await fill(spec, span, true, validator);
+          const values = await fill(spec, span, true, validator, request);
           for (const bucket of bucketsOf(span)) {
             request.loader.clear(spec.keyOf(bucket));
             results[index.get(bucket)!] = {
@@ -350,10 +384,20 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
 
   return {
     forRequest() {
-      const validators = createValidatorReader(store, clock);
-      // Bucket reads are shared only between requests that read the same validators.
+      const view = createRequestStore(store, observer);
+      const validators = createValidatorReader(view, clock);
+      // A read shared with other requests still counts for this one: skipped once the
+      // request has failed, and its failure fails the request's next commands.
+      const ownReads: ReadCoalescer = { getMany: (keys, snapshot) => view.guard('get', () => reads.getMany(keys, snapshot)) };
       return {
-        loader: createBucketLoader(reads, validators.snapshot),
+        store: view,
+        // Releases are not waited on (lock.ts), but `idle()` waits for them.
+        lock: createStoreLock(
+          { getMany: view.getMany, acquireLock: view.acquireLock, releaseLock: (key, token) => behind(view.releaseLock(key, token)) },
+          lockOptions,
+        ),
+        // Bucket reads are shared only between requests that read the same validators.
+        loader: createBucketLoader(ownReads, validators.snapshot),
         validators,
         stats: new Map(),
         freshUntil: Infinity,

@@ -56,6 +56,9 @@ for i = entries + 1, #KEYS do
 end
 return n`;
 
+/** ioredis's error for a command not answered within `commandTimeout`. */
+const COMMAND_TIMED_OUT = 'Command timed out';
+
 type Client = Redis | Cluster;
 type ReleaseCapable = Client & {
   releaseLock(key: string, token: string): Promise<number>;
@@ -214,10 +217,23 @@ function wrap(raw: Client, kind: 'redis' | 'cluster'): CacheStore {
       return deleted;
     },
     async acquireLock(key, token, ttlMs) {
-      return (await client.set(key, token, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')) === 'OK';
+      try {
+        return (await client.set(key, token, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')) === 'OK';
+      } catch (error) {
+        // Timed out: the SET was sent and may still run, once a stalled Redis answers
+        // again, leaving a lock nobody will release (the caller went on without it), and
+        // every other worker waiting on it. A release sent right behind it on the same
+        // connection runs after it and undoes it; nobody waits for that either.
+        if ((error as Error)?.message === COMMAND_TIMED_OUT) void client.releaseLock(key, token).catch(() => {});
+        throw error;
+      }
     },
     async releaseLock(key, token) {
       return (await client.releaseLock(key, token)) === 1;
+    },
+    onReady(listener) {
+      // ioredis emits 'ready' on every (re)connection, once its ready check has passed.
+      client.on('ready', listener);
     },
     async ping() {
       try {

@@ -7,6 +7,13 @@
  * | closed    | goes to the store                   | `failureThreshold` failures in a row → open |
  * | open      | fails at once (E_CIRCUIT_OPEN)      | after `cooldownMs` → half-open              |
  * | half-open | one call goes through, others fail  | success → closed; failure → open again      |
+ *
+ * Two things bypass the breaker. A lock release is always sent (its failure counted,
+ * the circuit left as it is): a lock nobody releases makes every other worker wait
+ * for it, and nobody waits on a release (lock.ts). And when the store says it has
+ * connected again (Redis back after an outage), an open circuit lets the next call
+ * through as its trial at once, instead of serving the source for the rest of the
+ * cooldown: caching resumes as soon as the store does.
  */
 import { createBreaker, type BreakerOptions, type BreakerState } from './breaker.js';
 import { CacheError, CacheErrorCodes, type StoreOperation } from './errors.js';
@@ -28,26 +35,30 @@ export function createResilientStore(
 ): ResilientStore {
   const observer = options.observer ?? NOOP_OBSERVER;
   const breaker = createBreaker(options);
+  store.onReady?.(() => breaker.probe());
+
+  /** Runs one store command: timed, and a failure counted and wrapped in a CacheError. */
+  async function send<T>(operation: StoreOperation, run: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    try {
+      return await run();
+    } catch (cause) {
+      const error = new CacheError(
+        CacheErrorCodes.E_STORE_UNAVAILABLE,
+        operation,
+        `cache store ${operation} failed: ${(cause as Error)?.message ?? String(cause)}`,
+        { cause },
+      );
+      observer.storeError(operation, error);
+      throw error;
+    } finally {
+      observer.storeCommand?.(operation, performance.now() - started);
+    }
+  }
 
   function call<T>(operation: StoreOperation, run: () => Promise<T>): Promise<T> {
     return breaker.run(
-      async () => {
-        const started = performance.now();
-        try {
-          return await run();
-        } catch (cause) {
-          const error = new CacheError(
-            CacheErrorCodes.E_STORE_UNAVAILABLE,
-            operation,
-            `cache store ${operation} failed: ${(cause as Error)?.message ?? String(cause)}`,
-            { cause },
-          );
-          observer.storeError(operation, error);
-          throw error;
-        } finally {
-          observer.storeCommand?.(operation, performance.now() - started);
-        }
-      },
+      () => send(operation, run),
       () => {
         const error = new CacheError(CacheErrorCodes.E_CIRCUIT_OPEN, operation, `cache store circuit is open; ${operation} skipped`);
         observer.storeError(operation, error);
@@ -65,7 +76,8 @@ export function createResilientStore(
     deleteMany: (keys) => call('delete', () => store.deleteMany(keys)),
     deleteByPrefix: (prefix) => call('scan', () => store.deleteByPrefix(prefix)),
     acquireLock: (key, token, ttlMs) => call('lock', () => store.acquireLock(key, token, ttlMs)),
-    releaseLock: (key, token) => call('unlock', () => store.releaseLock(key, token)),
+    // Past the breaker (see above): sent even while the circuit is open, never moving it.
+    releaseLock: (key, token) => send('unlock', () => store.releaseLock(key, token)),
     // Health checks go straight to the store: they are how an operator sees it return.
     ping: () => store.ping(),
     close: () => store.close(),

@@ -76,5 +76,10 @@ export interface CacheStore {
   releaseLock(key: string, token: string): Promise<boolean>;
   /** True when the store answers now. */
   ping(): Promise<boolean>;
+  /**
+   * Calls `listener` each time the store's connection is ready again after it was lost
+   * (Redis back after an outage); a store that cannot lose one (memory) never calls it.
+   */
+  onReady?(listener: () => void): void;
   close(): Promise<void>;
 }

@@ -2,6 +2,7 @@
  * The one typed configuration of the process. Every setting is read from the
  * environment here, once, validated, and frozen; nothing else reads `process.env`.
  */
+import { userInfo } from 'node:os';
 
 /** Raised for a setting that cannot be used; the message names the variable. */
 export class ConfigError extends Error {
@@ -32,7 +33,10 @@ export interface QueryLimits {
   maxTokens: number;
   /** Largest request body, in bytes. @default 102400 */
   maxBodyBytes: number;
-  /** Buckets per request, summed over every `dashboard` field. @default 20000 */
+  /**
+   * Cost per request: cached values it may read, summed over every `dashboard` field as
+   * its buckets × the metric fields selected in it (MAX_COST_BUCKETS). @default 20000
+   */
   maxCostBuckets: number;
 }
 
@@ -226,7 +230,47 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
   return raw as T;
 }
 
-function parseDatabase(raw: string | undefined): DatabaseConfig {
+/** What the configuration asks of the operating system; tests pass their own. */
+export interface SystemInfo {
+  /**
+   * The name of the operating-system user running the process, as libpq finds it
+   * (the password database, not `$USER`). Throws when the user has no name there.
+   * @default os.userInfo().username
+   */
+  userName(): string;
+}
+
+const SYSTEM: SystemInfo = { userName: () => userInfo().username };
+
+/**
+ * The PostgreSQL URL with the user libpq would connect as written into it when the URL
+ * names none: `PGUSER`, else the operating-system user (`psql` does the same). pg
+ * itself falls back to `$USER`, which many containers leave unset ("no PostgreSQL user
+ * name specified in startup packet"). The user goes in as the `user` query parameter,
+ * which libpq's URIs and pg both read, so that a URL without a host keeps working.
+ * The rest of what the URL leaves out (PGPASSWORD, PGHOST, PGPORT, PGDATABASE,
+ * ~/.pgpass; the database defaulting to the user) pg reads as libpq does.
+ */
+function withLibpqUser(raw: string, url: URL, env: Env, system: SystemInfo): string {
+  if (url.username !== '' || url.searchParams.get('user')) return raw;
+  let user = env.PGUSER;
+  if (!user) {
+    try {
+      user = system.userName();
+    } catch (error) {
+      throw new ConfigError(
+        'DATABASE_URL',
+        `"${redact(raw)}" names no user, PGUSER is unset, and the operating-system user has no name ` +
+          `(${(error as Error).message}). Put the user in the URL (postgres://USER@host/db) or set PGUSER.`,
+      );
+    }
+  }
+  const hash = raw.indexOf('#');
+  const [base, fragment] = hash >= 0 ? [raw.slice(0, hash), raw.slice(hash)] : [raw, ''];
+  return `${base}${base.includes('?') ? '&' : '?'}user=${encodeURIComponent(user)}${fragment}`;
+}
+
+function parseDatabase(raw: string | undefined, env: Env, system: SystemInfo): DatabaseConfig {
   if (raw === undefined || raw === '') return { kind: 'sqlite', path: DEFAULTS.sqlitePath };
   if (raw.startsWith('sqlite:')) {
     const path = raw.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
@@ -234,12 +278,13 @@ function parseDatabase(raw: string | undefined): DatabaseConfig {
     return { kind: 'sqlite', path };
   }
   if (/^postgres(ql)?:\/\//.test(raw)) {
+    let url: URL;
     try {
-      new URL(raw);
+      url = new URL(raw);
     } catch {
       throw new ConfigError('DATABASE_URL', `"${redact(raw)}" is not a valid URL`);
     }
-    return { kind: 'postgres', url: raw };
+    return { kind: 'postgres', url: withLibpqUser(raw, url, env, system) };
   }
   throw new ConfigError('DATABASE_URL', `expected sqlite:PATH or postgres://…, got "${redact(raw)}"`);
 }
@@ -283,9 +328,10 @@ function redact(raw: string): string {
 /**
  * Reads and validates the configuration.
  * @param env the environment, `process.env` in production; tests pass their own.
+ * @param system what is read of the operating system (the user PostgreSQL defaults to). @default the real one
  * @throws ConfigError naming the first bad variable.
  */
-export function loadConfig(env: Env = process.env): Config {
+export function loadConfig(env: Env = process.env, system: SystemInfo = SYSTEM): Config {
   const nodeEnv = oneOf(env, 'NODE_ENV', ['development', 'production', 'test'] as const, 'development');
   const secret = env.JWT_SECRET;
   if (nodeEnv === 'production' && (secret === undefined || secret === '')) {
@@ -306,7 +352,7 @@ export function loadConfig(env: Env = process.env): Config {
     env: nodeEnv,
     port: integer(env, 'PORT', DEFAULTS.port, 0, 65535),
     host,
-    database: parseDatabase(env.DATABASE_URL),
+    database: parseDatabase(env.DATABASE_URL, env, system),
     store: parseStore(env),
     auth: {
       jwtSecret: new TextEncoder().encode(secret || DEV_JWT_SECRET),

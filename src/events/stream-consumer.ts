@@ -11,6 +11,8 @@
  * | handler fails (database down) | not acked: stays pending, retried after `claimIdleMs`     |
  * | failed `maxAttempts` times    | logged, counted, XACK                                     |
  * | instance crashed mid-entry    | its pending entries idle; XAUTOCLAIM hands them to another|
+ * | NOGROUP (Redis restarted      | the group is made again (XGROUP CREATE … 0 MKSTREAM) and  |
+ * | empty, flushed, failed over)  | reading goes on at once: events published since are read  |
  *
  * It needs a connection of its own (XREADGROUP BLOCK holds it), and owns it: `stop`
  * closes it.
@@ -75,6 +77,13 @@ export class StreamConsumer {
 
   /** Creates the group if needed and starts reading in the background. */
   async start(): Promise<void> {
+    await this.createGroup();
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** XGROUP CREATE … MKSTREAM, from the start of the stream; a group that exists already is fine. */
+  private async createGroup(): Promise<void> {
     try {
       // From the start of the stream: ingestion is idempotent, so reading events that
       // came before the group existed loses nothing and repeats nothing.
@@ -82,8 +91,6 @@ export class StreamConsumer {
     } catch (error) {
       if (!String((error as Error).message).includes('BUSYGROUP')) throw error;
     }
-    this.running = true;
-    this.loop = this.run();
   }
 
   /** Stops: ends the blocking read by closing the connection (which it owns), then waits. */
@@ -134,7 +141,23 @@ export class StreamConsumer {
         for (const [, entries] of read ?? []) await this.handleAll(entries);
       } catch (error) {
         if (!this.running) break;
-        logger.warn({ err: error, stream: this.stream }, 'event stream read failed; retrying');
+        // The group is gone with the data (a Redis restarted without persistence, a
+        // FLUSHALL, a failover to a replica that never had it): XREADGROUP would answer
+        // NOGROUP for ever. Make it again and read on; what the stream holds now is read
+        // from its start, as at first start-up.
+        if (String((error as Error)?.message).startsWith('NOGROUP')) {
+          try {
+            await this.createGroup();
+            logger.warn(
+              { stream: this.stream, group: this.group },
+              'event stream consumer group was missing (Redis lost its data); made it again',
+            );
+            continue;
+          } catch (createError) {
+            if (!this.running) break;
+            logger.warn({ err: createError, stream: this.stream }, 'event stream consumer group missing and could not be made; retrying');
+          }
+        } else logger.warn({ err: error, stream: this.stream }, 'event stream read failed; retrying');
         await new Promise((resolve) => setTimeout(resolve, Math.min(blockMs, 1_000)));
       }
     }

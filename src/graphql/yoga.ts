@@ -146,7 +146,7 @@ export function createDashboardYoga(options: YogaOptions): DashboardYoga {
       }
     },
     plugins: [
-      ...queryLimitPlugins(config.limits),
+      ...queryLimitPlugins(config.limits, metrics.registry),
       tracingPlugin(),
       httpCachingPlugin(),
       ...(graphqlMetrics ? [requestMetricsPlugin(graphqlMetrics)] : []),

@@ -62,6 +62,16 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     const route = ROUTES[new URL(req.url ?? '/', 'http://localhost').pathname] ?? 'other';
     instruments.inFlight.inc({ route });
     const done = handle(req, res).catch((error) => {
+      if (clientWentAway(req, res, error)) {
+        // Not a server failure: nobody is there to answer. One short line, at debug: under
+        // load, clients that give up would otherwise flood the error log with stacks.
+        const requestId = res.getHeader('x-request-id');
+        logger.debug(
+          { route, method: req.method, reqId: typeof requestId === 'string' ? requestId : undefined },
+          'client closed the connection before the answer',
+        );
+        return;
+      }
       logger.error({ err: error, url: req.url }, 'request failed');
       if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error' }] });
       else res.destroy();
@@ -201,6 +211,17 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       await closed;
     },
   };
+}
+
+/**
+ * True when `error` is the client's leaving, not a failure of ours: the connection is
+ * gone and the error is what that causes (the request's signal aborted, the body cut
+ * off). An error of ours that happens to come after the client left still logs as one.
+ */
+function clientWentAway(req: IncomingMessage, res: ServerResponse, error: unknown): boolean {
+  if (!(res.destroyed || req.socket.destroyed)) return false;
+  const { name, code, message } = (error ?? {}) as { name?: unknown; code?: unknown; message?: unknown };
+  return name === 'AbortError' || code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || message === 'aborted';
 }
 
 /** True when an If-None-Match header names `etag` (or is `*`). */

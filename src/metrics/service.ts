@@ -53,6 +53,12 @@ export interface MetricsReader {
   validatedBy(): ValidatedBy | undefined;
   /** Marks that the answer also holds data no validator covers (a vendor's rate): `validatedBy` is undefined from now on. */
   readUnvalidated(): void;
+  /**
+   * What the store said before execution began, to a read this request made after it
+   * started (the whole-response lookup): those validators are not read again; or, when
+   * that read failed, nothing more is sent to the store (one wait on a failing store per request).
+   */
+  seed(read: { keys: readonly string[]; values: ReadonlyArray<string | null> } | { failed: unknown }): void;
 }
 
 /** The metrics service: a reader per request over the declarations. */
@@ -306,6 +312,11 @@ export function createMetricsService(
         validatedBy: () => (unvalidated ? undefined : request?.validators.trusted()),
         readUnvalidated() {
           unvalidated = true;
+        },
+        seed(read) {
+          if (!request) return;
+          if ('failed' in read) request.store.fail(read.failed);
+          else request.validators.prime(read.keys, read.values);
         },
       };
       return reader;

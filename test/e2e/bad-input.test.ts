@@ -186,16 +186,32 @@ describe('query limits, refused before execution', () => {
     expect(body.errors[0].extensions.code).toBe('PAYLOAD_TOO_LARGE');
   });
 
-  it('refuses more than 20,000 buckets summed over every dashboard field, and accepts up to it', async () => {
+  it('refuses more than 20,000 cached values (buckets × metric fields) summed over every dashboard field, and accepts up to it', async () => {
     const long = `range: { from: "${iso(today - 90 * DAY_MS)}", to: "${iso(today)}" }`; // 2,160 hours
     const ten = Array.from({ length: 10 }, (_, i) => `d${i}: dashboard(${long}) { orders { total } }`).join(' ');
     const res = await t.gql(`{ ${ten} }`);
-    expect(res.body.errors?.[0]?.extensions?.code).toBe('QUERY_TOO_COMPLEX');
-    expect(res.body.errors?.[0]?.message).toMatch(/21600 buckets; the limit is 20000/);
+    expect(res.body.errors?.[0]?.extensions).toMatchObject({ code: 'QUERY_TOO_COMPLEX', cost: 21_600, limit: 20_000 });
+    expect(res.body.errors?.[0]?.message).toMatch(/21600 cached values .*; the limit is 20000/);
     expect(res.body.data).toBeUndefined();
     const nine = Array.from({ length: 9 }, (_, i) => `d${i}: dashboard(${long}) { orders { total } }`).join(' ');
     const ok = await t.gql(`{ ${nine} }`);
     expect(ok.body.errors).toBeUndefined();
     expect(ok.body.data.d8.orders.total).toBe(ok.body.data.d0.orders.total);
+  });
+
+  it('counts the metric fields each dashboard reads: one full 90-day HOUR dashboard passes, three are refused before execution', async () => {
+    const long = `range: { from: "${iso(today - 90 * DAY_MS)}", to: "${iso(today)}" }`;
+    const seven = `revenue { total } orders { total } sessions { total } customers { total } averageOrderValue conversionRate topProducts { name }`;
+    const before = (await t.metrics()).value('cache_requests_total');
+    const three = await t.gql(
+      `{ a: dashboard(${long}) { ${seven} } b: dashboard(${long}) { ${seven} } c: dashboard(${long}) { ${seven} } }`,
+    );
+    expect(three.body.errors?.[0]?.extensions).toMatchObject({ code: 'QUERY_TOO_COMPLEX', cost: 45_360, limit: 20_000 });
+    expect(three.body.data).toBeUndefined();
+    // Refused before execution: not one bucket was looked up.
+    expect((await t.metrics()).value('cache_requests_total')).toBe(before);
+    const one = await t.gql(`{ dashboard(${long}) { ${seven} } }`); // 2,160 × 7 = 15,120
+    expect(one.body.errors).toBeUndefined();
+    expect(one.body.data.dashboard.orders.total).toBeGreaterThan(0);
   });
 });

@@ -2,14 +2,16 @@
  * Structured JSON logs: a request id and the tenant on every line of a request, the
  * level from LOG_LEVEL, and never a token or a secret, whatever happens.
  */
+import { connect } from 'node:net';
 import { Writable } from 'node:stream';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
 import { signToken } from '../../src/auth/identity.js';
 import { loadConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { DAY_MS, iso, TEST_SECRET } from '../helpers/app.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
+import { eventually } from '../helpers/eventually.js';
 
 const lines: string[] = [];
 const sink = new Writable({
@@ -21,11 +23,29 @@ const sink = new Writable({
 let app: App;
 let db: TestDatabase;
 let url: string;
+/** While set, every source query waits for it: a request held in the middle, for the client to leave. */
+let hold: Promise<void> | undefined;
+let sourceCalls = 0;
 
 beforeAll(async () => {
   db = await createTestDatabase('sqlite');
   const config = loadConfig({ NODE_ENV: 'test', JWT_SECRET: TEST_SECRET, DATABASE_URL: db.url, HOST: '127.0.0.1', PORT: '0' });
-  app = await createApp(config, { logger: createLogger('debug', sink), seed: { days: 2, scale: 0.02 } });
+  app = await createApp(config, {
+    logger: createLogger('debug', sink),
+    seed: { days: 2, scale: 0.02 },
+    wrapAggregates: (aggregates) =>
+      new Proxy(aggregates, {
+        get(target, name, receiver) {
+          const value: unknown = Reflect.get(target, name, receiver);
+          if (typeof value !== 'function') return value;
+          return async (...args: unknown[]) => {
+            sourceCalls++;
+            if (hold) await hold;
+            return (value as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        },
+      }),
+  });
   url = `http://127.0.0.1:${await app.listen(0)}`;
 });
 afterAll(async () => {
@@ -78,4 +98,75 @@ it('writes only at or above LOG_LEVEL', () => {
   quiet.info('not written');
   quiet.warn('written');
   expect(lines.slice(before).map((l) => JSON.parse(l).msg)).toEqual(['written']);
+});
+
+describe('a client that leaves before its answer', () => {
+  const parsedFrom = (from: number) => lines.slice(from).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const GONE = 'client closed the connection before the answer';
+  /** A line about the client leaving: the one expected, or an error line that says it the old way. */
+  const saysGone = (l: Record<string, unknown>) => l.msg === GONE || Number(l.level) >= 50;
+
+  /** Every line from `from` on: none at warn or above, and exactly one short debug line saying the client left. */
+  function expectOneShortDebugLine(from: number) {
+    const after = parsedFrom(from);
+    expect(after.filter((l) => Number(l.level) >= 40)).toEqual([]);
+    const gone = after.filter((l) => l.msg === GONE);
+    expect(gone).toHaveLength(1);
+    expect(gone[0]!.level).toBe(20);
+    expect(JSON.stringify(gone[0]).length).toBeLessThan(300);
+    expect(lines.slice(from).join('\n')).not.toMatch(/DOMException|AbortError|"stack"/);
+  }
+
+  it('is logged as one short debug line when it aborts mid-request, not as a server error with the DOMException', async () => {
+    let release!: () => void;
+    hold = new Promise<void>((resolve) => (release = resolve));
+    const calls = sourceCalls;
+    const from = lines.length;
+    const abort = new AbortController();
+    const token = await signToken({ tenant: 'acme', role: 'ADMIN' }, new TextEncoder().encode(TEST_SECRET));
+    // A range and a metric no other test read: the request goes to the source, and waits there.
+    const range = `range: { from: "${iso(Date.now() - 2 * DAY_MS)}", to: "${iso(Date.now() - DAY_MS)}" }`;
+    const pending = fetch(`${url}/graphql`, {
+      method: 'POST',
+      signal: abort.signal,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'x-request-id': 'leaves-early' },
+      body: JSON.stringify({ query: `{ dashboard(${range}) { customers { total } } }` }),
+    }).catch((error: unknown) => error);
+    try {
+      await eventually(() => sourceCalls > calls, 10_000, 'the request held in the source');
+      abort.abort();
+      expect((await pending) as Error).toMatchObject({ name: 'AbortError' });
+      await eventually(() => parsedFrom(from).some(saysGone), 10_000, 'the server noticing the client left');
+    } finally {
+      hold = undefined;
+      release();
+    }
+    // The operation itself still ends (and logs its usual line); nothing else is said.
+    await eventually(
+      () => parsedFrom(from).some((l) => l.msg === 'graphql operation' && l.reqId === 'leaves-early'),
+      10_000,
+      'the operation line',
+    );
+    expectOneShortDebugLine(from);
+    expect(parsedFrom(from).find((l) => l.msg === GONE)).toMatchObject({ reqId: 'leaves-early', route: 'graphql' });
+  });
+
+  it('is logged the same way when it leaves half-way through sending its body', async () => {
+    const from = lines.length;
+    const { port } = new URL(url);
+    const socket = connect(Number(port), '127.0.0.1');
+    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    socket.write('POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"query":');
+    await eventually(
+      async () => {
+        const text = await (await fetch(`${url}/metrics`)).text();
+        return /http_requests_in_flight\{route="graphql"\} 1/.test(text);
+      },
+      10_000,
+      'the request being read',
+    );
+    socket.destroy();
+    await eventually(() => parsedFrom(from).some(saysGone), 10_000, 'the server noticing the client left');
+    expectOneShortDebugLine(from);
+  });
 });

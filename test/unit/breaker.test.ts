@@ -214,3 +214,47 @@ describe('createBreaker: half-open', () => {
     expect(changes).toEqual(['open']);
   });
 });
+
+describe('createBreaker: probe (the dependency says it is back)', () => {
+  it('turns an open circuit half-open at once: the next call is the trial, and its success closes it', async () => {
+    const { clock, breaker, ok, fail, changes } = setup({ failureThreshold: 1, cooldownMs: 60_000 });
+    await fail();
+    clock.advance(1_000);
+    expect(await ok()).toBe(REFUSED);
+    breaker.probe();
+    expect(breaker.state()).toBe('half-open');
+    expect(await ok()).toBe('ok');
+    expect(breaker.state()).toBe('closed');
+    expect(changes).toEqual(['open', 'closed']);
+  });
+
+  it('leaves the trial to decide: a failure opens the circuit for a whole cooldown again', async () => {
+    const { clock, breaker, ok, fail } = setup({ failureThreshold: 1, cooldownMs: 60_000 });
+    await fail();
+    breaker.probe();
+    expect(await fail()).toBe('down');
+    expect(breaker.state()).toBe('open');
+    clock.advance(59_999);
+    expect(await ok()).toBe(REFUSED);
+  });
+
+  it('does nothing to a closed circuit, nor to one whose trial is running', async () => {
+    const { clock, breaker, ok, fail, calls } = setup({ failureThreshold: 2, cooldownMs: 1_000 });
+    breaker.probe();
+    expect(breaker.state()).toBe('closed');
+    await fail();
+    await fail();
+    clock.advance(1_000);
+    const gate = deferred();
+    const trial = breaker.run(
+      () => gate.promise.then(() => 'trial'),
+      () => REFUSED,
+    );
+    await flush();
+    breaker.probe();
+    expect(await ok()).toBe(REFUSED);
+    expect(calls()).toBe(2);
+    gate.resolve();
+    expect(await trial).toBe('trial');
+  });
+});

@@ -217,7 +217,58 @@ describe('source database', () => {
   it('postgres:// and postgresql:// are kept as URLs', () => {
     const url = 'postgres://app:pw@db.example:5432/dashboard?sslmode=require';
     expect(loadConfig({ DATABASE_URL: url }).database).toEqual({ kind: 'postgres', url });
-    expect(loadConfig({ DATABASE_URL: 'postgresql://db/dash' }).database).toEqual({ kind: 'postgres', url: 'postgresql://db/dash' });
+    expect(loadConfig({ DATABASE_URL: 'postgresql://app@db/dash' }).database).toEqual({
+      kind: 'postgres',
+      url: 'postgresql://app@db/dash',
+    });
+    expect(loadConfig({ DATABASE_URL: 'postgres://db/dash?user=app' }).database).toEqual({
+      kind: 'postgres',
+      url: 'postgres://db/dash?user=app',
+    });
+  });
+
+  describe('a URL without a user: libpq rules, as psql', () => {
+    const system = (name: string) => ({ userName: () => name });
+    const urlOf = (env: Record<string, string>, name = 'alice') => {
+      const database = loadConfig(env, system(name)).database;
+      expect(database.kind).toBe('postgres');
+      return (database as { url: string }).url;
+    };
+
+    it('connects as PGUSER when it is set', () => {
+      expect(urlOf({ DATABASE_URL: 'postgres://127.0.0.1:5432/db', PGUSER: 'bob' })).toBe('postgres://127.0.0.1:5432/db?user=bob');
+    });
+
+    it('else as the operating-system user, whatever USER says (libpq reads the password database, not $USER)', () => {
+      expect(urlOf({ DATABASE_URL: 'postgres://127.0.0.1:5432/db' })).toBe('postgres://127.0.0.1:5432/db?user=alice');
+      expect(urlOf({ DATABASE_URL: 'postgres://127.0.0.1:5432/db', USER: 'someone-else' })).toBe('postgres://127.0.0.1:5432/db?user=alice');
+    });
+
+    it('keeps the query and fragment, and escapes the name', () => {
+      expect(urlOf({ DATABASE_URL: 'postgres://h/db?options=-c%20search_path%3Ds#x' }, 'a b&c')).toBe(
+        'postgres://h/db?options=-c%20search_path%3Ds&user=a%20b%26c#x',
+      );
+      expect(urlOf({ DATABASE_URL: 'postgres:///db' })).toBe('postgres:///db?user=alice');
+    });
+
+    it('stops start-up, naming DATABASE_URL, when the operating-system user has no name either', () => {
+      let caught: unknown;
+      try {
+        loadConfig(
+          { DATABASE_URL: 'postgres://127.0.0.1/db' },
+          {
+            userName: () => {
+              throw new Error('ENOENT: no such file or directory, uv_os_get_passwd');
+            },
+          },
+        );
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(ConfigError);
+      expect((caught as ConfigError).variable).toBe('DATABASE_URL');
+      expect((caught as ConfigError).message).toMatch(/names no user, PGUSER is unset.*set PGUSER/);
+    });
   });
 
   it('an unparseable postgres URL is refused without its password', () => {

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { createStoreLock, DEFAULT_LOCK, type LockedWork, type StoreLockOptions } from '../../src/cache/lock.js';
 import { createMemoryStore } from '../../src/cache/memory-store.js';
 import { createFlakyStore, deferred, manualClock, steppedSleep } from './cache-test-kit.js';
+import { eventually } from '../helpers/eventually.js';
 
 const T0 = Date.parse('2026-11-25T12:00:00Z');
 const KEYS = ['t:{a}:k1', 't:{a}:k2'];
@@ -304,5 +305,17 @@ describe('createStoreLock: options', () => {
       waitMs: 500,
       pollMs: 10,
     });
+  });
+});
+
+describe('createStoreLock: release', () => {
+  it('is sent but not waited on: a release that hangs (a stalled store) does not hold the result up', async () => {
+    const { store, lock, work } = setup();
+    const hang = deferred();
+    store.onCall = (method) => (method === 'releaseLock' ? hang.promise : undefined);
+    expect(await lock.run(work())).toBe('computed-1');
+    expect(store.calls.releaseLock).toBe(1);
+    hang.resolve();
+    await eventually(async () => await store.inner.acquireLock(LOCK, 'next', 1_000), 1_000, 'the lock released');
   });
 });

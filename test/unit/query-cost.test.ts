@@ -1,5 +1,6 @@
 /**
- * dashboardCost on the real schema/ SDL.
+ * dashboardCost on the real schema/ SDL: for every dashboard field, its buckets times
+ * the distinct metric fields selected inside it (CONTRACT.md, "Query limits").
  *
  * (vitest.config.ts makes every import of graphql one copy, as Node does: with two
  * copies, argument coercion failed and every dashboard cost 0.)
@@ -7,7 +8,7 @@
 import { buildSchema, getOperationAST, getVariableValues, parse, type GraphQLScalarType } from 'graphql';
 import { createSchema } from 'graphql-yoga';
 import { describe, expect, it } from 'vitest';
-import { dashboardCost } from '../../src/graphql/plugins/query-limits.js';
+import { dashboardCost, metricFields } from '../../src/graphql/plugins/query-limits.js';
 import { DateTimeScalar } from '../../src/graphql/scalars.js';
 import { loadTypeDefs } from '../../src/graphql/yoga.js';
 
@@ -125,6 +126,61 @@ describe('dashboardCost', () => {
 
   it('costs 0 for a query without dashboards', () => {
     expect(cost(`{ __typename }`)).toBe(0);
+  });
+
+  it('multiplies by the metric fields selected: a full 90-day HOUR dashboard is 2,160 × 7 = 15,120', () => {
+    const seven = `revenue { total } orders { total } sessions { total } customers { total }
+      averageOrderValue conversionRate topProducts { name }`;
+    const full = `dashboard(range: { from: "2026-01-01", to: "2026-04-01" }) { ${seven} }`;
+    expect(cost(`{ ${full} }`)).toBe(2_160 * 7);
+    expect(cost(`{ ${full} }`)).toBeLessThanOrEqual(20_000);
+    // Three of them are 45,360: over the contract's 20,000.
+    expect(cost(`{ a: ${full} b: ${full} c: ${full} }`)).toBe(45_360);
+  });
+
+  it('counts revenueIn as a metric field, and nothing for range, granularity or __typename', () => {
+    const range = `range: { from: "2026-11-25", to: "2026-11-26" }`;
+    expect(cost(`{ dashboard(${range}) { revenueIn(currency: "EUR") { amount } } }`)).toBe(24);
+    expect(cost(`{ dashboard(${range}) { range { from to } granularity __typename } }`)).toBe(0);
+    expect(cost(`{ dashboard(${range}) { range { from } orders { total } revenueIn(currency: "EUR") { amount } } }`)).toBe(48);
+  });
+
+  it('counts a metric field once per dashboard however often, by alias or fragment, it is selected', () => {
+    const query = `{
+      dashboard(range: { from: "2026-11-25", to: "2026-11-26" }) {
+        orders { total }
+        again: orders { points { value } }
+        ... on Dashboard { orders { total } sessions { total } }
+        ...Both
+      }
+    }
+    fragment Both on Dashboard { sessions { total } ...Deeper }
+    fragment Deeper on Dashboard { o: orders { total } top: topProducts(limit: 3) { name } more: topProducts(limit: 9) { name } }`;
+    expect(cost(query)).toBe(24 * 3); // orders, sessions, topProducts
+  });
+
+  it('counts each dashboard with its own fields, fragments shared between them included', () => {
+    const query = `{
+      a: dashboard(range: { from: "2026-11-25", to: "2026-11-26" }) { ...Totals revenue { total } }
+      b: dashboard(range: { from: "2026-11-01", to: "2026-11-08" }, granularity: DAY) { ...Totals }
+    }
+    fragment Totals on Dashboard { orders { total } sessions { total } }`;
+    expect(cost(query)).toBe(24 * 3 + 7 * 2);
+  });
+
+  it('takes the metric fields from the declarations', () => {
+    expect([...metricFields()].filter((f) => f.startsWith('Dashboard.')).sort()).toEqual(
+      [
+        'Dashboard.averageOrderValue',
+        'Dashboard.conversionRate',
+        'Dashboard.customers',
+        'Dashboard.orders',
+        'Dashboard.revenue',
+        'Dashboard.revenueIn',
+        'Dashboard.sessions',
+        'Dashboard.topProducts',
+      ].sort(),
+    );
   });
 
   it('works on the schema graphql-yoga builds (as the server does), fragments included', () => {

@@ -470,8 +470,13 @@ describe('read-through: a failing store', () => {
     const first = await core.read(spec, WINDOW, core.forRequest());
     expect(first.map((r) => r.value)).toEqual(BUCKETS.map((bucket) => expected(bucket)));
     expect(first.every((r) => r.how === 'miss')).toBe(true);
-    expect(new Set(observer.storeErrors.map((e) => e.operation))).toEqual(new Set(['get', 'lock', 'set']));
-    expect(observer.storeErrors.every((e) => (e.error as CacheError).code === CacheErrorCodes.E_STORE_UNAVAILABLE)).toBe(true);
+    expect(observer.storeErrors.map((e) => e.operation)).toEqual(['get', 'lock', 'set']);
+    // The read failed; the lock and the write-back that would have followed were not sent.
+    expect(observer.storeErrors.map((e) => (e.error as CacheError).code)).toEqual([
+      CacheErrorCodes.E_STORE_UNAVAILABLE,
+      CacheErrorCodes.E_REQUEST_SKIPPED,
+      CacheErrorCodes.E_REQUEST_SKIPPED,
+    ]);
 
     // Nothing was cached, so the next read computes again, and still answers.
     const second = await core.read(spec, WINDOW, core.forRequest());
@@ -482,9 +487,12 @@ describe('read-through: a failing store', () => {
   it('still answers once the circuit is open, without asking the store', async () => {
     const inner = createFlakyStore();
     inner.failing = true;
-    const { core, observer } = setup({ inner, failureThreshold: 2 });
+    const { core, observer, store } = setup({ inner, failureThreshold: 2 });
     const spec = fakeSpec();
+    // One failed command per request: two requests open the circuit.
     await core.read(spec, WINDOW, core.forRequest());
+    await core.read(spec, WINDOW, core.forRequest());
+    expect(store.breakerState()).toBe('open');
     const callsBefore = Object.values(inner.calls).reduce((a, c) => a + c, 0);
     observer.reset();
 
@@ -492,8 +500,46 @@ describe('read-through: a failing store', () => {
 
     expect(results.map((r) => r.value)).toEqual(BUCKETS.map((bucket) => expected(bucket)));
     expect(Object.values(inner.calls).reduce((a, c) => a + c, 0)).toBe(callsBefore);
-    expect(observer.storeErrors.length).toBeGreaterThan(0);
-    expect(observer.storeErrors.every((e) => (e.error as CacheError).code === CacheErrorCodes.E_CIRCUIT_OPEN)).toBe(true);
+    // The circuit refuses the first command; the request sends none after it.
+    expect(observer.storeErrors.map((e) => (e.error as CacheError).code)).toEqual([
+      CacheErrorCodes.E_CIRCUIT_OPEN,
+      CacheErrorCodes.E_REQUEST_SKIPPED,
+      CacheErrorCodes.E_REQUEST_SKIPPED,
+    ]);
+  });
+
+  it('waits on a store that hangs once per request, not once per command', async () => {
+    const inner = createFlakyStore();
+    const { core, observer } = setup({ inner, failureThreshold: 100 });
+    const spec = { ...fakeSpec(), validatorKey: 'test:{acme}:v:REVENUE' };
+    // Every command hangs until the test fails it, as a stalled Redis until its timeout.
+    const hung: Array<Deferred> = [];
+    inner.onCall = () => {
+      const d = deferred();
+      hung.push(d);
+      return d.promise;
+    };
+    const read = core.read(spec, WINDOW, core.forRequest());
+    await eventually(() => hung.length === 1, 1_000, 'the first command sent');
+    hung[0]!.reject(new Error('Command timed out'));
+    const results = await read;
+    expect(results.map((r) => r.value)).toEqual(BUCKETS.map((bucket) => expected(bucket)));
+    // The validators' read timed out; the buckets' read, the lock and the write-back were not sent.
+    expect(hung).toHaveLength(1);
+    expect(Object.values(inner.calls).reduce((a, c) => a + c, 0)).toBe(1);
+    expect(observer.storeErrors.map((e) => [e.operation, (e.error as CacheError).code])).toEqual([
+      ['get', CacheErrorCodes.E_STORE_UNAVAILABLE],
+      ['get', CacheErrorCodes.E_REQUEST_SKIPPED],
+      ['lock', CacheErrorCodes.E_REQUEST_SKIPPED],
+      ['set', CacheErrorCodes.E_REQUEST_SKIPPED],
+    ]);
+
+    // The next request starts afresh: it tries the store again.
+    inner.onCall = undefined;
+    const next = await core.read(spec, WINDOW, core.forRequest());
+    expect(next.every((r) => r.how === 'miss')).toBe(true);
+    expect(inner.calls.getMany).toBeGreaterThan(1);
+    expect(inner.calls.setMany).toBe(1);
   });
 
   it('serves what the store had once it recovers', async () => {

@@ -37,6 +37,9 @@ const OPERATIONS: Array<[StoreOperation, StoreMethod, (store: CacheStore) => Pro
   ['unlock', 'releaseLock', (s) => s.releaseLock('lock', 'token')],
 ];
 
+/** The operations behind the breaker: every one but the lock release, which always goes through. */
+const GUARDED = OPERATIONS.filter(([operation]) => operation !== 'unlock');
+
 const fail = (store: CacheStore) => store.getMany(['k']).catch(() => undefined);
 
 describe('createResilientStore: failures', () => {
@@ -85,13 +88,13 @@ describe('createResilientStore: circuit breaker', () => {
     expect(innerCalls()).toBe(3);
 
     observer.reset();
-    for (const [operation, , run] of OPERATIONS) {
+    for (const [operation, , run] of GUARDED) {
       const error = await rejection(run(store));
       expect(error.code).toBe(CacheErrorCodes.E_CIRCUIT_OPEN);
       expect(error.operation).toBe(operation);
     }
     expect(innerCalls()).toBe(3);
-    expect(observer.storeErrors.map((e) => e.operation)).toEqual(OPERATIONS.map(([operation]) => operation));
+    expect(observer.storeErrors.map((e) => e.operation)).toEqual(GUARDED.map(([operation]) => operation));
     expect(observer.storeErrors.every((e) => (e.error as CacheError).code === CacheErrorCodes.E_CIRCUIT_OPEN)).toBe(true);
   });
 
@@ -214,6 +217,84 @@ describe('createResilientStore: circuit breaker', () => {
     expect(store.breakerState()).toBe('closed');
     await store.setMany([{ key: 'b', value: '1', ttlMs: 1_000 }]);
     expect(inner.calls.setMany).toBe(1);
+  });
+});
+
+describe('createResilientStore: lock release', () => {
+  it('is sent while the circuit is open, without closing it: a lock left behind would block every other worker', async () => {
+    const { inner, observer, store } = setup({ failureThreshold: 1 });
+    inner.failing = true;
+    await fail(store);
+    expect(store.breakerState()).toBe('open');
+    inner.failing = false;
+    expect(await store.acquireLock('l', 't', 60_000).catch(() => 'refused')).toBe('refused');
+    await inner.acquireLock('l', 't', 60_000);
+    observer.reset();
+    await expect(store.releaseLock('l', 't')).resolves.toBe(true);
+    expect(inner.calls.releaseLock).toBe(1);
+    expect(store.breakerState()).toBe('open');
+    expect(observer.storeErrors).toEqual([]);
+  });
+
+  it('counts a failed release without moving the circuit', async () => {
+    const { inner, observer, store } = setup({ failureThreshold: 1 });
+    inner.failing = true;
+    const error = await rejection(store.releaseLock('l', 't'));
+    expect(error.code).toBe(CacheErrorCodes.E_STORE_UNAVAILABLE);
+    expect(observer.storeErrors.map((e) => e.operation)).toEqual(['unlock']);
+    expect(store.breakerState()).toBe('closed');
+  });
+});
+
+describe('createResilientStore: the store says it is back', () => {
+  /** A store double that can say it reconnected, as the Redis store does on ioredis's 'ready'. */
+  function reconnecting() {
+    const inner = createFlakyStore();
+    let ready: (() => void) | undefined;
+    // The double's methods keep reading `inner.failing`: the copy fails when it does.
+    const store: CacheStore = { ...inner, onReady: (listener) => void (ready = listener) };
+    return { inner, store, reconnect: () => ready?.() };
+  }
+
+  it('lets the next call through as the trial at once, instead of after the rest of the cooldown', async () => {
+    const { inner, store: raw, reconnect } = reconnecting();
+    const clock = manualClock(T0);
+    const store = createResilientStore(raw, { failureThreshold: 1, cooldownMs: 60_000, clock });
+    inner.failing = true;
+    await fail(store);
+    expect(store.breakerState()).toBe('open');
+    inner.failing = false;
+    clock.advance(1_000);
+    expect((await rejection(store.getMany(['k']))).code).toBe(CacheErrorCodes.E_CIRCUIT_OPEN);
+
+    reconnect();
+    expect(store.breakerState()).toBe('half-open');
+    await expect(store.getMany(['k'])).resolves.toEqual([null]);
+    expect(store.breakerState()).toBe('closed');
+  });
+
+  it('still lets the trial decide: a failed one opens the circuit for a whole cooldown again', async () => {
+    const { inner, store: raw, reconnect } = reconnecting();
+    const clock = manualClock(T0);
+    const store = createResilientStore(raw, { failureThreshold: 1, cooldownMs: 60_000, clock });
+    inner.failing = true;
+    await fail(store);
+    reconnect();
+    expect((await rejection(store.getMany(['k']))).code).toBe(CacheErrorCodes.E_STORE_UNAVAILABLE);
+    expect(store.breakerState()).toBe('open');
+    clock.advance(59_999);
+    expect(store.breakerState()).toBe('open');
+  });
+
+  it('changes nothing while the circuit is closed', async () => {
+    const { inner, store: raw, reconnect } = reconnecting();
+    const store = createResilientStore(raw, { failureThreshold: 2 });
+    inner.failing = true;
+    await fail(store);
+    reconnect();
+    expect(store.breakerState()).toBe('closed');
+    await fail(store);
+    expect(store.breakerState()).toBe('open');
   });
 });
 

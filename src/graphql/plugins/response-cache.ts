@@ -123,8 +123,24 @@ export function createResponseCache(options: ResponseCacheOptions): Plugin {
    * exactly what this request reads itself; a stale response is served while one runs.
    */
   const builds = new Map<string, { seq: number; done: Promise<Built | undefined>; finish: (built: Built | undefined) => void }>();
-  /** Orders lookups and executions: an execution registered after a lookup read everything after it. */
+  /** Orders keys built, lookups and executions: an execution registered after a lookup read everything after it. */
   let seq = 0;
+  /** When each request's key was built (it had started by then). */
+  const builtAt = new WeakMap<object, number>();
+  /**
+   * The last validators read per key, or the failure of that read, with when: an
+   * execution whose request started before the read takes them (they are no older than
+   * it) instead of reading them again, or sends the failing store nothing more.
+   */
+  const lastRead = new Map<
+    string,
+    { seq: number; read: { keys: readonly string[]; values: Array<string | null> } | { failed: unknown } }
+  >();
+
+  function remember(key: string, at: number, read: { keys: readonly string[]; values: Array<string | null> } | { failed: unknown }): void {
+    if (lastRead.size > 10_000) lastRead.clear();
+    lastRead.set(key, { seq: at, read });
+  }
 
   function missed(key: string): undefined {
     if (justMissed.size > 10_000) justMissed.clear();
@@ -179,8 +195,11 @@ export function createResponseCache(options: ResponseCacheOptions): Plugin {
       const { validators, result, freshUntil, bucketsFreshUntil } = kept.entry.value;
       try {
         read = { keys: validators, values: await store.getMany(validators) };
-      } catch {
-        // The store cannot say whether anything changed: not served (the field path answers).
+        remember(key, mine, read);
+      } catch (failed) {
+        // The store cannot say whether anything changed: not served (the field path answers,
+        // without waiting on the store again).
+        remember(key, mine, { failed });
         observer.lookup('changed');
         return missed(key);
       }
@@ -271,7 +290,10 @@ export function createResponseCache(options: ResponseCacheOptions): Plugin {
         .update([sessionId, documentString, JSON.stringify(variableValues ?? {}), operationName ?? ''].join(SEP))
         .digest('base64url');
       const key = responseKey({ ...space, tenant, hash });
-      if (context) keyOf.set(context, key);
+      if (context) {
+        keyOf.set(context, key);
+        builtAt.set(context, ++seq);
+      }
       return Promise.resolve(key);
     },
     onTtl({ ttl, context }) {
@@ -314,6 +336,12 @@ export function createResponseCache(options: ResponseCacheOptions): Plugin {
   return {
     onPluginInit({ addPlugin }) {
       addPlugin(responseCache);
+    },
+    onExecute({ args }) {
+      const context = args.contextValue as Partial<GraphQLContext>;
+      const key = keyOf.get(context);
+      const last = key === undefined ? undefined : lastRead.get(key);
+      if (last && last.seq > (builtAt.get(context) ?? Infinity)) context.metrics?.seed(last.read);
     },
     onResultProcess({ request, result }) {
       const until = (result as { [FRESH_UNTIL]?: number })[FRESH_UNTIL];
