@@ -101,7 +101,12 @@ export function claimsOf(token: string): Claims {
   const payload = token.split('.')[1];
   if (!payload) return {};
   try {
-    const json = atob(payload.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(payload.length / 4) * 4, '='));
+    const json = atob(
+      payload
+        .replace(/-/g, '+')
+        .replace(/_/g, '/')
+        .padEnd(Math.ceil(payload.length / 4) * 4, '='),
+    );
     const claims = JSON.parse(json) as Record<string, unknown>;
     const text = (v: unknown) => (typeof v === 'string' ? v : undefined);
     return {

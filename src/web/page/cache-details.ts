@@ -66,7 +66,8 @@ export function describeCache(detail: CacheDetail, production: boolean, metrics:
 export function describeFreshness(maxAgeS: number | undefined, cacheControl: string | null | undefined): string {
   if (maxAgeS === undefined) return 'freshness not stated';
   if (/no-store/i.test(cacheControl ?? '')) return 'not cacheable (no-store)';
-  if (maxAgeS === 0) return /must-revalidate/i.test(cacheControl ?? '') ? 'revalidated on every fetch (max-age=0)' : 'fresh for 0 s (max-age=0)';
+  if (maxAgeS === 0)
+    return /must-revalidate/i.test(cacheControl ?? '') ? 'revalidated on every fetch (max-age=0)' : 'fresh for 0 s (max-age=0)';
   if (maxAgeS < 120) return `fresh for ${maxAgeS} s`;
   if (maxAgeS < 7_200) return `fresh for ${Math.round(maxAgeS / 60)} min`;
   return `fresh for ${Math.round(maxAgeS / 3_600)} h`;

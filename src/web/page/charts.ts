@@ -26,7 +26,13 @@ export function createSeriesChart(container: HTMLElement, label: string, color: 
     scales: { x: { time: true } },
     axes: [
       { stroke: '#6b7280', grid: { stroke: '#eef0f3' }, ticks: { stroke: '#e5e7eb' } },
-      { stroke: '#6b7280', grid: { stroke: '#eef0f3' }, ticks: { stroke: '#e5e7eb' }, size: 56, values: (_u, values) => values.map(format) },
+      {
+        stroke: '#6b7280',
+        grid: { stroke: '#eef0f3' },
+        ticks: { stroke: '#e5e7eb' },
+        size: 56,
+        values: (_u, values) => values.map(format),
+      },
     ],
     series: [{}, { label, stroke: color, width: 1.5, fill: `${color}22`, points: { show: false } }],
     hooks: {

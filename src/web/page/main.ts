@@ -64,6 +64,7 @@ async function useToken(next: string): Promise<void> {
   view.setIdentity(`${claims.tenant ?? '?'} · ${claims.role ?? '?'} · ${claims.region ?? 'all regions'}${until}`);
   live?.close();
   live = undefined;
+  view.setLive('off', 'not connected');
   state = undefined;
   view.clear();
   if (await loadAll()) startLive();
@@ -219,7 +220,13 @@ async function changeCurrency(currency: string): Promise<void> {
   try {
     const answer = await request(plan.document, plan.variables, api());
     if (state !== current) return;
-    applyChanged(current, answer, new Set(['revenueIn']), { reason: `currency ${currency} chosen`, at: Date.now(), ...current.range }, context());
+    applyChanged(
+      current,
+      answer,
+      new Set(['revenueIn']),
+      { reason: `currency ${currency} chosen`, at: Date.now(), ...current.range },
+      context(),
+    );
     view.render(current);
   } catch (error) {
     if (!(error instanceof RequestFailed)) throw error;

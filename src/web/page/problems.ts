@@ -67,7 +67,12 @@ export function problemOf(error: GraphQLErrorLike, context: ProblemContext, requ
     case 'PAYLOAD_TOO_LARGE':
       return { ...base, title: 'The request was larger than the server accepts.', action: 'Choose a shorter range or fewer panels.' };
     case 'BAD_USER_INPUT':
-      return { ...base, title: error.message, detail: undefined, action: 'Change the range, granularity or currency above and the page asks again.' };
+      return {
+        ...base,
+        title: error.message,
+        detail: undefined,
+        action: 'Change the range, granularity or currency above and the page asks again.',
+      };
     case 'SERVICE_UNAVAILABLE':
       return {
         ...base,

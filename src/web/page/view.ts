@@ -101,7 +101,7 @@ interface PanelElements {
 export function createView(root: HTMLElement, settings: PageSettings, actions: ViewActions): View {
   const choices = {
     preset: settings.defaults.preset,
-    granularity: PRESETS.find((p) => p.id === settings.defaults.preset)?.granularity ?? ('HOUR'),
+    granularity: PRESETS.find((p) => p.id === settings.defaults.preset)?.granularity ?? 'HOUR',
     currency: settings.defaults.currency,
   };
 
@@ -209,14 +209,7 @@ export function createView(root: HTMLElement, settings: PageSettings, actions: V
   }
 
   root.replaceChildren(
-    el(
-      'header',
-      { class: 'top' },
-      el('h1', {}, 'Dashboard ', identity),
-      live,
-      identityForm,
-      rangeForm,
-    ),
+    el('header', { class: 'top' }, el('h1', {}, 'Dashboard ', identity), live, identityForm, rangeForm),
     problem,
     range,
     el('main', {}, charts, figures),
@@ -276,7 +269,11 @@ export function createView(root: HTMLElement, settings: PageSettings, actions: V
                   { 'data-product': p.productId },
                   el('td', {}, p.name),
                   el('td', {}, number.format(p.orders)),
-                  el('td', { class: p.revenue === null ? 'forbidden' : '' }, p.revenue === null ? (hidden ?? '—') : money.format(p.revenue)),
+                  el(
+                    'td',
+                    { class: p.revenue === null ? 'forbidden' : '' },
+                    p.revenue === null ? (hidden ?? '—') : money.format(p.revenue),
+                  ),
                 ),
               ),
             ),
@@ -335,7 +332,9 @@ export function createView(root: HTMLElement, settings: PageSettings, actions: V
     panel.change.textContent = change
       ? `changed ${clock(change.at)} · ${change.reason} · refetched ${isSeries(field) ? `${moment(change.from)}–${moment(change.to)}` : 'for the range'}`
       : `loaded ${clock(state.fetchedAt)}, not changed since`;
-    panel.cache.textContent = state.problem ? '' : `${describeCache(state.cache, production, METRICS_READ_BY[field])} · ${describeFreshness(state.maxAgeS, state.cacheControl)}`;
+    panel.cache.textContent = state.problem
+      ? ''
+      : `${describeCache(state.cache, production, METRICS_READ_BY[field])} · ${describeFreshness(state.maxAgeS, state.cacheControl)}`;
     panel.root.dataset.cache = state.cache.kind;
   }
 
