@@ -198,4 +198,11 @@ describe('query limits, refused before execution', () => {
     expect(ok.body.errors).toBeUndefined();
     expect(ok.body.data.d8.orders.total).toBe(ok.body.data.d0.orders.total);
   });
+
+  it('counts ranges given as variables too, as the live page sends them', async () => {
+    const ten = Array.from({ length: 10 }, (_, i) => `d${i}: dashboard(range: $r) { orders { total } }`).join(' ');
+    const res = await t.gql(`query($r: TimeRangeInput!) { ${ten} }`, { r: { from: iso(today - 90 * DAY_MS), to: iso(today) } });
+    expect(res.body.errors?.[0]?.extensions?.code).toBe('QUERY_TOO_COMPLEX');
+    expect(res.body.errors?.[0]?.message).toMatch(/21600 buckets; the limit is 20000/);
+  });
 });

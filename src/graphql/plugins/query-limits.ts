@@ -11,6 +11,7 @@ import {
   OperationTypeNode,
   getNamedType,
   getOperationAST,
+  getVariableValues,
   isObjectType,
   type DocumentNode,
   type FragmentDefinitionNode,
@@ -44,6 +45,19 @@ export function queryLimitPlugins(limits: QueryLimits): Plugin[] {
 }
 
 /**
+ * The request's variables as execution will see them. `onExecute` gets them as sent
+ * (a DateTime still an ISO string), and a range given as variables would otherwise
+ * cost nothing; variables that do not coerce cost nothing here, since execution
+ * refuses them with their own error.
+ */
+function coerced(args: ExecutePayload['args']): Record<string, unknown> {
+  const operation = getOperationAST(args.document, args.operationName ?? undefined);
+  if (!operation?.variableDefinitions?.length) return {};
+  const result = getVariableValues(args.schema, operation.variableDefinitions, (args.variableValues ?? {}) as Record<string, unknown>);
+  return result.coerced ?? {};
+}
+
+/**
  * Sums the buckets every `Query.dashboard` field of the operation would read,
  * with the request's variables, and refuses the request above `maxBuckets`. A
  * field whose range the resolver would refuse anyway costs nothing here, so
@@ -52,7 +66,7 @@ export function queryLimitPlugins(limits: QueryLimits): Plugin[] {
 export function costLimitPlugin(maxBuckets: number): Plugin {
   return {
     onExecute({ args, setResultAndStopExecution }: ExecutePayload) {
-      const cost = dashboardCost(args.schema, args.document, args.operationName ?? undefined, args.variableValues ?? {});
+      const cost = dashboardCost(args.schema, args.document, args.operationName ?? undefined, coerced(args));
       if (cost > maxBuckets) {
         setResultAndStopExecution({
           errors: [
