@@ -53,7 +53,7 @@ export function queryLimitPlugins(limits: QueryLimits): Plugin[] {
 function coerced(args: ExecutePayload['args']): Record<string, unknown> {
   const operation = getOperationAST(args.document, args.operationName ?? undefined);
   if (!operation?.variableDefinitions?.length) return {};
-  const result = getVariableValues(args.schema, operation.variableDefinitions, (args.variableValues ?? {}) as Record<string, unknown>);
+  const result = getVariableValues(args.schema, operation.variableDefinitions, args.variableValues ?? {});
   return result.coerced ?? {};
 }
 
