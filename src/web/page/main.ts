@@ -9,7 +9,7 @@ import { claimsOf, developmentToken, request, RequestFailed, type ApiContext, ty
 import { fieldsShowing, isSeries, type PanelField } from './fields.js';
 import { DashboardPageDocument } from './gql/graphql.js';
 import { connectLive, type Live, type Notice } from './live.js';
-import { liveStoppedProblem, newTokenAdvice, type Problem, type ProblemContext } from './problems.js';
+import { liveStoppedProblem, newTokenAdvice, problemOf, type Problem, type ProblemContext } from './problems.js';
 import { pruneRefetch } from './refetch.js';
 import { SETTINGS_ELEMENT_ID, type PageSettings, type RangePreset } from './settings.js';
 import { applyChanged, stateFromPage, type PageState } from './state.js';
@@ -70,11 +70,21 @@ async function useToken(next: string): Promise<void> {
   if (await loadAll()) startLive();
 }
 
-/** The range of the chosen preset, ending now; the server snaps it outward to whole buckets. */
+const HOUR_MS = 3_600_000;
+
+/**
+ * The range of the chosen preset, ending now. The server snaps it outward to whole
+ * buckets, so it starts on the hour that many days before the end of this hour: the
+ * last 90 days by hour are then exactly the 90 days the API allows, not one hour more.
+ */
 function chosenRange(): { from: string; to: string } {
   const now = Date.now();
-  return { from: new Date(now - PRESET_MS[view.choices.preset]).toISOString(), to: new Date(now).toISOString() };
+  const end = Math.ceil(now / HOUR_MS) * HOUR_MS;
+  return { from: new Date(end - PRESET_MS[view.choices.preset]).toISOString(), to: new Date(now).toISOString() };
 }
+
+/** Errors that concern the request rather than one panel: shown above them all. */
+const REQUEST_CODES = new Set(['BAD_USER_INPUT', 'QUERY_TOO_COMPLEX']);
 
 /** Loads every panel afresh. @returns true when it did. */
 async function loadAll(): Promise<boolean> {
@@ -90,7 +100,8 @@ async function loadAll(): Promise<boolean> {
     if (mine !== generation) return false;
     state = stateFromPage(answer, context());
     view.render(state);
-    show(undefined);
+    const general = answer.errors.find((e) => REQUEST_CODES.has(String(e.extensions?.code)));
+    show(general && problemOf(general, context(), answer.requestId));
     // "The last N days" moves on when the open bucket closes: then load the new range.
     slideTimer = setTimeout(() => void loadAll(), Math.max(1_000, Date.parse(state.range.to) - Date.now() + 1_000));
     return true;
