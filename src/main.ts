@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   const port = await app.listen();
   const base = `http://localhost:${port}`;
   logger.info({ port, database: config.database.kind, store: config.store.kind }, 'listening');
-  process.stdout.write(`\nDashboard API ready.\n  Live page: ${base}/\n  GraphiQL:  ${base}/graphql\n  Metrics:   ${base}/metrics\n`);
+  process.stdout.write(`\nDashboard API ready.\n  Live page: ${base}/\n  GraphiQL: ${base}/graphql\n  Metrics:  ${base}/metrics\n`);
   if (config.env !== 'production') {
     const token = await signToken({ tenant: 'acme', role: 'ADMIN' }, config.auth.jwtSecret);
     process.stdout.write(
