@@ -20,6 +20,7 @@ export default defineConfig(
       'scratch/',
       // Written by graphql-codegen (codegen.yml); never edited by hand.
       'src/graphql/*.generated.ts',
+      'src/web/page/gql/',
     ],
   },
   js.configs.recommended,

@@ -1,6 +1,6 @@
 /**
  * Start-up: config → database (migrate, seed on first start) → app → listen.
- * Prints the GraphiQL URL and, outside production, a ready-to-paste token.
+ * Prints the live page's and GraphiQL's URLs and, outside production, a ready-to-paste token.
  */
 import { signToken } from './auth/identity.js';
 import { ConfigError, loadConfig, type Config } from './config/index.js';
@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   const port = await app.listen();
   const base = `http://localhost:${port}`;
   logger.info({ port, database: config.database.kind, store: config.store.kind }, 'listening');
-  process.stdout.write(`\nDashboard API ready.\n  GraphiQL: ${base}/graphql\n  Metrics:  ${base}/metrics\n`);
+  process.stdout.write(`\nDashboard API ready.\n  Live page: ${base}/\n  GraphiQL: ${base}/graphql\n  Metrics:  ${base}/metrics\n`);
   if (config.env !== 'production') {
     const token = await signToken({ tenant: 'acme', role: 'ADMIN' }, config.auth.jwtSecret);
     process.stdout.write(

@@ -1,7 +1,7 @@
 /**
  * The server part: the GraphQL schema over the metric declarations (checked against
- * them at start), the HTTP server with health, readiness and metrics, and the
- * WebSocket endpoint for graphql-ws subscriptions.
+ * them at start), the HTTP server with health, readiness, metrics and the live page,
+ * and the WebSocket endpoint for graphql-ws subscriptions.
  */
 import type { Registry } from 'prom-client';
 import { signToken } from '../auth/identity.js';
@@ -15,6 +15,7 @@ import type { MetricsService } from '../metrics/service.js';
 import { createGraphQLMetrics } from '../observability/graphql-metrics.js';
 import type { Logger } from '../observability/logger.js';
 import type { Database } from '../source/database.js';
+import { createPageRoutes } from '../web/routes.js';
 import type { Plugin } from 'graphql-yoga';
 import type { Lifecycle } from './lifecycle.js';
 
@@ -54,6 +55,7 @@ export function openServer(config: Config, options: ServerOptions, lifecycle: Li
   });
   const http = createHttpServer({
     graphql: (request, context) => yoga.fetch(request, context),
+    routes: createPageRoutes({ config, logger, clock: services.clock }),
     registry: options.registry,
     maxBodyBytes: config.limits.maxBodyBytes,
     logger,

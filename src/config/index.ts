@@ -119,6 +119,13 @@ export interface Config {
   };
   /** Lowest log level written. @default 'info' */
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  /**
+   * In production, whether responses to ADMIN and ANALYST callers carry `extensions.cache`
+   * (buckets hit, missed and served stale per metric), which the live page at `/` shows.
+   * Never to a VIEWER. Outside production every response carries it, whatever this says.
+   * @default false
+   */
+  pageCacheDetails: boolean;
 }
 
 /**
@@ -219,6 +226,14 @@ function token(env: Env, name: string, fallback: string): string {
   if (raw === undefined || raw === '') return fallback;
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(raw)) throw new ConfigError(name, `expected 1 to 64 of A-Z a-z 0-9 _ . -, got "${raw.slice(0, 80)}"`);
   return raw;
+}
+
+function flag(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new ConfigError(name, `expected true or false, got "${env[name]}"`);
 }
 
 function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
@@ -389,6 +404,7 @@ export function loadConfig(env: Env = process.env, system: SystemInfo = SYSTEM):
     },
     tracing: parseTracing(env),
     logLevel: oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, DEFAULTS.logLevel),
+    pageCacheDetails: flag(env, 'PAGE_CACHE_DETAILS', false),
   };
   return deepFreeze(config);
 }

@@ -53,6 +53,16 @@ query Dashboard($from: DateTime!, $to: DateTime!) {
 }
 `;
 
+/**
+ * `extensions.cache` outside production for everyone; in production only with
+ * PAGE_CACHE_DETAILS, and never for a VIEWER (how the cache served revenue is no
+ * business of a role that may not read it, and production answers stay lean).
+ */
+function cacheDetailsPlugins(config: Config): Array<Plugin<GraphQLContext>> {
+  if (config.env !== 'production') return [cacheExtensionPlugin()];
+  return config.pageCacheDetails ? [cacheExtensionPlugin({ roles: ['ADMIN', 'ANALYST'] })] : [];
+}
+
 /** What `createDashboardYoga` builds the server from. */
 export interface YogaOptions {
   config: Config;
@@ -151,7 +161,7 @@ export function createDashboardYoga(options: YogaOptions): DashboardYoga {
       httpCachingPlugin(),
       ...(graphqlMetrics ? [requestMetricsPlugin(graphqlMetrics)] : []),
       requestLogPlugin(),
-      ...(config.env === 'production' ? [] : [cacheExtensionPlugin()]),
+      ...cacheDetailsPlugins(config),
       ...(plugins ?? []),
     ],
   });

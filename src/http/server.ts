@@ -1,7 +1,8 @@
 /**
  * The HTTP server: GraphQL at /graphql (through Yoga's fetch API, after a body
- * size check), health at /healthz and /readyz, Prometheus text at /metrics, and a
- * graceful close that finishes in-flight requests.
+ * size check), health at /healthz and /readyz, Prometheus text at /metrics, the
+ * live page's routes (src/web/) for the rest, and a graceful close that finishes
+ * in-flight requests.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -32,6 +33,11 @@ export interface HttpServerOptions {
   logger: Logger;
   /** How long `close` waits for in-flight requests before cutting them. @default 10000 */
   shutdownGraceMs?: number;
+  /**
+   * Every other path: the live page (src/web/routes.ts). Resolves true when it answered;
+   * false leaves the request to the 404. @default none
+   */
+  routes?: ((req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>) | undefined;
 }
 
 /** The HTTP server and its lifecycle; nothing listens until `listen`. */
@@ -105,7 +111,8 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       case '/graphql':
         return graphql(req, res, url);
       default:
-        return sendJson(res, 404, { error: `Nothing at ${url.pathname}. GraphQL is at /graphql.` });
+        if (options.routes && (await options.routes(req, res, url))) return;
+        return sendJson(res, 404, { error: `Nothing at ${url.pathname}. GraphQL is at /graphql, the live page at /.` });
     }
   }
 

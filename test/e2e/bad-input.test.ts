@@ -214,4 +214,11 @@ describe('query limits, refused before execution', () => {
     expect(one.body.errors).toBeUndefined();
     expect(one.body.data.dashboard.orders.total).toBeGreaterThan(0);
   });
+
+  it('counts ranges given as variables too, as the live page sends them', async () => {
+    const ten = Array.from({ length: 10 }, (_, i) => `d${i}: dashboard(range: $r) { orders { total } }`).join(' ');
+    const res = await t.gql(`query($r: TimeRangeInput!) { ${ten} }`, { r: { from: iso(today - 90 * DAY_MS), to: iso(today) } });
+    expect(res.body.errors?.[0]?.extensions?.code).toBe('QUERY_TOO_COMPLEX');
+    expect(res.body.errors?.[0]?.message).toMatch(/would read 21600 cached values .*the limit is 20000/);
+  });
 });

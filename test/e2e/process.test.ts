@@ -71,6 +71,16 @@ describe('npm start on the embedded default', () => {
       expect(page).toMatch(/Authorization[^B]*Bearer ey/);
       expect(page).toContain('dashboard(range: { from: $from, to: $to }');
 
+      // The live page it prints is served, with its bundle, by this same process.
+      const [, live] = /Live page: (http:\S+)/.exec(server.output())!;
+      expect(live).toBe(`http://localhost:${port}/`);
+      const html = await (await fetch(live!)).text();
+      const script = /src="(\/page\/app\.js\?v=\w+)"/.exec(html)?.[1];
+      expect(script, 'the page names its script').toBeDefined();
+      const bundle = await fetch(`http://localhost:${port}${script}`);
+      expect(bundle.status).toBe(200);
+      expect(await bundle.text()).toContain('metricsInvalidated');
+
       // A request is in flight when SIGTERM arrives: its body is half sent. The server must
       // stop accepting, yet wait for the rest of it and answer.
       const body = JSON.stringify({

@@ -204,7 +204,7 @@ describe('architecture: the scanner', () => {
 
   it('sees the whole of src/', () => {
     expect(FILES.length).toBeGreaterThan(50);
-    for (const area of ['cache/', 'config/', 'events/', 'graphql/resolvers/', 'metrics/', 'source/']) {
+    for (const area of ['cache/', 'config/', 'events/', 'graphql/resolvers/', 'metrics/', 'source/', 'web/', 'web/page/']) {
       expect(
         FILES.some((file) => within(file.path, area)),
         area,
@@ -252,6 +252,42 @@ describe('architecture: the dependency direction', () => {
       ['cache/'],
       'resolvers stay thin and call the metrics service (src/metrics/service.ts), which owns the cache; ' +
         'add what the resolver needs to that service instead.',
+    );
+    expect(found).toEqual([]);
+  });
+
+  it('src/web/page/ (the browser bundle) imports only src/web/page/ and browser packages: no node: builtin, no server module', () => {
+    const found = FILES.filter((file) => within(file.path, 'web/page/')).flatMap((file) =>
+      file.imports
+        .filter((imp) =>
+          imp.target !== undefined ? !within(imp.target, 'web/page/') : /^node:|^(fs|path|http|crypto|os|url)$/.test(imp.specifier),
+        )
+        .map(
+          (imp) =>
+            `${where(file, imp)}: the page runs in a browser, bundled from src/web/page/ alone. Ask the API for what it ` +
+            'needs, or have the server put it in the page settings (src/web/page/settings.ts).',
+        ),
+    );
+    expect(found).toEqual([]);
+  });
+
+  it('only src/web/ imports src/web/page/, and then only the settings type it serves the page', () => {
+    const found = FILES.filter((file) => !within(file.path, 'web/page/')).flatMap((file) =>
+      file.imports
+        .filter((imp) => within(imp.target, 'web/page/') && !(within(file.path, 'web/') && imp.target === 'web/page/settings.ts'))
+        .map(
+          (imp) =>
+            `${where(file, imp)}: browser code is bundled for the page, not run on the server; share a type through src/web/page/settings.ts.`,
+        ),
+    );
+    expect(found).toEqual([]);
+  });
+
+  it('nothing but the server composition imports src/web/', () => {
+    const found = forbiddenImports(
+      FILES.map((file) => file.path).filter((path) => !within(path, 'web/') && path !== 'compose/server.ts'),
+      ['web/'],
+      'the live page is an outer layer beside src/http/: only src/compose/server.ts mounts its routes.',
     );
     expect(found).toEqual([]);
   });

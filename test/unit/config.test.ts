@@ -29,6 +29,7 @@ describe('loadConfig defaults', () => {
     expect(config.fx).toEqual({ apiUrl: undefined, ttlMs: 600_000, timeoutMs: 2_000 });
     expect(config.limits).toEqual({ maxDepth: 10, maxAliases: 15, maxTokens: 2_000, maxBodyBytes: 102_400, maxCostBuckets: 20_000 });
     expect(config.logLevel).toBe('info');
+    expect(config.pageCacheDetails).toBe(false);
   });
 
   it('matches the DEFAULTS constant', () => {
@@ -128,6 +129,13 @@ describe('loadConfig refusals name the variable', () => {
   it('LOG_LEVEL outside the allowed values', () => {
     const e = refused({ LOG_LEVEL: 'verbose' }, 'LOG_LEVEL');
     expect(e.message).toContain('debug, info, warn, error, silent');
+  });
+
+  it('PAGE_CACHE_DETAILS other than true, false, 1 or 0', () => {
+    expect(loadConfig({ PAGE_CACHE_DETAILS: 'true' }).pageCacheDetails).toBe(true);
+    expect(loadConfig({ PAGE_CACHE_DETAILS: '0' }).pageCacheDetails).toBe(false);
+    const e = refused({ PAGE_CACHE_DETAILS: 'yes' }, 'PAGE_CACHE_DETAILS');
+    expect(e.message).toContain('"yes"');
   });
 
   it('FX_API_URL that is not http(s)', () => {

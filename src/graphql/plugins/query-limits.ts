@@ -12,6 +12,7 @@ import {
   OperationTypeNode,
   getNamedType,
   getOperationAST,
+  getVariableValues,
   isObjectType,
   type DocumentNode,
   type FieldNode,
@@ -49,6 +50,19 @@ export function queryLimitPlugins(limits: QueryLimits, registry: MetricRegistry 
 }
 
 /**
+ * The request's variables as execution will see them. `onExecute` gets them as sent
+ * (a DateTime still an ISO string), and a range given as variables would otherwise
+ * cost nothing; variables that do not coerce cost nothing here, since execution
+ * refuses them with their own error.
+ */
+function coerced(args: ExecutePayload['args']): Record<string, unknown> {
+  const operation = getOperationAST(args.document, args.operationName ?? undefined);
+  if (!operation?.variableDefinitions?.length) return {};
+  const result = getVariableValues(args.schema, operation.variableDefinitions, args.variableValues ?? {});
+  return result.coerced ?? {};
+}
+
+/**
  * The schema fields that read cached metric values: every field a declaration names
  * (its own and the ones it is also shown in), as `Type.field` coordinates. For the
  * dashboard: revenue, orders, sessions, customers, averageOrderValue, conversionRate,
@@ -69,7 +83,7 @@ export function metricFields(registry: MetricRegistry = DASHBOARD_REGISTRY): Rea
 export function costLimitPlugin(maxCost: number, fields: ReadonlySet<string> = metricFields()): Plugin {
   return {
     onExecute({ args, setResultAndStopExecution }: ExecutePayload) {
-      const cost = dashboardCost(args.schema, args.document, args.operationName ?? undefined, args.variableValues ?? {}, fields);
+      const cost = dashboardCost(args.schema, args.document, args.operationName ?? undefined, coerced(args), fields);
       if (cost > maxCost) {
         setResultAndStopExecution({
           errors: [
