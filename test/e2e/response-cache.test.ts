@@ -87,6 +87,20 @@ describe('identical repeated queries', () => {
     expect(await lookups(a)).toBeGreaterThan(before);
   });
 
+  it('are shared by a sliding "last 7 days" within the hour: the range as the answer depends on it', async () => {
+    const doc = 'query D($from: DateTime!, $to: DateTime!) { dashboard(range: { from: $from, to: $to }) { orders { total } } }';
+    const hour = Math.floor(Date.now() / HOUR_MS) * HOUR_MS;
+    const at = (ms: number) => ({ from: iso(ms - 7 * DAY_MS), to: iso(ms) });
+    const first = await a.gql(doc, at(hour + 60_000));
+    const hits = await whole(a, 'hit');
+    const again = await a.gql(doc, at(hour + 30 * 60_000));
+    expect(again.body.data).toEqual(first.body.data);
+    expect(await whole(a, 'hit')).toBe(hits + 1);
+    // A range the resolver refuses is not served the answer of one it accepts.
+    const refused = await a.gql(doc, { from: iso(hour - 91 * DAY_MS), to: iso(hour) });
+    expect(refused.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+
   it('are not kept with RESPONSE_CACHE_TTL_MS=0', async () => {
     const off = await startTestApp({ env: { RESPONSE_CACHE_TTL_MS: '0' }, seed: { days: 2, scale: 0.05 } });
     try {

@@ -39,6 +39,7 @@ import { validatorSnapshot, type ValidatedBy } from '../../cache/loader.js';
 import type { LocalTier } from '../../cache/local-tier.js';
 import type { CacheStore } from '../../cache/store.js';
 import type { GraphQLContext } from '../context.js';
+import { effectiveVariables } from './effective-variables.js';
 
 /**
  * How a whole-response lookup ended: `hit` served fresh; `stale` past its fresh deadline
@@ -287,7 +288,15 @@ export function createResponseCache(options: ResponseCacheOptions): Plugin {
     buildResponseCacheKey({ documentString, variableValues, operationName, sessionId, context }) {
       const tenant = (sessionId ?? '').split(SEP)[0] ?? '';
       const hash = createHash('sha256')
-        .update([sessionId, documentString, JSON.stringify(variableValues ?? {}), operationName ?? ''].join(SEP))
+        // The range as the answer depends on it: a sliding "last 7 days" shares one key per hour.
+        .update(
+          [
+            sessionId,
+            documentString,
+            JSON.stringify(effectiveVariables(documentString, variableValues ?? undefined) ?? {}),
+            operationName ?? '',
+          ].join(SEP),
+        )
         .digest('base64url');
       const key = responseKey({ ...space, tenant, hash });
       if (context) {
