@@ -11,7 +11,7 @@
  * DateTime scalar, within the limits). Anything else is left as sent, so a range the
  * resolver refuses never shares a key with one it accepts.
  */
-import { Kind, parse, visit, type ArgumentNode, type DocumentNode, type ObjectFieldNode, type ValueNode } from 'graphql';
+import { Kind, OperationTypeNode, parse, visit, type ArgumentNode, type DocumentNode, type ObjectFieldNode, type ValueNode } from 'graphql';
 import type { Granularity } from '../../cache/buckets.js';
 import { validateRange } from '../../domain/validation.js';
 import { parseDateTime } from '../scalars.js';
@@ -58,7 +58,7 @@ function planOf(documentString: string): RangePlan | null {
   }
   if (document.definitions.some((d) => d.kind === Kind.FRAGMENT_DEFINITION)) return null;
   const operations = document.definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION);
-  if (operations.length !== 1 || operations[0]!.operation !== 'query') return null;
+  if (operations.length !== 1 || operations[0]!.operation !== OperationTypeNode.QUERY) return null;
   const dashboards: ArgumentNode[][] = [];
   const uses = new Map<string, number>();
   visit(document, {

@@ -81,6 +81,8 @@ export interface ResponseCacheOptions {
 interface KeptResponse {
   kind: 'response';
   result: ExecutionResult;
+  /** `result` serialised, once: what a hit writes back. */
+  text: string;
   validators: readonly string[];
   /** Until when it is served as fresh: its earliest bucket's fresh deadline, or `maxLifeMs` after it was made. */
   freshUntil: number;
@@ -91,6 +93,7 @@ interface KeptResponse {
 /** An execution's answer, as kept, for the requests that waited for it. */
 interface Built {
   result: ExecutionResult;
+  text: string;
   validatedBy: ValidatedBy;
   freshUntil: number;
   staleUntil: number;
@@ -177,7 +180,15 @@ export function createResponseCache(options: ResponseCacheOptions): Plugin {
     under.finish(what);
   }
 
-  const serve = (result: ExecutionResult, freshUntil: number) => ({ ...result, [FRESH_UNTIL]: freshUntil }) as ExecutionResult;
+  /**
+   * A kept answer as served: in production with its serialised text, which yoga writes as
+   * it is (a result's `stringify`) instead of serialising the answer again on every hit;
+   * outside production yoga adds `extensions.responseCache`, so it serialises.
+   */
+  const serve = (kept: { result: ExecutionResult; text: string }, freshUntil: number) =>
+    (options.describe
+      ? { ...kept.result, [FRESH_UNTIL]: freshUntil }
+      : { ...kept.result, stringify: () => kept.text, [FRESH_UNTIL]: freshUntil }) as unknown as ExecutionResult;
 
   async function lookup(key: string): Promise<ExecutionResult | undefined> {
     const mine = ++seq;
@@ -193,7 +204,7 @@ export function createResponseCache(options: ResponseCacheOptions): Plugin {
     const kept = tier.peek<KeptResponse>(key);
     let read: { keys: readonly string[]; values: Array<string | null> } | undefined;
     if (kept && kept.entry.value.kind === 'response') {
-      const { validators, result, freshUntil, bucketsFreshUntil } = kept.entry.value;
+      const { validators, freshUntil, bucketsFreshUntil } = kept.entry.value;
       try {
         read = { keys: validators, values: await store.getMany(validators) };
         remember(key, mine, read);
@@ -207,12 +218,12 @@ export function createResponseCache(options: ResponseCacheOptions): Plugin {
       if (validatorSnapshot(validators, read.values) === kept.validator) {
         if (clock() < freshUntil) {
           observer.lookup('hit');
-          return serve(result, bucketsFreshUntil);
+          return serve(kept.entry.value, bucketsFreshUntil);
         }
         // Past its fresh deadline, within its buckets' stale window (the tier keeps it no
         // longer): served while one request executes, which refreshes the stale buckets.
         observer.lookup('stale');
-        return builds.has(key) ? serve(result, clock()) : build(key);
+        return builds.has(key) ? serve(kept.entry.value, clock()) : build(key);
       }
       // Left in place until an execution replaces it: the requests that find it meanwhile
       // compare that execution's answer with what they read here, with no read of their own.
@@ -245,7 +256,7 @@ export function createResponseCache(options: ResponseCacheOptions): Plugin {
 
   function joined(answer: Built): ExecutionResult {
     observer.lookup('joined');
-    return serve(answer.result, answer.bucketsFreshUntil);
+    return serve(answer, answer.bucketsFreshUntil);
   }
 
   function keep(key: string, result: ExecutionResult): void {
@@ -254,7 +265,9 @@ export function createResponseCache(options: ResponseCacheOptions): Plugin {
     if (!validated) return built(key, undefined);
     // Served whole, every bucket the answer stands for came from the cache, validated: what
     // `extensions.cache` (outside production) says of it is that they were all hits.
-    const { cache, ...rest } = (result.extensions ?? {}) as { cache?: Record<string, Record<string, number>> };
+    // `http` is yoga's (headers it sets, never written in the body): a hit sets its own.
+    const { cache, ...rest } = (result.extensions ?? {}) as { cache?: Record<string, Record<string, number>>; http?: unknown };
+    delete rest.http;
     const extensions: Record<string, unknown> = rest;
     if (cache) {
       extensions.cache = Object.fromEntries(
@@ -263,10 +276,12 @@ export function createResponseCache(options: ResponseCacheOptions): Plugin {
     }
     const stored: ExecutionResult = Object.keys(extensions).length ? { ...result, extensions } : { data: result.data };
     const { validatedBy, freshUntil, bucketsFreshUntil, staleUntil } = validated;
-    const value: KeptResponse = { kind: 'response', result: stored, validators: validatedBy.keys, freshUntil, bucketsFreshUntil };
-    const bytes = 2 * (key.length + JSON.stringify(stored).length) + 96 * (1 + validatedBy.keys.length);
+    const text = JSON.stringify(stored);
+    const value: KeptResponse = { kind: 'response', result: stored, text, validators: validatedBy.keys, freshUntil, bucketsFreshUntil };
+    // The answer decoded and its text: about three times the text, plus the key and the validators' names.
+    const bytes = 3 * text.length + 2 * key.length + 96 * (1 + validatedBy.keys.length);
     tier.set(key, { value, computedAt: clock(), version: 'response', freshUntil, staleUntil }, validatedBy.snapshot, bytes);
-    built(key, { result: stored, validatedBy, freshUntil, staleUntil, bucketsFreshUntil });
+    built(key, { result: stored, text, validatedBy, freshUntil, staleUntil, bucketsFreshUntil });
   }
 
   const servedFresh = new WeakMap<Request, number>();
