@@ -81,6 +81,10 @@ export interface RequestCache {
   freshUntil: number;
   /** The earliest `staleUntil` of every bucket this request read: how long its answer may be served stale. */
   staleUntil: number;
+  /** Reads this request made, by first key, length and version: a window read twice (a series and a merge of it) is read once. */
+  readonly reads: Map<string, Promise<Array<BucketResult<unknown>>>>;
+  /** Bucket keys already counted in `stats` for this request (a reused composed value by its first key): each counts once. */
+  readonly counted: Set<string>;
 }
 
 /** The cache core: reads through the tier, the store and the source, and the in-process work they share. */
@@ -95,6 +99,7 @@ export interface CacheCore {
    * (so a warm request does work in proportion to what it returns, not to its
    * buckets). Counted as hits of every bucket, as a read of them would be.
    * @param sizeOf estimated bytes of a composed value, against the tier's bound.
+   * @param kind names what `compose` makes, when one window has several (a series, a merge): each is kept apart.
    */
   readComposed<V, T>(
     spec: BucketSpec<V>,
@@ -102,6 +107,27 @@ export interface CacheCore {
     request: RequestCache,
     compose: (results: ReadonlyArray<BucketResult<V>>) => Promise<T>,
     sizeOf: (results: ReadonlyArray<BucketResult<V>>) => number,
+    kind?: string,
+  ): Promise<T>;
+  /**
+   * What `compose` makes of the window, where each whole coarse bucket that has closed
+   * and that the cache holds fresh stands in for its fine buckets (a closed day's DAY
+   * entry for its 24 HOUR entries): for merges whose answer does not depend on how the
+   * window is cut (sums, group maps, unions of exact sets). Coarse buckets are only
+   * looked up, never computed for this: one not held is read as its fine buckets, so a
+   * cold read stays the fine read it always was (one source query per contiguous span).
+   * Reused from the tier as `readComposed` is. `compose` gets coarse and fine results
+   * mixed, in no particular order.
+   * @param usable whether a held coarse value may stand in (e.g. an exact set, not an estimate); default all.
+   */
+  readCover<V, T>(
+    fine: BucketSpec<V>,
+    coarse: BucketSpec<V>,
+    window: BucketWindow,
+    request: RequestCache,
+    compose: (results: ReadonlyArray<BucketResult<V>>) => Promise<T>,
+    sizeOf: (results: ReadonlyArray<BucketResult<V>>) => number,
+    usable?: (value: V) => boolean,
   ): Promise<T>;
   /** Background refreshes and lock releases still running (tests and graceful stop wait on these). */
   idle(): Promise<void>;
@@ -281,33 +307,99 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
     return new Map(buckets.map((bucket, i) => [bucket, entries[i]!.value]));
   }
 
+  /** Whether `request` counts `key` now: each bucket (or reused window) counts once per request, however many fields read it. */
+  function firstCount(request: RequestCache, key: string): boolean {
+    if (request.counted.has(key)) return false;
+    request.counted.add(key);
+    return true;
+  }
+
   /** Counts a composed value reused for a request: every bucket it stands for, a hit. */
-  function tallyReuse(metric: string, request: RequestCache, count: number, kept: Pick<Entry<unknown>, 'freshUntil' | 'staleUntil'>): void {
-    observer.lookup(metric, 'hit', count);
+  function tallyReuse(
+    metric: string,
+    request: RequestCache,
+    id: string,
+    count: number,
+    kept: Pick<Entry<unknown>, 'freshUntil' | 'staleUntil'>,
+  ): void {
     if (kept.freshUntil < request.freshUntil) request.freshUntil = kept.freshUntil;
     if (kept.staleUntil < request.staleUntil) request.staleUntil = kept.staleUntil;
+    if (!firstCount(request, id)) return;
+    observer.lookup(metric, 'hit', count);
     const seen = request.stats.get(metric) ?? { hit: 0, miss: 0, stale: 0 };
     request.stats.set(metric, { hit: seen.hit + count, miss: seen.miss, stale: seen.stale });
   }
 
-  /** Counts what a request saw: in its stats always, in the observer once per store read. */
-  function tally(metric: string, request: RequestCache, results: ReadonlyArray<BucketResult<unknown>>, own: boolean): void {
-    const counts = { hit: 0, miss: 0, stale: 0 };
-    for (const r of results) {
-      counts[r.how]++;
+  /**
+   * Counts what a request saw: in its stats each bucket once, in the observer once per
+   * store read (`own`), or as hits for a request that joined another's read.
+   */
+  function tally(
+    metric: string,
+    request: RequestCache,
+    keys: readonly string[],
+    results: ReadonlyArray<BucketResult<unknown>>,
+    own: boolean,
+  ): void {
+    const all = { hit: 0, miss: 0, stale: 0 };
+    const first = { hit: 0, miss: 0, stale: 0 };
+    for (let i = 0; i < results.length; i++) {
+      const r = results[i]!;
+      all[r.how]++;
+      if (firstCount(request, keys[i]!)) first[r.how]++;
       if (r.freshUntil < request.freshUntil) request.freshUntil = r.freshUntil;
       if (r.staleUntil < request.staleUntil) request.staleUntil = r.staleUntil;
     }
     if (own) {
-      for (const how of ['hit', 'miss', 'stale'] as const) if (counts[how]) observer.lookup(metric, how, counts[how]);
-      if (counts.stale) observer.staleServed(metric, counts.stale);
-    } else if (counts.hit + counts.miss + counts.stale) {
+      for (const how of ['hit', 'miss', 'stale'] as const) if (all[how]) observer.lookup(metric, how, all[how]);
+      if (all.stale) observer.staleServed(metric, all.stale);
+    } else if (first.hit + first.miss + first.stale) {
       // A request that shared another's read looked its buckets up too: count them as
       // hits, which is what they were for it (no store or source work of its own).
-      observer.lookup(metric, 'hit', results.length);
+      observer.lookup(metric, 'hit', first.hit + first.miss + first.stale);
     }
     const seen = request.stats.get(metric) ?? { hit: 0, miss: 0, stale: 0 };
-    request.stats.set(metric, { hit: seen.hit + counts.hit, miss: seen.miss + counts.miss, stale: seen.stale + counts.stale });
+    request.stats.set(metric, { hit: seen.hit + first.hit, miss: seen.miss + first.miss, stale: seen.stale + first.stale });
+  }
+
+  /**
+   * The coarse buckets among `buckets` held fresh under `validator`: from the tier, else
+   * from the store (one batched read, kept in the tier). Nothing is computed, locked or
+   * refreshed: a bucket not held (missing, stale, unusable, or the store failing) is
+   * simply left to its fine buckets.
+   */
+  async function heldCoarse<V>(
+    spec: BucketSpec<V>,
+    buckets: number[],
+    request: RequestCache,
+    validator: Validator,
+    usable: (value: V) => boolean,
+  ): Promise<Map<number, BucketResult<V>>> {
+    const held = new Map<number, BucketResult<V>>();
+    const tier = local && spec.validatorKey ? local : undefined;
+    const keep = (bucket: number, entry: Entry<V> | null | undefined, now: number) => {
+      if (decide(entry, now, spec.version) === 'fresh' && usable(entry!.value))
+        held.set(bucket, { bucket, value: entry!.value, how: 'hit', freshUntil: entry!.freshUntil, staleUntil: entry!.staleUntil });
+    };
+    const keys = buckets.map((b) => spec.keyOf(b));
+    const fromStore: number[] = [];
+    const now = clock();
+    for (let i = 0; i < keys.length; i++) {
+      const entry = tier?.get<V>(keys[i]!, validator);
+      if (entry) keep(buckets[i]!, entry, now);
+      else fromStore.push(i);
+    }
+    if (fromStore.length) {
+      const texts = await request.loader.loadMany(fromStore.map((i) => keys[i]!));
+      const at = clock();
+      fromStore.forEach((i, j) => {
+        const text = texts[j] as string | null | Error;
+        const entry = decodeOrNull<V>(text);
+        if (entry && tier) tier.set(keys[i]!, entry, validator, estimateBytes(keys[i]!, (text as string).length));
+        keep(buckets[i]!, entry, at);
+      });
+    }
+    return held;
   }
 
   async function readOwn<V>(
@@ -402,20 +494,22 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
         stats: new Map(),
         freshUntil: Infinity,
         staleUntil: Infinity,
+        reads: new Map(),
+        counted: new Set(),
       };
     },
 
-    async readComposed(spec, window, request, compose, sizeOf) {
+    async readComposed(spec, window, request, compose, sizeOf, kind = 'composed') {
       const tier = local && spec.validatorKey ? local : undefined;
       if (!tier) return compose(await this.read(spec, window, request));
       const validator = await request.validators.load(spec.validatorKey!);
       const count = bucketCount(window);
       // One key per window: the first bucket's key, the span's length, a mark no bucket key has.
-      const key = `${spec.keyOf(window.from)}|${count}|composed`;
+      const key = `${spec.keyOf(window.from)}|${count}|${kind}`;
       const kept = tier.get<unknown>(key, validator);
       const now = clock();
       if (kept && kept.version === spec.version && now < kept.freshUntil) {
-        tallyReuse(spec.metric, request, count, kept);
+        tallyReuse(spec.metric, request, spec.keyOf(window.from), count, kept);
         return kept.value as never;
       }
       const results = await this.read(spec, window, request);
@@ -433,39 +527,76 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
       return value;
     },
 
-    async read<V>(spec: BucketSpec<V>, window: BucketWindow, request: RequestCache) {
-      const buckets = bucketsOf(window);
-      const keys = buckets.map((b) => spec.keyOf(b));
-      // Before anything of the buckets is read: what this request may serve from the tier,
-      // and which in-process work it may join, depends on it (local-tier.ts).
-      const validator: Validator = spec.validatorKey ? await request.validators.load(spec.validatorKey) : null;
-      // Requests that join share the same array of results (callers treat it as read-only).
-      let own = false;
-      const results = await sharedReads.run(
-        `${keys[0]}|${keys.length}|${spec.version}|${String(validator)}`,
-        () => {
-          own = true; // this request started the read (work starts inside `run`)
-          return inSpan(
-            'cache.lookup',
-            () => ({
-              'cache.metric': spec.metric,
-              'cache.granularity': spec.granularity,
-              'cache.buckets': buckets.length,
-              ...storeAttributes,
-            }),
-            async (set) => {
-              const results = await readOwn(spec, buckets, keys, request, validator);
-              const counts = { hit: 0, miss: 0, stale: 0 };
-              for (const r of results) counts[r.how]++;
-              set({ 'cache.hits': counts.hit, 'cache.misses': counts.miss, 'cache.stale': counts.stale });
-              return results;
-            },
-          );
-        },
-        keys,
-      );
-      tally(spec.metric, request, results, own);
-      return results;
+    async readCover<V, T>(
+      fine: BucketSpec<V>,
+      coarse: BucketSpec<V>,
+      window: BucketWindow,
+      request: RequestCache,
+      compose: (results: ReadonlyArray<BucketResult<V>>) => Promise<T>,
+      sizeOf: (results: ReadonlyArray<BucketResult<V>>) => number,
+      usable: (value: V) => boolean = () => true,
+    ): Promise<T> {
+      const size = BUCKET_MS[coarse.granularity];
+      const now = clock();
+      // Whole coarse buckets inside the window that have closed: only those can be held
+      // for good (an open day changes with every write into it).
+      const candidates: number[] = [];
+      for (let c = Math.ceil(window.from / size) * size; c + size <= window.to && c + size <= now; c += size) candidates.push(c);
+      if (!candidates.length || coarse.validatorKey !== fine.validatorKey) {
+        return this.readComposed(fine, window, request, compose, sizeOf, 'cover');
+      }
+      const tier = local && fine.validatorKey ? local : undefined;
+      const validator: Validator = fine.validatorKey ? await request.validators.load(fine.validatorKey) : null;
+      const key = `${fine.keyOf(window.from)}|${bucketCount(window)}|cover`;
+      // Kept with how many buckets it was made from: what a reuse counts as hits.
+      const kept = tier?.get<{ value: T; buckets: number }>(key, validator);
+      if (kept && kept.version === fine.version && now < kept.freshUntil) {
+        tallyReuse(fine.metric, request, fine.keyOf(window.from), kept.value.buckets, kept);
+        return kept.value.value;
+      }
+
+      const held = await heldCoarse(coarse, candidates, request, validator, usable);
+      // The fine buckets of the rest: contiguous windows, each read as any window is.
+      const rest: BucketWindow[] = [];
+      let from = window.from;
+      for (const c of candidates) {
+        if (!held.has(c)) continue;
+        if (c > from) rest.push({ granularity: fine.granularity, from, to: c });
+        from = c + size;
+      }
+      if (from < window.to) rest.push({ granularity: fine.granularity, from, to: window.to });
+      const results: Array<BucketResult<V>> = [...held.values()];
+      // Counted as hits, as a read of them would be.
+      if (held.size)
+        tally(
+          coarse.metric,
+          request,
+          results.map((r) => coarse.keyOf(r.bucket)),
+          results,
+          false,
+        );
+      for (const part of await Promise.all(rest.map((w) => this.read(fine, w, request)))) results.push(...part);
+      const value = await compose(results);
+      if (!tier) return value;
+      let freshUntil = Infinity;
+      let staleUntil = Infinity;
+      for (const r of results) {
+        // Kept only when made of fresh buckets: a stale one is being refreshed right now.
+        if (r.how === 'stale') return value;
+        if (r.freshUntil < freshUntil) freshUntil = r.freshUntil;
+        if (r.staleUntil < staleUntil) staleUntil = r.staleUntil;
+      }
+      const item = { value, buckets: results.length };
+      tier.set(key, { value: item, computedAt: now, version: fine.version, freshUntil, staleUntil }, validator, sizeOf(results));
+      return value;
+    },
+
+    read<V>(spec: BucketSpec<V>, window: BucketWindow, request: RequestCache) {
+      const first = spec.keyOf(window.from);
+      const id = `${first}|${bucketCount(window)}|${spec.version}`;
+      let done = request.reads.get(id) as Promise<Array<BucketResult<V>>> | undefined;
+      if (!done) request.reads.set(id, (done = readWindow(spec, window, request)));
+      return done;
     },
 
     forget(dropped) {
@@ -477,4 +608,40 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
       while (background.size) await Promise.allSettled([...background]);
     },
   };
+
+  /** Every bucket of `window` through validators, tier, store, lock and source; see `read`. */
+  async function readWindow<V>(spec: BucketSpec<V>, window: BucketWindow, request: RequestCache): Promise<Array<BucketResult<V>>> {
+    const buckets = bucketsOf(window);
+    const keys = buckets.map((b) => spec.keyOf(b));
+    // Before anything of the buckets is read: what this request may serve from the tier,
+    // and which in-process work it may join, depends on it (local-tier.ts).
+    const validator: Validator = spec.validatorKey ? await request.validators.load(spec.validatorKey) : null;
+    // Requests that join share the same array of results (callers treat it as read-only).
+    let own = false;
+    const results = await sharedReads.run(
+      `${keys[0]}|${keys.length}|${spec.version}|${String(validator)}`,
+      () => {
+        own = true; // this request started the read (work starts inside `run`)
+        return inSpan(
+          'cache.lookup',
+          () => ({
+            'cache.metric': spec.metric,
+            'cache.granularity': spec.granularity,
+            'cache.buckets': buckets.length,
+            ...storeAttributes,
+          }),
+          async (set) => {
+            const results = await readOwn(spec, buckets, keys, request, validator);
+            const counts = { hit: 0, miss: 0, stale: 0 };
+            for (const r of results) counts[r.how]++;
+            set({ 'cache.hits': counts.hit, 'cache.misses': counts.miss, 'cache.stale': counts.stale });
+            return results;
+          },
+        );
+      },
+      keys,
+    );
+    tally(spec.metric, request, keys, results, own);
+    return results;
+  }
 }

@@ -5,7 +5,7 @@
  * metric needed by two fields (revenue for `revenue` and `averageOrderValue`) is
  * fetched once.
  */
-import { bucketsOf, type BucketWindow } from '../cache/buckets.js';
+import { bucketsOf, type BucketWindow, type Granularity } from '../cache/buckets.js';
 import { buildKey, validatorKey } from '../cache/keys.js';
 import type { LookupResult } from '../cache/observer.js';
 import type { ValidatedBy } from '../cache/loader.js';
@@ -23,6 +23,7 @@ import type {
   MetricDefinition,
   MetricValue,
   StoredMetric,
+  SumMetric,
   TopNMetric,
 } from './define.js';
 import { DASHBOARD_REGISTRY, type MetricRegistry } from './registry.js';
@@ -133,7 +134,7 @@ export function createMetricsService(
   registry: MetricRegistry = DASHBOARD_REGISTRY,
 ): MetricsService {
   /** The cache spec of one stored metric for one scope and granularity. */
-  function specFor<V>(metric: StoredMetric, scope: DataScope, window: BucketWindow, role: string | undefined): BucketSpec<V> {
+  function specFor<V>(metric: StoredMetric, scope: DataScope, granularity: Granularity, role: string | undefined): BucketSpec<V> {
     const base = {
       prefix: cache!.prefix,
       cacheVersion: cache!.cacheVersion,
@@ -142,12 +143,12 @@ export function createMetricsService(
       metricVersion: metric.version,
       region: metric.scope.region ? scope.region : undefined,
       role: metric.scope.role ? role : undefined,
-      granularity: window.granularity,
+      granularity,
     };
     return {
       metric: metric.name,
       version: `${cache!.cacheVersion}/${metric.version}`,
-      granularity: window.granularity,
+      granularity,
       ttl: metric.ttl,
       keyOf: (bucketStart) => buildKey({ ...base, bucketStart }),
       validatorKey: validatorKey(base),
@@ -174,7 +175,7 @@ export function createMetricsService(
     role: string | undefined,
   ): Promise<ReadonlyMap<number, V>> {
     if (!cache || !request) return (await computeSpan(source, metric, scope, window)) as ReadonlyMap<number, V>;
-    const results = await cache.core.read(specFor<V>(metric, scope, window, role), window, request);
+    const results = await cache.core.read(specFor<V>(metric, scope, window.granularity, role), window, request);
     return new Map(results.map((r) => [r.bucket, r.value]));
   }
 
@@ -189,7 +190,7 @@ export function createMetricsService(
     if (!cache || !request)
       return bucketValues(metric, scope, window, undefined, role).then((values) => compose(metric, scope, window, values));
     return cache.core.readComposed(
-      specFor<unknown>(metric, scope, window, role),
+      specFor<unknown>(metric, scope, window.granularity, role),
       window,
       request,
       // Concurrent identical requests share one read (the same results array): combine
@@ -199,28 +200,43 @@ export function createMetricsService(
     );
   }
 
+  /**
+   * A merge over the whole window (a total, a group map, a distinct count). At HOUR, a
+   * closed day's DAY entry stands in for its 24 hours wherever the cache holds it and
+   * `usable` allows: the same answer from a 24th of the values (read-through.ts `readCover`).
+   */
+  function mergedValue<V, T>(
+    metric: StoredMetric,
+    scope: DataScope,
+    window: BucketWindow,
+    request: RequestCache | undefined,
+    role: string | undefined,
+    merge: (values: V[]) => T,
+    usable?: (value: V) => boolean,
+  ): Promise<T> {
+    if (!cache || !request) return bucketValues<V>(metric, scope, window, undefined, role).then((values) => merge([...values.values()]));
+    const fine = specFor<V>(metric, scope, window.granularity, role);
+    const mergeResults = (results: ReadonlyArray<{ value: V }>) => Promise.resolve(merge(results.map((r) => r.value)));
+    const sizeOf = (results: ReadonlyArray<unknown>) => (metric.combine === 'topN' ? 256 + results.length * 512 : 64);
+    if (window.granularity !== 'HOUR' || !metric.granularities.includes('DAY'))
+      return cache.core.readComposed(fine, window, request, mergeResults, sizeOf, 'merged');
+    const coarse = specFor<V>(metric, scope, 'DAY', role);
+    return cache.core.readCover(fine, coarse, window, request, mergeResults, sizeOf, usable);
+  }
+
   /** The range value of a stored metric, composed from its buckets as its `combine` says. */
   function compose(metric: StoredMetric, scope: DataScope, window: BucketWindow, values: ReadonlyMap<number, unknown>): Promise<unknown> {
     switch (metric.combine) {
       case 'sum':
         return Promise.resolve(toSeries(window, values as ReadonlyMap<number, number>, metric.unit));
       case 'distinct':
-        return composeDistinct(metric, scope, window, values as ReadonlyMap<number, DistinctBucket>);
+        // Each point counts its own bucket; the range's total is a merge of its own (`distinctTotal`).
+        return Promise.resolve(
+          toSeries(window, new Map([...(values as ReadonlyMap<number, DistinctBucket>)].map(([b, v]) => [b, v.n])), 1),
+        );
       case 'topN':
         return Promise.resolve(mergeGroups((values as ReadonlyMap<number, GroupsBucket>).values()));
     }
-  }
-
-  async function composeDistinct(
-    metric: DistinctMetric,
-    scope: DataScope,
-    window: BucketWindow,
-    values: ReadonlyMap<number, DistinctBucket>,
-  ) {
-    const series = toSeries(window, new Map([...values].map(([b, v]) => [b, v.n])), 1);
-    // Cached: merge the buckets' sketches. Uncached: ask the source for the exact count.
-    const total = cache ? countDistinct([...values.values()].map((v) => v.s)) : await source.distinctMembers(metric.query, scope, window);
-    return { ...series, total };
   }
 
   async function rank<Item>(
@@ -284,22 +300,48 @@ export function createMetricsService(
       /** A stored metric's composed range value, once per request (and per shared read). */
       const composed = (metric: StoredMetric, scope: DataScope, window: BucketWindow) =>
         once(keyOf(metric.name, scope, window), () => composedValue(metric, scope, window, request, role));
+      /** A merge over the window, once per request. */
+      const merged = <V, T>(
+        metric: StoredMetric,
+        scope: DataScope,
+        window: BucketWindow,
+        merge: (values: V[]) => T,
+        usable?: (v: V) => boolean,
+      ) => once(keyOf(`${metric.name}/merged`, scope, window), () => mergedValue(metric, scope, window, request, role, merge, usable));
+      /** A derived metric's input total: merged, closed days from their DAY entries where held. */
+      const totalOf = (metric: SumMetric | DistinctMetric, scope: DataScope, window: BucketWindow): Promise<number> =>
+        metric.combine === 'distinct'
+          ? distinctTotal(metric, scope, window)
+          : merged<number, number>(metric, scope, window, (values) => values.reduce((sum, v) => sum + v, 0) / metric.unit);
+      /** Distinct members over the window: merged sketches when cached (a DAY sketch only while it is an exact set, so the count is the same), else the source's exact count. */
+      const distinctTotal = (metric: DistinctMetric, scope: DataScope, window: BucketWindow): Promise<number> =>
+        cache
+          ? merged<DistinctBucket, number>(
+              metric,
+              scope,
+              window,
+              (values) => countDistinct(values.map((v) => v.s)),
+              (v) => v.s.k !== 'hll',
+            )
+          : once(keyOf(`${metric.name}/exact`, scope, window), () => source.distinctMembers(metric.query, scope, window));
 
       const reader: MetricsReader = {
         async read(metric, scope, window, args) {
           switch (metric.combine) {
             case 'sum':
-            case 'distinct':
               return (await composed(metric, scope, window)) as never;
+            case 'distinct': {
+              const [series, total] = await Promise.all([composed(metric, scope, window), distinctTotal(metric, scope, window)]);
+              return { ...(series as SeriesModel), total } as never;
+            }
             case 'topN': {
               const limit = validateLimit(args?.limit ?? metric.limit.default, 1, metric.limit.max, 'limit');
-              const totals = (await composed(metric, scope, window)) as Map<string, GroupMeasures>;
+              const totals = await merged<GroupsBucket, Map<string, GroupMeasures>>(metric, scope, window, mergeGroups);
               return (await rank(metric, scope, totals, limit)) as never;
             }
             case 'derived': {
-              const inputs = metric.inputs.map((name) => registry.get(name) as StoredMetric);
-              const series = (await Promise.all(inputs.map((m) => composed(m, scope, window)))) as SeriesModel[];
-              return metric.formula(series.map((s) => s.total)) as never;
+              const inputs = metric.inputs.map((name) => registry.get(name) as SumMetric | DistinctMetric);
+              return metric.formula(await Promise.all(inputs.map((m) => totalOf(m, scope, window)))) as never;
             }
           }
         },

@@ -5,8 +5,9 @@
  * enough to be HyperLogLogs.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { snapWindow, BUCKET_MS, type Granularity } from '../../src/cache/buckets.js';
+import { bucketCount, snapWindow, BUCKET_MS, type Granularity } from '../../src/cache/buckets.js';
 import { createMemoryStore } from '../../src/cache/memory-store.js';
+import { createLocalTier } from '../../src/cache/local-tier.js';
 import { createCacheCore } from '../../src/cache/read-through.js';
 import { createRedisStore } from '../../src/cache/redis-store.js';
 import { createResilientStore } from '../../src/cache/resilient-store.js';
@@ -61,14 +62,20 @@ async function open(kind: DatabaseKind): Promise<Fixture> {
 
   const source = createAggregateSource(database);
   const cached = [];
-  for (const [name, raw] of [
-    ['memory', createMemoryStore()],
-    ['redis', createRedisStore(inject('redisUrl'))],
+  for (const [name, raw, tier] of [
+    ['memory', createMemoryStore(), false],
+    ['redis', createRedisStore(inject('redisUrl')), false],
+    // As the server runs by default: the in-process tier in front of Redis.
+    ['redis with the tier', createRedisStore(inject('redisUrl')), true],
   ] as const) {
     const store = createResilientStore(raw);
     await store.ping();
-    const core = createCacheCore({ store });
-    cached.push({ name, store, service: createMetricsService(source, { core, prefix: `${prefix}-${kind}`, cacheVersion: '1' }) });
+    const core = createCacheCore({ store, local: tier ? createLocalTier() : undefined });
+    cached.push({
+      name,
+      store,
+      service: createMetricsService(source, { core, prefix: `${prefix}-${kind}-${cached.length}`, cacheVersion: '1' }),
+    });
   }
   return { test, database, uncached: createMetricsService(source), cached };
 }
@@ -130,6 +137,48 @@ describe.each(['sqlite', 'postgres'] as const)('on %s', (kind) => {
       }
     }
   }, 120_000);
+
+  it('merges over closed days held by DAY equal the source: every total and top product by hour, after the same days were read by day', async () => {
+    const f = fixtures.get(kind)!;
+    const random = createRandom(kind === 'sqlite' ? 17 : 18);
+    for (let i = 0; i < 6; i++) {
+      // Ranges of 2 to 8 days that start and end inside a day, so that whole closed days
+      // (by DAY) sit between partial ones (by HOUR); some end in the open day.
+      const from = END - 11 * BUCKET_MS.DAY + random.int(4 * 24) * BUCKET_MS.HOUR + random.int(BUCKET_MS.HOUR);
+      const to = Math.min(from + 2 * BUCKET_MS.DAY + random.int(6 * BUCKET_MS.DAY), END + BUCKET_MS.HOUR);
+      const scope: DataScope = i % 2 ? { tenant: 'acme', region: 'EU' } : { tenant: i % 3 ? 'globex' : 'acme' };
+      const truth = await everything(f.uncached, scope, from, to, 'HOUR');
+      for (const { name, service } of f.cached) {
+        await everything(service, scope, from, to, 'DAY');
+        const reader = service.reader('ADMIN');
+        const got = await Promise.all([
+          reader.read(AVERAGE_ORDER_VALUE, scope, snapWindow(from, to, 'HOUR')),
+          reader.read(CONVERSION_RATE, scope, snapWindow(from, to, 'HOUR')),
+          reader.read(TOP_PRODUCTS, scope, snapWindow(from, to, 'HOUR'), { limit: 50 }),
+          reader.read(CUSTOMERS, scope, snapWindow(from, to, 'HOUR')),
+        ]);
+        const label = `${name} ${JSON.stringify({ scope, from, to })}`;
+        expect(got.slice(0, 3), label).toEqual([truth.averageOrderValue, truth.conversionRate, truth.topProducts]);
+        expect(got[3].total, label).toBe(truth.customers.total);
+        // The merges read the closed days' DAY entries: at least one day looked up once, not 24 times.
+        const { hit, miss, stale } = reader.cacheStats().TOP_PRODUCTS!;
+        expect(hit + miss + stale, label).toBeLessThanOrEqual(bucketCount(snapWindow(from, to, 'HOUR')) - 23);
+      }
+    }
+  }, 120_000);
+
+  it('an estimate never stands in for exact hours: DAY sketches past the exact set are not merged into an HOUR total', async () => {
+    const f = fixtures.get(kind)!;
+    const scope = { tenant: 'bigco' };
+    const from = BIG_DAY - 5 * BUCKET_MS.HOUR;
+    const to = BIG_DAY + 3 * BUCKET_MS.DAY + 5 * BUCKET_MS.HOUR;
+    for (const { name, service } of f.cached) {
+      await service.reader().read(CUSTOMERS, scope, snapWindow(from, to, 'DAY'));
+      // Each hour holds 500 customers, an exact set: their union is exact, a DAY's HLL would not be.
+      const byHour = await service.reader().read(CUSTOMERS, scope, snapWindow(from, to, 'HOUR'));
+      expect(byHour.total, name).toBe(24_000);
+    }
+  });
 
   it('distinct customers from HyperLogLog buckets are within 2% of the exact count, on every store', async () => {
     const f = fixtures.get(kind)!;

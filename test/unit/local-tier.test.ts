@@ -6,7 +6,7 @@
  * while one refresh replaces it.
  */
 import { describe, expect, it } from 'vitest';
-import { BUCKET_MS, bucketsOf, type BucketWindow } from '../../src/cache/buckets.js';
+import { BUCKET_MS, bucketCount, bucketsOf, type BucketWindow } from '../../src/cache/buckets.js';
 import type { Entry } from '../../src/cache/entry.js';
 import { createInvalidator } from '../../src/cache/invalidation.js';
 import { buildKey, validatorKey } from '../../src/cache/keys.js';
@@ -186,5 +186,139 @@ describe('the tier in the read-through', () => {
     expect(down.every((r) => r.how === 'miss')).toBe(true);
     inner.failing = false;
     await eventually(async () => (await core.read(spec, window, core.forRequest())).every((r) => r.how === 'hit'), 5_000, 'back to hits');
+  });
+});
+
+describe('merges from the coarsest buckets held (readCover)', () => {
+  // Now is day 3, 12:30. The window: day 0 from 18:00 to day 3 at 13:00, by hour. Days 1
+  // and 2 are whole and closed inside it; day 3 is open; day 0 only partly inside.
+  const NOW3 = Date.parse('2026-11-28T12:30:00Z');
+  const DAY = BUCKET_MS.DAY;
+  const DAY0 = Date.parse('2026-11-25T00:00:00Z');
+  const window: BucketWindow = { granularity: 'HOUR', from: DAY0 + 18 * HOUR, to: DAY0 + 3 * DAY + 13 * HOUR };
+  const space = { prefix: 'cover', cacheVersion: '1' };
+  /** Every hour's value: its hour index since day 0; a day's, the sum of its hours'. */
+  const hourValue = (b: number) => (b - DAY0) / HOUR;
+  const dayValue = (d: number) => bucketsOf({ granularity: 'HOUR', from: d, to: d + DAY }).reduce((sum, b) => sum + hourValue(b), 0);
+  const sum = (results: ReadonlyArray<{ value: number }>) => Promise.resolve(results.reduce((s, r) => s + r.value, 0));
+  const expectedTotal = bucketsOf(window).reduce((s, b) => s + hourValue(b), 0);
+
+  function setup() {
+    const clock = manualClock(NOW3);
+    const inner = createFlakyStore({ inner: createMemoryStore({ clock }) });
+    const store = createResilientStore(inner, { clock, failureThreshold: 1_000 });
+    const core = createCacheCore({ store, clock, local: createLocalTier({ clock }), lock: { waitMs: 50 } });
+    const ttl = { openFreshMs: 1_000, openStaleMs: 10_000, closedFreshMs: 60_000, closedStaleMs: 600_000 };
+    const validator = validatorKey({ ...space, tenant: 'acme', metric: 'M', metricVersion: 1 });
+    const specOf = (granularity: 'HOUR' | 'DAY', value: (b: number) => number) => {
+      const asked: BucketWindow[] = [];
+      const spec: BucketSpec<number> = {
+        metric: 'M',
+        version: '1/1',
+        granularity,
+        ttl,
+        keyOf: (bucketStart) => buildKey({ ...space, tenant: 'acme', metric: 'M', metricVersion: 1, granularity, bucketStart }),
+        validatorKey: validator,
+        compute: (span) => {
+          asked.push(span);
+          return Promise.resolve(new Map(bucketsOf(span).map((b) => [b, value(b)])));
+        },
+        empty: 0,
+      };
+      return { spec, asked };
+    };
+    const hours = specOf('HOUR', hourValue);
+    const days = specOf('DAY', dayValue);
+    return { clock, inner, core, hours, days };
+  }
+
+  it('reads nothing coarse that is not held: a cold merge is the hourly read, one source query, no DAY computed', async () => {
+    const { core, hours, days } = setup();
+    const request = core.forRequest();
+    expect(await core.readCover(hours.spec, days.spec, window, request, sum, () => 64)).toBe(expectedTotal);
+    expect(hours.asked).toEqual([window]);
+    expect(days.asked).toEqual([]);
+    expect(request.stats.get('M')).toEqual({ hit: 0, miss: bucketCount(window), stale: 0 });
+  });
+
+  it('uses a closed day held fresh instead of its 24 hours, and never the open day', async () => {
+    const { inner, core, hours, days } = setup();
+    // Somebody read the DAY dashboard over days 0 to 3: every day is held, day 3 open.
+    await core.read(days.spec, { granularity: 'DAY', from: DAY0, to: DAY0 + 4 * DAY }, core.forRequest());
+    await core.idle();
+    inner.reads.length = 0;
+    const request = core.forRequest();
+    const merged: number[][] = [];
+    const total = await core.readCover(
+      hours.spec,
+      days.spec,
+      window,
+      request,
+      (results) => {
+        merged.push(results.map((r) => r.bucket));
+        return sum(results);
+      },
+      () => 64,
+    );
+    expect(total).toBe(expectedTotal);
+    // Days 1 and 2 stand for 48 hours; day 0's last 6 hours and day 3's 13 are read by the hour.
+    expect(merged[0]!.sort((a, b) => a - b)).toEqual(
+      [
+        ...bucketsOf({ granularity: 'HOUR', from: window.from, to: DAY0 + DAY }),
+        DAY0 + DAY,
+        DAY0 + 2 * DAY,
+        ...bucketsOf({ granularity: 'HOUR', from: DAY0 + 3 * DAY, to: window.to }),
+      ].sort((a, b) => a - b),
+    );
+    expect(hours.asked).toEqual([
+      { granularity: 'HOUR', from: window.from, to: DAY0 + DAY },
+      { granularity: 'HOUR', from: DAY0 + 3 * DAY, to: window.to },
+    ]);
+    expect(request.stats.get('M')).toEqual({ hit: 2, miss: 6 + 13, stale: 0 });
+    // The days came from the tier under the validator: the store saw the validator and the hours only.
+    expect(inner.reads.flat().filter((k) => k.includes(':D:'))).toEqual([]);
+
+    // Reused whole while nothing moved: the store sees the validator only.
+    inner.reads.length = 0;
+    const again = core.forRequest();
+    expect(await core.readCover(hours.spec, days.spec, window, again, sum, () => 64)).toBe(expectedTotal);
+    expect(inner.reads).toEqual([[hours.spec.validatorKey]]);
+    expect(again.stats.get('M')).toEqual({ hit: 2 + 6 + 13, miss: 0, stale: 0 });
+  });
+
+  it('reads a day by the hour when its DAY entry is stale, missing or not usable', async () => {
+    const { clock, core, hours, days } = setup();
+    await core.read(days.spec, { granularity: 'DAY', from: DAY0 + DAY, to: DAY0 + 2 * DAY }, core.forRequest());
+    // Only day 1 is held: day 2 goes by the hour, joined with day 3's hours into one read.
+    expect(await core.readCover(hours.spec, days.spec, window, core.forRequest(), sum, () => 64)).toBe(expectedTotal);
+    expect(hours.asked).toEqual([
+      { granularity: 'HOUR', from: window.from, to: DAY0 + DAY },
+      { granularity: 'HOUR', from: DAY0 + 2 * DAY, to: window.to },
+    ]);
+    // Past its fresh life (60 s for a closed bucket) day 1 is stale: its hours are read instead.
+    clock.advance(61_000);
+    const later = core.forRequest();
+    expect(await core.readCover(hours.spec, days.spec, window, later, sum, () => 64)).toBe(expectedTotal);
+    expect(later.stats.get('M')!.hit + later.stats.get('M')!.miss + later.stats.get('M')!.stale).toBe(bucketCount(window));
+    expect(days.asked).toEqual([{ granularity: 'DAY', from: DAY0 + DAY, to: DAY0 + 2 * DAY }]);
+  });
+
+  it('never uses a held value the caller cannot merge exactly (an estimate)', async () => {
+    const { core, hours, days } = setup();
+    await core.read(days.spec, { granularity: 'DAY', from: DAY0, to: DAY0 + 4 * DAY }, core.forRequest());
+    const request = core.forRequest();
+    expect(
+      await core.readCover(
+        hours.spec,
+        days.spec,
+        window,
+        request,
+        sum,
+        () => 64,
+        () => false,
+      ),
+    ).toBe(expectedTotal);
+    expect(hours.asked).toEqual([window]);
+    expect(request.stats.get('M')).toEqual({ hit: 0, miss: bucketCount(window), stale: 0 });
   });
 });

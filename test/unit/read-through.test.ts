@@ -157,18 +157,34 @@ describe('read-through: misses and hits', () => {
     });
   });
 
-  it('keeps per-request stats per metric, accumulated over reads, separate per request', async () => {
+  it('reads and counts a window once per request, however many fields ask for it', async () => {
+    const { core } = setup();
+    const revenue = fakeSpec({ metric: 'REVENUE' });
+    const request = core.forRequest();
+    const [first, second] = await Promise.all([core.read(revenue, WINDOW, request), core.read(revenue, WINDOW, request)]);
+    const third = await core.read(revenue, WINDOW, request);
+    expect(second).toBe(first);
+    expect(third).toBe(first);
+    expect(request.stats.get('REVENUE')).toEqual({ hit: 0, miss: 10, stale: 0 });
+    // Another request reads the window again, on its own.
+    const other = core.forRequest();
+    expect(await core.read(revenue, WINDOW, other)).not.toBe(first);
+    expect(other.stats.get('REVENUE')).toEqual({ hit: 10, miss: 0, stale: 0 });
+    expect(revenue.asked).toEqual([WINDOW]);
+  });
+
+  it('keeps per-request stats per metric, each bucket once, accumulated over reads, separate per request', async () => {
     const { core } = setup();
     const revenue = fakeSpec({ metric: 'REVENUE' });
     const orders = fakeSpec({ metric: 'ORDERS' });
     const request = core.forRequest();
     await core.read(revenue, WINDOW, request); // 10 misses
-    await core.read(revenue, WINDOW, request); // 10 hits
+    await core.read(revenue, span(8, 12), request); // 8 and 9 counted already; 10 and 11 missed
     await core.read(orders, span(0, 3), request); // 3 misses
 
     expect(request.stats).toEqual(
       new Map([
-        ['REVENUE', { hit: 10, miss: 10, stale: 0 }],
+        ['REVENUE', { hit: 0, miss: 12, stale: 0 }],
         ['ORDERS', { hit: 0, miss: 3, stale: 0 }],
       ]),
     );
