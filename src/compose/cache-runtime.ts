@@ -81,6 +81,7 @@ export async function openCacheRuntime(config: Config, options: CacheRuntimeOpti
     clock,
     lock: { ttlMs: config.cache.lockTtlMs, waitMs: config.cache.lockWaitMs },
     local,
+    staleIfErrorMs: config.cache.staleIfErrorMs,
   });
   // Background refreshes finish before the store closes (registered after it: closes first).
   lifecycle.defer('cache refreshes', () => core.idle());
