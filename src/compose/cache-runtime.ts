@@ -109,7 +109,7 @@ export async function openCacheRuntime(config: Config, options: CacheRuntimeOpti
     notify: options.notify,
   });
   const aggregates = options.wrapAggregates ? options.wrapAggregates(options.aggregates, registry) : options.aggregates;
-  const metrics = createMetricsService(aggregates, options.cached === false ? undefined : { core, ...space }, registryOfMetrics);
+  const metrics = createMetricsService(aggregates, options.cached === false ? undefined : { core, ...space }, registryOfMetrics, clock);
   return { registry, cacheMetrics, store, core, metrics, invalidation, responseCache };
 }
 

@@ -161,6 +161,8 @@ export function createMetricsService(
   source: AggregateSource,
   cache?: MetricsCache,
   registry: MetricRegistry = DASHBOARD_REGISTRY,
+  /** Epoch ms now, for how long display names are remembered. @default Date.now */
+  clock: () => number = Date.now,
 ): MetricsService {
   /** The cache spec of one stored metric for one scope and granularity. */
   function specFor<V>(metric: StoredMetric, scope: DataScope, window: BucketWindow, role: string | undefined): BucketSpec<V> {
@@ -275,7 +277,7 @@ export function createMetricsService(
   // for LABEL_MEMORY_MS so that a warm top-N asks the source nothing. Bounded.
   const labels = new Map<string, { label: string | undefined; until: number }>();
   async function labelsOf(metric: TopNMetric, tenant: string, keys: readonly string[]): Promise<Map<string, string>> {
-    const now = Date.now();
+    const now = clock();
     const id = (key: string) => `${metric.name}\u0000${tenant}\u0000${key}`;
     const out = new Map<string, string>();
     const unknown: string[] = [];
