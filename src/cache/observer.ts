@@ -28,6 +28,13 @@ export interface CacheObserver {
   invalidated(metric: string, reason: string, count: number): void;
   /** A store failure; the source answered instead. */
   storeError(operation: StoreOperation, error: unknown): void;
+  /**
+   * Values served past their stale window because the source failed (stale-if-error);
+   * each is also a `stale` lookup and a `staleServed`.
+   */
+  staleIfError?(metric: string, count: number): void;
+  /** A computation from the source failed (the source is down or refused the query); not thrown from here. */
+  sourceFailed?(metric: string, error: unknown): void;
   /** One store command and how long it took, failed or not. */
   storeCommand?(operation: StoreOperation, durationMs: number): void;
 }

@@ -5,7 +5,10 @@
  * A closed bucket (it ended before now) changes only through events, which drop its
  * entry, so it lives long. The open bucket (it contains now, or lies ahead) changes
  * all the time, so it is fresh briefly and then served stale while it is refreshed.
- * Nothing lives forever: the store expires every entry at `staleUntil`.
+ * When the source fails, an entry may still be served past `staleUntil` for a grace
+ * period (stale-if-error, RFC 5861): a value a little old beats no value while the
+ * database is down. Nothing lives forever: the store expires every entry at
+ * `staleUntil` plus that grace, which is bounded (config: CACHE_STALE_IF_ERROR_MS).
  */
 import { BUCKET_MS, type Granularity } from './buckets.js';
 import type { Entry } from './entry.js';
@@ -65,7 +68,19 @@ export function decide(entry: Entry | null | undefined, now: number, version: st
   return 'miss';
 }
 
-/** How long the store should keep the entry: until it can no longer be served. */
-export function physicalTtlMs(entry: Entry, now: number): number {
-  return Math.max(1, entry.staleUntil - now);
+/**
+ * Whether `entry` may be served at `now` because the source failed to give a newer value:
+ * of the version expected, and not past its stale deadline by `staleIfErrorMs` or more.
+ * 0 turns stale-if-error off (only what `decide` serves anyway).
+ */
+export function servesOnError(entry: Entry | null | undefined, now: number, version: string, staleIfErrorMs: number): boolean {
+  return !!entry && entry.version === version && now < entry.staleUntil + staleIfErrorMs;
+}
+
+/**
+ * How long the store should keep the entry: until it can no longer be served, not even
+ * when the source fails (`staleIfErrorMs` past its stale deadline). @default staleIfErrorMs 0
+ */
+export function physicalTtlMs(entry: Entry, now: number, staleIfErrorMs = 0): number {
+  return Math.max(1, entry.staleUntil + staleIfErrorMs - now);
 }

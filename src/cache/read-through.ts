@@ -11,7 +11,10 @@
  * MGET), kept in the tier under the new validator.
  *
  * A store that fails never fails a read: the source answers and the failure is
- * counted by the resilient store underneath. Each request goes to the store through
+ * counted by the resilient store underneath. A source that fails fails only the reads
+ * that need a bucket nobody holds: a bucket the store still has, even past its stale
+ * window, is served stale for `staleIfErrorMs` more (stale-if-error, RFC 5861; see
+ * policy.ts `servesOnError`), and never kept in a composed value or whole response. Each request goes to the store through
  * a view of its own (request-store.ts): after one failed command it sends no more, so
  * a store that hangs costs a request one command timeout, not one per command.
  */
@@ -30,7 +33,7 @@ import { estimateBytes, type LocalTier, type Validator } from './local-tier.js';
 import { createStoreLock, type LockedWork, type LockOptions, type StoreLock } from './lock.js';
 import { lockKey } from './keys.js';
 import { NOOP_OBSERVER, type CacheObserver, type LookupResult } from './observer.js';
-import { deadlines, decide, physicalTtlMs, type TtlPolicy } from './policy.js';
+import { deadlines, decide, physicalTtlMs, servesOnError, type TtlPolicy } from './policy.js';
 import { tombstoneTime, type StoreWrite } from './store.js';
 import type { ResilientStore } from './resilient-store.js';
 import { createRequestStore, type RequestStore } from './request-store.js';
@@ -64,6 +67,8 @@ export interface BucketResult<V> {
   freshUntil: number;
   /** Until when it may still be served stale while a refresh runs, epoch ms. */
   staleUntil: number;
+  /** True for a value served past its stale window because the source failed (both deadlines are then now). */
+  staleIfError?: boolean;
 }
 
 /** Per request: the batching loader and what the request saw, for `extensions.cache`. */
@@ -148,6 +153,12 @@ export interface CacheCoreOptions {
   lock?: Partial<LockOptions>;
   /** The in-process tier in front of the store; absent: every read goes to the store. */
   local?: LocalTier | undefined;
+  /**
+   * How long past its stale deadline a bucket is still served when the source fails to
+   * recompute it (stale-if-error); entries live that much longer in the store. 0: off.
+   * @default 0
+   */
+  staleIfErrorMs?: number | undefined;
 }
 
 const tracer = trace.getTracer('dashboard-api/cache');
@@ -162,6 +173,7 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
     store.kind === 'memory' ? { 'cache.store': 'memory' } : { 'db.system': 'redis', 'cache.store': store.kind };
   const observer = options.observer ?? NOOP_OBSERVER;
   const clock = options.clock ?? Date.now;
+  const staleIfErrorMs = options.staleIfErrorMs ?? 0;
   const lockOptions = { ...options.lock, clock };
   // One computation per span at a time in this process, whoever asks.
   const computations = createSingleFlight();
@@ -229,7 +241,14 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
     // row this computation does not see, so its result must not replace the tombstone.
     const readFrom = clock();
     observer.sourceQuery(spec.metric);
-    const computed = await spec.compute(span);
+    let computed: ReadonlyMap<number, V>;
+    try {
+      computed = await spec.compute(span);
+    } catch (error) {
+      // Reported once per computation, however many requests share it; they decide what to serve.
+      observer.sourceFailed?.(spec.metric, error);
+      throw error;
+    }
     const buckets = bucketsOf(span);
     observer.recomputed(spec.metric, buckets.length, performance.now() - started);
     const now = clock();
@@ -241,7 +260,8 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
       const entry: Entry<V> = { value, computedAt: now, version: spec.version, ...deadlines(bucket, spec.granularity, now, spec.ttl) };
       const key = spec.keyOf(bucket);
       const text = encodeEntry(entry);
-      writes.push({ key, value: text, ttlMs: physicalTtlMs(entry, now) });
+      // Kept through the stale-if-error grace too: that is when a store's copy is all there is.
+      writes.push({ key, value: text, ttlMs: physicalTtlMs(entry, now, staleIfErrorMs) });
       // Under the validator read before the source was: a drop since then replaced it,
       // so this copy is refused by every request that reads the new one.
       if (local && spec.validatorKey) local.set(key, entry, validator, estimateBytes(key, text.length));
@@ -343,9 +363,11 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
   ): void {
     const all = { hit: 0, miss: 0, stale: 0 };
     const first = { hit: 0, miss: 0, stale: 0 };
+    let onError = 0;
     for (let i = 0; i < results.length; i++) {
       const r = results[i]!;
       all[r.how]++;
+      if (r.staleIfError) onError++;
       if (firstCount(request, keys[i]!)) first[r.how]++;
       if (r.freshUntil < request.freshUntil) request.freshUntil = r.freshUntil;
       if (r.staleUntil < request.staleUntil) request.staleUntil = r.staleUntil;
@@ -353,6 +375,7 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
     if (own) {
       for (const how of ['hit', 'miss', 'stale'] as const) if (all[how]) observer.lookup(metric, how, all[how]);
       if (all.stale) observer.staleServed(metric, all.stale);
+      if (onError) observer.staleIfError?.(metric, onError);
     } else if (first.hit + first.miss + first.stale) {
       // A request that shared another's read looked its buckets up too: count them as
       // hits, which is what they were for it (no store or source work of its own).
@@ -412,6 +435,8 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
     const results = new Array<BucketResult<V>>(buckets.length);
     const missing: number[] = [];
     const stale: number[] = [];
+    // Entries of missing buckets that are only past their stale window: served if the source fails.
+    const held = new Map<number, Entry<V>>();
     const classify = (i: number, entry: Entry<V> | null | undefined, now: number) => {
       const bucket = buckets[i]!;
       const freshness = decide(entry, now, spec.version);
@@ -420,7 +445,10 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
       else if (freshness === 'stale') {
         results[i] = { bucket, value: entry!.value, how: 'stale', freshUntil: now, staleUntil: entry!.staleUntil };
         stale.push(bucket);
-      } else missing.push(bucket);
+      } else {
+        missing.push(bucket);
+        if (entry) held.set(bucket, entry);
+      }
     };
 
     // The tier first: what it holds under the validator just read needs no store read.
@@ -458,7 +486,27 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
       const index = new Map(buckets.map((b, i) => [b, i]));
       await Promise.all(
         spansOf(missing, spec.granularity).map(async (span) => {
-          const values = await fill(spec, span, true, validator, request);
+          const values = await fill(spec, span, true, validator, request).catch((error: unknown) => {
+            // The source failed: served from what the store held, if it held every bucket of
+            // the span within its grace; else the read fails (the caller says the source is down).
+            const at = clock();
+            const spanBuckets = bucketsOf(span);
+            if (!spanBuckets.every((bucket) => servesOnError(held.get(bucket), at, spec.version, staleIfErrorMs))) throw error;
+            for (const bucket of spanBuckets) {
+              request.loader.clear(spec.keyOf(bucket));
+              // Deadlines of now: nothing built from it (a composed value, a whole response) is kept.
+              results[index.get(bucket)!] = {
+                bucket,
+                value: held.get(bucket)!.value,
+                how: 'stale',
+                freshUntil: at,
+                staleUntil: at,
+                staleIfError: true,
+              };
+            }
+            return undefined;
+          });
+          if (!values) return;
           for (const bucket of bucketsOf(span)) {
             request.loader.clear(spec.keyOf(bucket));
             results[index.get(bucket)!] = {

@@ -81,6 +81,7 @@ export async function openCacheRuntime(config: Config, options: CacheRuntimeOpti
     clock,
     lock: { ttlMs: config.cache.lockTtlMs, waitMs: config.cache.lockWaitMs },
     local,
+    staleIfErrorMs: config.cache.staleIfErrorMs,
   });
   // Background refreshes finish before the store closes (registered after it: closes first).
   lifecycle.defer('cache refreshes', () => core.idle());
@@ -108,7 +109,7 @@ export async function openCacheRuntime(config: Config, options: CacheRuntimeOpti
     notify: options.notify,
   });
   const aggregates = options.wrapAggregates ? options.wrapAggregates(options.aggregates, registry) : options.aggregates;
-  const metrics = createMetricsService(aggregates, options.cached === false ? undefined : { core, ...space }, registryOfMetrics);
+  const metrics = createMetricsService(aggregates, options.cached === false ? undefined : { core, ...space }, registryOfMetrics, clock);
   return { registry, cacheMetrics, store, core, metrics, invalidation, responseCache };
 }
 

@@ -62,6 +62,12 @@ export interface CacheSettings {
   memoryMaxBytes: number;
   /** The in-process tier of decoded buckets in front of the store, bytes; 0 turns it off. @default 67108864 */
   localMaxBytes: number;
+  /**
+   * How long past its stale window a cached bucket is still served when the source
+   * database fails to recompute it (stale-if-error, RFC 5861); 0 turns it off. At most
+   * 7 days, since entries live that much longer in the store. @default 86400000 (a day)
+   */
+  staleIfErrorMs: number;
 }
 
 /** Every setting, parsed and validated once at start-up (loadConfig), deep-frozen. */
@@ -164,6 +170,7 @@ export const DEFAULTS = Object.freeze({
     memoryMaxEntries: 100_000,
     memoryMaxBytes: 256 * 1024 * 1024,
     localMaxBytes: 64 * 1024 * 1024,
+    staleIfErrorMs: 86_400_000,
   } satisfies CacheSettings),
   events: Object.freeze({ claimIdleMs: 30_000, coalesceMs: 250 }),
   /** @default 'info' */
@@ -396,6 +403,7 @@ export function loadConfig(env: Env = process.env, system: SystemInfo = SYSTEM):
       memoryMaxEntries: integer(env, 'CACHE_MEMORY_MAX_ENTRIES', DEFAULTS.cache.memoryMaxEntries, 100, 100_000_000),
       memoryMaxBytes: integer(env, 'CACHE_MEMORY_MAX_BYTES', DEFAULTS.cache.memoryMaxBytes, 1_048_576, 64 * 1024 ** 3),
       localMaxBytes: bytesOrOff(env, 'CACHE_LOCAL_MAX_BYTES', DEFAULTS.cache.localMaxBytes),
+      staleIfErrorMs: integer(env, 'CACHE_STALE_IF_ERROR_MS', DEFAULTS.cache.staleIfErrorMs, 0, 7 * 86_400_000),
     },
     responseCacheTtlMs: integer(env, 'RESPONSE_CACHE_TTL_MS', 30_000, 0, 3_600_000),
     events: {

@@ -12,6 +12,7 @@ import type { ValidatedBy } from '../cache/loader.js';
 import type { BucketSpec, CacheCore, RequestCache } from '../cache/read-through.js';
 import { countDistinct, sketchOf } from '../cache/sketch.js';
 import { validateLimit } from '../domain/validation.js';
+import { unavailable, type DomainError } from '../errors.js';
 import type { AggregateSource } from '../source/aggregates.js';
 import type { DataScope } from '../source/types.js';
 import type {
@@ -93,8 +94,37 @@ const EMPTY: Readonly<Record<StoredMetric['combine'], unknown>> = Object.freeze(
   topN: Object.freeze({}) as GroupsBucket,
 });
 
-/** One source query for a span of a stored metric's buckets: bucket → value, absent where no rows. */
+/**
+ * What a caller is told when the source fails and the cache holds nothing to serve
+ * instead: which metric, and what to do; never the query or the driver's message (the
+ * cause is kept for the log).
+ */
+function sourceDown(metric: string, cause: unknown): DomainError {
+  return unavailable(
+    `${metric} is not cached for this range and the source database is not answering; try again in a moment.`,
+    { metric },
+    cause,
+  );
+}
+
+/**
+ * One source query for a span of a stored metric's buckets: bucket → value, absent where
+ * no rows. @throws DomainError E_UNAVAILABLE when the source fails.
+ */
 async function computeSpan(
+  source: AggregateSource,
+  metric: StoredMetric,
+  scope: DataScope,
+  span: BucketWindow,
+): Promise<Map<number, unknown>> {
+  try {
+    return await querySpan(source, metric, scope, span);
+  } catch (cause) {
+    throw sourceDown(metric.name, cause);
+  }
+}
+
+async function querySpan(
   source: AggregateSource,
   metric: StoredMetric,
   scope: DataScope,
@@ -132,6 +162,8 @@ export function createMetricsService(
   source: AggregateSource,
   cache?: MetricsCache,
   registry: MetricRegistry = DASHBOARD_REGISTRY,
+  /** Epoch ms now, for how long display names are remembered. @default Date.now */
+  clock: () => number = Date.now,
 ): MetricsService {
   /** The cache spec of one stored metric for one scope and granularity. */
   function specFor<V>(metric: StoredMetric, scope: DataScope, granularity: Granularity, role: string | undefined): BucketSpec<V> {
@@ -261,7 +293,7 @@ export function createMetricsService(
   // for LABEL_MEMORY_MS so that a warm top-N asks the source nothing. Bounded.
   const labels = new Map<string, { label: string | undefined; until: number }>();
   async function labelsOf(metric: TopNMetric, tenant: string, keys: readonly string[]): Promise<Map<string, string>> {
-    const now = Date.now();
+    const now = clock();
     const id = (key: string) => `${metric.name}\u0000${tenant}\u0000${key}`;
     const out = new Map<string, string>();
     const unknown: string[] = [];
@@ -272,7 +304,19 @@ export function createMetricsService(
       } else unknown.push(key);
     }
     if (unknown.length === 0) return out;
-    const fetched = await source.labels(metric.labels, tenant, unknown);
+    let fetched: Map<string, string>;
+    try {
+      fetched = await source.labels(metric.labels, tenant, unknown);
+    } catch (cause) {
+      // The source is down: names remembered before, however long ago, beat no answer
+      // (they hardly ever change); a group never named here fails the field.
+      for (const key of unknown) {
+        const known = labels.get(id(key));
+        if (!known) throw sourceDown(metric.name, cause);
+        if (known.label !== undefined) out.set(key, known.label);
+      }
+      return out;
+    }
     if (labels.size > LABELS_MAX) labels.clear();
     for (const key of unknown) {
       const label = fetched.get(key);

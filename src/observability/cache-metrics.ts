@@ -16,6 +16,8 @@ export interface CacheMetrics extends CacheObserver {
     sourceQueries: Counter<'metric'>;
     recomputeDuration: Histogram<'metric'>;
     staleServed: Counter<'metric'>;
+    staleIfError: Counter<'metric'>;
+    sourceErrors: Counter<'metric'>;
     lockWaits: Counter<'metric'>;
     invalidations: Counter<'metric' | 'reason'>;
     errors: Counter<'operation'>;
@@ -64,6 +66,18 @@ export function createCacheMetrics(registry: Registry, logger?: Logger): CacheMe
     labelNames: ['metric'] as const,
     registers,
   });
+  const staleIfError = new Counter({
+    name: 'cache_stale_if_error_total',
+    help: 'Stale values served past their stale window because the source failed (stale-if-error); also counted in cache_stale_served_total',
+    labelNames: ['metric'] as const,
+    registers,
+  });
+  const sourceErrors = new Counter({
+    name: 'cache_source_errors_total',
+    help: 'Computations from the source database that failed (served stale where the cache held the buckets, else SERVICE_UNAVAILABLE)',
+    labelNames: ['metric'] as const,
+    registers,
+  });
   const lockWaits = new Counter({
     name: 'cache_lock_waits_total',
     help: "Lookups that waited on another worker's lock",
@@ -99,6 +113,8 @@ export function createCacheMetrics(registry: Registry, logger?: Logger): CacheMe
 
   // A dead store fails every request; one log line per second is enough to see it.
   let lastLogged = 0;
+  // The same for a dead source database.
+  let lastSourceLogged = 0;
   return {
     instruments: {
       requests,
@@ -106,6 +122,8 @@ export function createCacheMetrics(registry: Registry, logger?: Logger): CacheMe
       sourceQueries,
       recomputeDuration,
       staleServed,
+      staleIfError,
+      sourceErrors,
       lockWaits,
       invalidations,
       errors,
@@ -121,6 +139,18 @@ export function createCacheMetrics(registry: Registry, logger?: Logger): CacheMe
     },
     sourceQuery: (metric) => sourceQueries.inc({ metric }),
     staleServed: (metric, count = 1) => staleServed.inc({ metric }, count),
+    staleIfError: (metric, count) => staleIfError.inc({ metric }, count),
+    sourceFailed(metric, error) {
+      sourceErrors.inc({ metric });
+      const now = Date.now();
+      if (logger && now - lastSourceLogged > 1_000) {
+        lastSourceLogged = now;
+        logger.warn(
+          { metric, err: error },
+          'source database failed; serving what the cache holds (stale-if-error), else SERVICE_UNAVAILABLE',
+        );
+      }
+    },
     lockWaited: (metric) => lockWaits.inc({ metric }),
     invalidated: (metric, reason, count) => invalidations.inc({ metric, reason }, count),
     storeError(operation, error) {

@@ -44,6 +44,8 @@ export interface TestApp {
 export interface TestAppOptions {
   /** Which database to create for it. @default 'sqlite' */
   database?: DatabaseKind;
+  /** A PostgreSQL of the test's own (a private server it stops and starts) instead: used as it is, never dropped. */
+  databaseUrl?: string;
   /** Demo data to write; `false` writes none. @default SMALL_SEED */
   seed?: SeedOptions | false;
   /** Environment variables for `loadConfig`, over the test defaults (NODE_ENV test, PORT 0, …). */
@@ -64,7 +66,9 @@ export const SMALL_SEED: SeedOptions = { days: 10, scale: 0.1 };
  * database.
  */
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
-  const database = await createTestDatabase(options.database ?? 'sqlite');
+  const database: TestDatabase = options.databaseUrl
+    ? { config: { kind: 'postgres', url: options.databaseUrl }, url: options.databaseUrl, drop: async () => {} }
+    : await createTestDatabase(options.database ?? 'sqlite');
   const config = loadConfig({
     NODE_ENV: 'test',
     JWT_SECRET: TEST_SECRET,

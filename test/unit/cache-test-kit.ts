@@ -59,6 +59,8 @@ export interface RecordingObserver extends CacheObserver {
   recomputes: Array<{ metric: string; buckets: number; durationMs: number }>;
   sourceQueries: string[];
   staleServes: Array<{ metric: string; count: number }>;
+  staleIfErrors: Array<{ metric: string; count: number }>;
+  sourceFailures: Array<{ metric: string; error: unknown }>;
   lockWaits: string[];
   invalidations: Array<{ metric: string; reason: string; count: number }>;
   storeErrors: Array<{ operation: StoreOperation; error: unknown }>;
@@ -81,6 +83,8 @@ export function recordingObserver(): RecordingObserver {
     recomputes: [],
     sourceQueries: [],
     staleServes: [],
+    staleIfErrors: [],
+    sourceFailures: [],
     lockWaits: [],
     invalidations: [],
     storeErrors: [],
@@ -99,6 +103,14 @@ export function recordingObserver(): RecordingObserver {
     staleServed(metric, count = 1) {
       observer.staleServes.push({ metric, count });
       fire('staleServed');
+    },
+    staleIfError(metric, count) {
+      observer.staleIfErrors.push({ metric, count });
+      fire('staleIfError');
+    },
+    sourceFailed(metric, error) {
+      observer.sourceFailures.push({ metric, error });
+      fire('sourceFailed');
     },
     lockWaited(metric) {
       observer.lockWaits.push(metric);
@@ -124,6 +136,8 @@ export function recordingObserver(): RecordingObserver {
       observer.recomputes.length = 0;
       observer.sourceQueries.length = 0;
       observer.staleServes.length = 0;
+      observer.staleIfErrors.length = 0;
+      observer.sourceFailures.length = 0;
       observer.lockWaits.length = 0;
       observer.invalidations.length = 0;
       observer.storeErrors.length = 0;

@@ -93,6 +93,13 @@ describe('loadConfig defaults', () => {
     expect(config.logLevel).toBe('silent');
   });
 
+  it('CACHE_STALE_IF_ERROR_MS: a day by default, 0 turns it off, at most 7 days', () => {
+    expect(loadConfig({}).cache.staleIfErrorMs).toBe(86_400_000);
+    expect(DEFAULTS.cache.staleIfErrorMs).toBe(86_400_000);
+    expect(loadConfig({ CACHE_STALE_IF_ERROR_MS: '0' }).cache.staleIfErrorMs).toBe(0);
+    expect(loadConfig({ CACHE_STALE_IF_ERROR_MS: '604800000' }).cache.staleIfErrorMs).toBe(604_800_000);
+  });
+
   it('accepts whole numbers surrounded by spaces', () => {
     expect(loadConfig({ PORT: ' 81 ' }).port).toBe(81);
   });
@@ -114,6 +121,9 @@ describe('loadConfig refusals name the variable', () => {
     ['MAX_QUERY_TOKENS', '9'],
     ['MAX_BODY_BYTES', '1023'],
     ['MAX_COST_BUCKETS', '0'],
+    ['CACHE_STALE_IF_ERROR_MS', '-1'],
+    ['CACHE_STALE_IF_ERROR_MS', '1h'],
+    ['CACHE_STALE_IF_ERROR_MS', '604800001'],
   ])('%s=%s', (variable, value) => {
     const e = refused({ [variable]: value }, variable);
     expect(e.message).toContain('expected a whole number from');

@@ -193,6 +193,15 @@ describe('problems say what to do', () => {
     expect(of('QUERY_TOO_COMPLEX').action).toContain('shorter range');
     expect(of('BAD_USER_INPUT', 'range.to must be after range.from').title).toBe('range.to must be after range.from');
     expect(of('SERVICE_UNAVAILABLE').title).toContain('exchange-rate vendor');
+    const sourceDown = problemOf(
+      {
+        message: 'REVENUE is not cached for this range and the source database is not answering; try again in a moment.',
+        extensions: { code: 'SERVICE_UNAVAILABLE', metric: 'REVENUE' },
+      },
+      { production: false },
+    );
+    expect(sourceDown.title).toContain('database is not answering');
+    expect(sourceDown.action).toContain('other panels');
     expect(of('INTERNAL_SERVER_ERROR').action).toContain('req-7');
     expect(liveStoppedProblem('expired', { production: false }).title).toContain('expired');
   });

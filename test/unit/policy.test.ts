@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BUCKET_MS, bucketStart, type Granularity } from '../../src/cache/buckets.js';
 import type { Entry } from '../../src/cache/entry.js';
-import { DEFAULT_TTL, deadlines, decide, isOpen, physicalTtlMs, type TtlPolicy } from '../../src/cache/policy.js';
+import { DEFAULT_TTL, deadlines, decide, isOpen, physicalTtlMs, servesOnError, type TtlPolicy } from '../../src/cache/policy.js';
 
 /** Distinct values, so that a mixed-up field shows. */
 const TTL: TtlPolicy = { openFreshMs: 30_000, openStaleMs: 300_000, closedFreshMs: 86_400_000, closedStaleMs: 3_600_000 };
@@ -128,5 +128,39 @@ describe('physicalTtlMs', () => {
     expect(physicalTtlMs(entryWith(NOW - 10, NOW), NOW)).toBe(1);
     expect(physicalTtlMs(entryWith(NOW - 10, NOW - 5), NOW)).toBe(1);
     expect(physicalTtlMs(entryWith(0, 0), NOW)).toBe(1);
+  });
+});
+
+describe('stale-if-error: servesOnError and the store TTL that covers it', () => {
+  const GRACE = 86_400_000;
+  const entry = entryWith(NOW + 1_000, NOW + 5_000);
+
+  it('serves an entry while fresh, stale, and up to the grace past its stale deadline, not at it', () => {
+    expect(servesOnError(entry, NOW, VERSION, GRACE)).toBe(true);
+    expect(servesOnError(entry, NOW + 4_999, VERSION, GRACE)).toBe(true);
+    expect(decide(entry, NOW + 5_000, VERSION)).toBe('miss');
+    expect(servesOnError(entry, NOW + 5_000, VERSION, GRACE)).toBe(true);
+    expect(servesOnError(entry, NOW + 5_000 + GRACE - 1, VERSION, GRACE)).toBe(true);
+    expect(servesOnError(entry, NOW + 5_000 + GRACE, VERSION, GRACE)).toBe(false);
+  });
+
+  it('serves nothing past the stale deadline with the grace off (0)', () => {
+    expect(servesOnError(entry, NOW + 4_999, VERSION, 0)).toBe(true);
+    expect(servesOnError(entry, NOW + 5_000, VERSION, 0)).toBe(false);
+  });
+
+  it('never serves another version, or no entry', () => {
+    expect(servesOnError(entryWith(NOW + 1_000, NOW + 5_000, '1/2'), NOW, VERSION, GRACE)).toBe(false);
+    expect(servesOnError(null, NOW, VERSION, GRACE)).toBe(false);
+    expect(servesOnError(undefined, NOW, VERSION, GRACE)).toBe(false);
+  });
+
+  it('keeps an entry in the store exactly as long as it may be served on error', () => {
+    expect(physicalTtlMs(entry, NOW, GRACE)).toBe(5_000 + GRACE);
+    expect(physicalTtlMs(entry, NOW + 5_000 + GRACE - 1, GRACE)).toBe(1);
+    expect(physicalTtlMs(entry, NOW, 0)).toBe(physicalTtlMs(entry, NOW));
+    // Bounded: a closed bucket made now lives its fresh life, its stale window and the grace, no more.
+    const closed = deadlines(bucketStart(NOW, 'HOUR') - BUCKET_MS.HOUR, 'HOUR', NOW, TTL);
+    expect(physicalTtlMs(entryWith(closed.freshUntil, closed.staleUntil), NOW, GRACE)).toBe(TTL.closedFreshMs + TTL.closedStaleMs + GRACE);
   });
 });

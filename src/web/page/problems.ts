@@ -74,6 +74,14 @@ export function problemOf(error: GraphQLErrorLike, context: ProblemContext, requ
         action: 'Change the range, granularity or currency above and the page asks again.',
       };
     case 'SERVICE_UNAVAILABLE':
+      // The source database (the error names the metric it could not compute), else the FX vendor.
+      if (typeof error.extensions?.metric === 'string' || /source database/.test(error.message)) {
+        return {
+          ...base,
+          title: 'The database is not answering, and these values are not cached.',
+          action: 'The other panels show what the cache holds. This one is asked again with the next change, or reload the page later.',
+        };
+      }
       return {
         ...base,
         title: 'The exchange-rate vendor is unavailable, and no earlier rate is cached.',

