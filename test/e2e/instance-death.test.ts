@@ -85,9 +85,9 @@ async function ordersBetween(from: number, to: number): Promise<number> {
   return Number(row.n);
 }
 
-/** SIGKILL of the process running the server (not only tsx), then waits for it to be gone. */
+/** SIGKILL of the server process, then waits for it to be gone. */
 async function kill9(server: Instance): Promise<void> {
-  process.kill(server.child.scriptPid(), 'SIGKILL');
+  server.child.kill('SIGKILL');
   await server.child.exited;
 }
 
@@ -213,7 +213,7 @@ describe('kill -9 of an instance with stream entries delivered and not acknowled
       );
       // The consumer's name carries the pid of the process that reads (stream-consumer.ts).
       const holderPid = Number(/-(\d+)-[0-9a-f]+$/.exec(holder)?.[1]);
-      const index = servers.findIndex((s) => s.child.scriptPid() === holderPid);
+      const index = servers.findIndex((s) => s.child.process.pid === holderPid);
       expect(index, `consumer ${holder} is one of the servers`).toBeGreaterThanOrEqual(0);
       survivorIndex = 1 - index;
       await kill9(servers[index]!);
