@@ -93,6 +93,11 @@ describe('loadConfig defaults', () => {
     expect(config.logLevel).toBe('silent');
   });
 
+  it('SHUTDOWN_TIMEOUT_MS: 10 s unless set', () => {
+    expect(loadConfig({}).shutdownTimeoutMs).toBe(10_000);
+    expect(loadConfig({ SHUTDOWN_TIMEOUT_MS: '25000' }).shutdownTimeoutMs).toBe(25_000);
+  });
+
   it('accepts whole numbers surrounded by spaces', () => {
     expect(loadConfig({ PORT: ' 81 ' }).port).toBe(81);
   });
@@ -114,6 +119,8 @@ describe('loadConfig refusals name the variable', () => {
     ['MAX_QUERY_TOKENS', '9'],
     ['MAX_BODY_BYTES', '1023'],
     ['MAX_COST_BUCKETS', '0'],
+    ['SHUTDOWN_TIMEOUT_MS', '1999'],
+    ['SHUTDOWN_TIMEOUT_MS', '600001'],
   ])('%s=%s', (variable, value) => {
     const e = refused({ [variable]: value }, variable);
     expect(e.message).toContain('expected a whole number from');
