@@ -82,7 +82,11 @@ export interface App {
   readonly consumer: StreamConsumer | undefined;
   /** Binds config.port (or `port`) and resolves with the port bound. */
   listen(port?: number): Promise<number>;
-  /** Graceful stop: servers first, then events, the cache, and the database last. */
+  /**
+   * Graceful stop (README, "Stopping"): no new connections or stream entries; subscriptions
+   * completed; in-flight requests and the stream entries in hand finished; then events,
+   * the cache (lock releases sent), and the database last.
+   */
   close(): Promise<void>;
 }
 
@@ -178,6 +182,12 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
     hub: notices.hub,
     consumer: ingest.consumer,
     listen: (port) => server.http.listen(port ?? config.port, config.host),
-    close: () => lifecycle.close(),
+    async close() {
+      // Stop taking work at once, on both doors: the HTTP server refuses new connections
+      // and the stream consumer reads no new entries, while what each has in hand
+      // finishes (bounded by SHUTDOWN_TIMEOUT_MS). Then everything closes, newest first.
+      await Promise.allSettled([server.http.close(), ingest.consumer?.stop()]);
+      await lifecycle.close();
+    },
   };
 }

@@ -137,6 +137,13 @@ export interface CacheCore {
   /** Background refreshes and lock releases still running (tests and graceful stop wait on these). */
   idle(): Promise<void>;
   /**
+   * Releases every span lock this process holds now, for a stop that cuts the requests
+   * holding them: waiters on other instances compute at once instead of waiting for a
+   * holder that will store nothing. A holder that finishes later releases nothing more
+   * (the release is by token).
+   */
+  releaseHeld(): void;
+  /**
    * Stops new requests of this process from joining reads and computations that cover
    * `keys` and began before they were dropped: those began before the write behind the
    * drop, so what they return may not show it. Their current waiters still get it.
@@ -184,6 +191,8 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
     background.add(kept);
     return kept;
   };
+  /** Span locks this process holds, by key and token, until their release is sent. */
+  const held = new Map<string, { key: string; token: string }>();
   const reads = createReadCoalescer(store);
   // Concurrent requests for the same buckets in this process share one read.
   const sharedReads = createSingleFlight();
@@ -533,7 +542,18 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
         store: view,
         // Releases are not waited on (lock.ts), but `idle()` waits for them.
         lock: createStoreLock(
-          { getMany: view.getMany, acquireLock: view.acquireLock, releaseLock: (key, token) => behind(view.releaseLock(key, token)) },
+          {
+            getMany: view.getMany,
+            async acquireLock(key, token, ttlMs) {
+              const acquired = await view.acquireLock(key, token, ttlMs);
+              if (acquired) held.set(`${key}\n${token}`, { key, token });
+              return acquired;
+            },
+            releaseLock(key, token) {
+              held.delete(`${key}\n${token}`);
+              return behind(view.releaseLock(key, token));
+            },
+          },
           lockOptions,
         ),
         // Bucket reads are shared only between requests that read the same validators.
@@ -650,6 +670,11 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
     forget(dropped) {
       computations.forget(dropped);
       sharedReads.forget(dropped);
+    },
+
+    releaseHeld() {
+      for (const { key, token } of held.values()) void behind(store.releaseLock(key, token).catch(() => {}));
+      held.clear();
     },
 
     async idle() {

@@ -83,8 +83,12 @@ export async function openCacheRuntime(config: Config, options: CacheRuntimeOpti
     local,
     staleIfErrorMs: config.cache.staleIfErrorMs,
   });
-  // Background refreshes finish before the store closes (registered after it: closes first).
-  lifecycle.defer('cache refreshes', () => core.idle());
+  // Background refreshes finish before the store closes (registered after it: closes first),
+  // and the span locks of requests the stop cut are released rather than left to their TTL.
+  lifecycle.defer('cache refreshes', () => {
+    core.releaseHeld();
+    return core.idle();
+  });
   const space = { prefix: config.cache.keyPrefix, cacheVersion: config.cache.version };
   // Whole responses live in the tier, validated like its buckets: without a tier, or uncached, there are none.
   const responseCache =

@@ -5,7 +5,7 @@
  * `dashboard:events` stream; each one drops its buckets before the write returns.
  */
 import type { Registry } from 'prom-client';
-import type { Config } from '../config/index.js';
+import { SHUTDOWN_CLOSE_RESERVE_MS, type Config } from '../config/index.js';
 import { createRecorder, type Recorder } from '../domain/recorder.js';
 import { createEventBus, type EventBus } from '../events/bus.js';
 import { createSubscriptionHub, type SubscriptionHub } from '../events/hub.js';
@@ -110,6 +110,7 @@ export async function openIngest(config: Config, options: IngestOptions, lifecyc
         logger,
         clock,
         claimIdleMs: config.events.claimIdleMs,
+        stopGraceMs: config.shutdownTimeoutMs - SHUTDOWN_CLOSE_RESERVE_MS,
         onResult: (result, type) => eventMetrics.consumed(result, type),
       })
     : undefined;

@@ -6,7 +6,7 @@
 import type { Registry } from 'prom-client';
 import { signToken } from '../auth/identity.js';
 import type { ResilientStore } from '../cache/resilient-store.js';
-import type { Config } from '../config/index.js';
+import { SHUTDOWN_CLOSE_RESERVE_MS, type Config } from '../config/index.js';
 import type { GraphQLServices } from '../graphql/context.js';
 import { createDashboardYoga, type DashboardYoga } from '../graphql/yoga.js';
 import { attachWebSocket } from '../graphql/websocket.js';
@@ -59,6 +59,13 @@ export function openServer(config: Config, options: ServerOptions, lifecycle: Li
     registry: options.registry,
     maxBodyBytes: config.limits.maxBodyBytes,
     logger,
+    shutdownGraceMs: config.shutdownTimeoutMs - SHUTDOWN_CLOSE_RESERVE_MS,
+    // Subscriptions never end by themselves: end them, over SSE and WebSocket, so that
+    // their clients see them complete (and subscribe again elsewhere).
+    async onStop() {
+      services.hub.endAll();
+      await websocket.close();
+    },
     async readiness() {
       const [up, cacheUp] = await Promise.all([database.ping(1_000), store.ping()]);
       return {
@@ -67,8 +74,8 @@ export function openServer(config: Config, options: ServerOptions, lifecycle: Li
       };
     },
   });
+  // Closes the WebSocket endpoint too (onStop).
   lifecycle.defer('http server', () => http.close());
   const websocket = attachWebSocket(http.server, yoga, config.auth.jwtSecret);
-  lifecycle.defer('websocket server', () => websocket.close());
   return { yoga, http };
 }

@@ -123,6 +123,13 @@ export interface Config {
     /** OTEL_EXPORTER_OTLP_HEADERS / OTEL_EXPORTER_OTLP_TRACES_HEADERS, parsed. */
     headers: Readonly<Record<string, string>>;
   };
+  /**
+   * Longest a stop (SIGTERM, SIGINT) takes, from the signal to the exit: in-flight requests
+   * have all of it but the last `SHUTDOWN_CLOSE_RESERVE_MS` to finish, the rest closes the
+   * connections; whatever is still open then is cut and the process exits 1.
+   * @default 10000
+   */
+  shutdownTimeoutMs: number;
   /** Lowest log level written. @default 'info' */
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   /**
@@ -173,9 +180,18 @@ export const DEFAULTS = Object.freeze({
     staleIfErrorMs: 86_400_000,
   } satisfies CacheSettings),
   events: Object.freeze({ claimIdleMs: 30_000, coalesceMs: 250 }),
+  /** @default 10000 */
+  shutdownTimeoutMs: 10_000,
   /** @default 'info' */
   logLevel: 'info' as const,
 });
+
+/**
+ * The part of SHUTDOWN_TIMEOUT_MS kept, after in-flight requests, for what closes after
+ * them: the stream consumer's last acknowledgements, lock releases, the store and the
+ * database. SHUTDOWN_TIMEOUT_MS is at least twice this.
+ */
+export const SHUTDOWN_CLOSE_RESERVE_MS = 1_000;
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -411,6 +427,7 @@ export function loadConfig(env: Env = process.env, system: SystemInfo = SYSTEM):
       coalesceMs: integer(env, 'SUBSCRIPTION_COALESCE_MS', DEFAULTS.events.coalesceMs, 0, 10_000),
     },
     tracing: parseTracing(env),
+    shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', DEFAULTS.shutdownTimeoutMs, 2 * SHUTDOWN_CLOSE_RESERVE_MS, 600_000),
     logLevel: oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, DEFAULTS.logLevel),
     pageCacheDetails: flag(env, 'PAGE_CACHE_DETAILS', false),
   };

@@ -38,8 +38,14 @@ export interface SubscriberFilter {
 export interface SubscriptionHub {
   /** Publishes a notice to every instance. */
   notify(notice: InvalidationNotice): Promise<void>;
-  /** @returns a function that unsubscribes. */
-  subscribe(filter: SubscriberFilter, deliver: (payload: MetricsInvalidatedPayload) => void): () => void;
+  /**
+   * @param end called by `endAll` (the instance stops): ends the subscriber's stream, so
+   * that its client sees it complete rather than cut.
+   * @returns a function that unsubscribes.
+   */
+  subscribe(filter: SubscriberFilter, deliver: (payload: MetricsInvalidatedPayload) => void, end?: () => void): () => void;
+  /** Ends every subscription of this instance (each `end`): the first step of a stop. */
+  endAll(): void;
   /** Subscribers on this instance, for the subscription gauge. */
   size(): number;
   close(): Promise<void>;
@@ -61,7 +67,10 @@ export function createSubscriptionHub(options: HubOptions): SubscriptionHub {
   const clock = options.clock ?? Date.now;
   const order = options.metricOrder ?? [];
   const rank = (m: string) => order.indexOf(m) + 1 || order.length + 1;
-  const subscribers = new Map<string, Set<{ filter: SubscriberFilter; deliver: (p: MetricsInvalidatedPayload) => void }>>();
+  const subscribers = new Map<
+    string,
+    Set<{ filter: SubscriberFilter; deliver: (p: MetricsInvalidatedPayload) => void; end?: (() => void) | undefined }>
+  >();
   const pending = new Map<string, InvalidationNotice[]>();
   const timers = new Map<string, NodeJS.Timeout>();
 
@@ -110,10 +119,10 @@ export function createSubscriptionHub(options: HubOptions): SubscriptionHub {
 
   return {
     notify: (notice) => options.fanout.publish(notice),
-    subscribe(filter, deliver) {
+    subscribe(filter, deliver, end) {
       let set = subscribers.get(filter.tenant);
       if (!set) subscribers.set(filter.tenant, (set = new Set()));
-      const entry = { filter, deliver };
+      const entry = { filter, deliver, end };
       set.add(entry);
       return () => {
         set.delete(entry);
@@ -121,6 +130,9 @@ export function createSubscriptionHub(options: HubOptions): SubscriptionHub {
       };
     },
     size: () => [...subscribers.values()].reduce((n, s) => n + s.size, 0),
+    endAll() {
+      for (const set of [...subscribers.values()]) for (const { end } of [...set]) end?.();
+    },
     async close() {
       stopListening();
       for (const timer of timers.values()) clearTimeout(timer);

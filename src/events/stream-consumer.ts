@@ -13,6 +13,9 @@
  * | instance crashed mid-entry    | its pending entries idle; XAUTOCLAIM hands them to another|
  * | NOGROUP (Redis restarted      | the group is made again (XGROUP CREATE … 0 MKSTREAM) and  |
  * | empty, flushed, failed over)  | reading goes on at once: events published since are read  |
+ * | stop (the instance stops)     | no new read; the entries in hand are handled and acked    |
+ * |                               | for up to `stopGraceMs`; the rest stay pending, claimed   |
+ * |                               | by another instance after `claimIdleMs`                   |
  *
  * It needs a connection of its own (XREADGROUP BLOCK holds it), and owns it: `stop`
  * closes it.
@@ -31,7 +34,7 @@ import type { DomainEvent } from './types.js';
  */
 export type ConsumeResult = 'ingested' | 'duplicate' | 'malformed' | 'failed';
 
-/** @default group 'dashboard-api', blockMs 1000, batch 100, claimIdleMs 30000, maxAttempts 5 */
+/** @default group 'dashboard-api', blockMs 1000, batch 100, claimIdleMs 30000, maxAttempts 5, stopGraceMs 5000 */
 export interface StreamConsumerOptions {
   redis: Redis | Cluster;
   /** Handles one event; resolves with whether its row was new. */
@@ -52,6 +55,8 @@ export interface StreamConsumerOptions {
   claimIdleMs?: number;
   /** Deliveries of one entry before it is given up. @default 5 */
   maxAttempts?: number;
+  /** How long `stop` lets the entries in hand finish (and be acknowledged) before it cuts. @default 5000 */
+  stopGraceMs?: number;
   clock?: () => number;
 }
 
@@ -63,7 +68,12 @@ type Entry = [id: string, fields: string[]];
  */
 export class StreamConsumer {
   private running = false;
+  /** Set once `stop` gives up on the entries in hand: none more is handled. */
+  private cut = false;
   private loop: Promise<void> | undefined;
+  /** The handling of the entries in hand (one read's or one claim's), while it runs. */
+  private holding: Promise<void> | undefined;
+  private stopping: Promise<void> | undefined;
   private readonly attempts = new Map<string, number>();
   readonly stream: string;
   readonly group: string;
@@ -93,14 +103,23 @@ export class StreamConsumer {
     }
   }
 
-  /** Stops: ends the blocking read by closing the connection (which it owns), then waits. */
-  async stop(): Promise<void> {
-    this.running = false;
-    this.options.redis.disconnect();
-    // A read queued while Redis is unreachable may never settle; do not wait on it for ever.
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.loop, new Promise((resolve) => (timer = setTimeout(resolve, (this.options.blockMs ?? 1_000) + 1_000)))]);
-    clearTimeout(timer);
+  /**
+   * Stops (the table above): reads nothing new, lets the entries in hand finish for up to
+   * `stopGraceMs`, then ends the blocking read by closing the connection (which it owns)
+   * and waits. Once only: a second call resolves with the first.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.running = false;
+      // Entries delivered to this consumer and being handled: acknowledging them here
+      // saves another instance claimIdleMs of waiting and a second delivery.
+      if (this.holding) await within(this.holding, this.options.stopGraceMs ?? 5_000);
+      this.cut = true;
+      this.options.redis.disconnect();
+      // A read queued while Redis is unreachable may never settle; do not wait on it for ever.
+      await within(this.loop, (this.options.blockMs ?? 1_000) + 1_000);
+    })();
+    return this.stopping;
   }
 
   /** Entries delivered to the group and not yet acknowledged (the stream's lag). */
@@ -124,7 +143,7 @@ export class StreamConsumer {
             string,
             Entry[],
           ];
-          await this.handleAll(claimed[1] ?? []);
+          await this.hold(claimed[1] ?? []);
         }
         const read = (await redis.xreadgroup(
           'GROUP',
@@ -138,7 +157,7 @@ export class StreamConsumer {
           this.stream,
           '>',
         )) as Array<[string, Entry[]]> | null;
-        for (const [, entries] of read ?? []) await this.handleAll(entries);
+        for (const [, entries] of read ?? []) await this.hold(entries);
       } catch (error) {
         if (!this.running) break;
         // The group is gone with the data (a Redis restarted without persistence, a
@@ -163,8 +182,23 @@ export class StreamConsumer {
     }
   }
 
+  /** Handles `entries`, visible to `stop` as the entries in hand. */
+  private async hold(entries: Entry[]): Promise<void> {
+    const work = this.handleAll(entries);
+    this.holding = work.catch(() => {});
+    try {
+      await work;
+    } finally {
+      this.holding = undefined;
+    }
+  }
+
   private async handleAll(entries: Entry[]): Promise<void> {
-    for (const entry of entries) if (entry && entry[1]) await this.handleOne(entry[0], entry[1]);
+    for (const entry of entries) {
+      // Cut by `stop`: the rest stay pending for another instance.
+      if (this.cut) return;
+      if (entry && entry[1]) await this.handleOne(entry[0], entry[1]);
+    }
   }
 
   private async handleOne(id: string, rawFields: string[]): Promise<void> {
@@ -201,4 +235,11 @@ export class StreamConsumer {
       }
     }
   }
+}
+
+/** Waits for `work`, but no longer than `ms`. */
+async function within(work: Promise<unknown> | undefined, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }

@@ -14,9 +14,16 @@ import type { DashboardYoga } from './yoga.js';
 
 /** The graphql-ws endpoint attached to the HTTP server. */
 export interface WebSocketEndpoint {
-  /** Closes every socket and stops accepting new ones. */
+  /**
+   * Stops accepting sockets and closes every one with 1001 (going away), after the
+   * `complete` of any subscription ended just before (the hub's `endAll`); a socket whose
+   * client does not answer the close within `CLOSE_WAIT_MS` is cut.
+   */
   close(): Promise<void>;
 }
+
+/** How long a socket closed by the server may take to finish the close handshake before it is cut. */
+const CLOSE_WAIT_MS = 1_000;
 
 /**
  * What `yoga.getEnveloped` returns for one operation, with graphql-js's types: envelop
@@ -80,8 +87,17 @@ export function attachWebSocket(server: Server, yoga: DashboardYoga, secret: Uin
   );
   return {
     async close() {
-      for (const client of wss.clients) client.terminate();
-      await disposable.dispose();
+      // A subscription just ended sends its `complete` from a promise continuation: let
+      // those go out before the close frames.
+      await new Promise((resolve) => setImmediate(resolve));
+      const sockets = [...wss.clients];
+      // Sends close(1001, 'Going away') to each; resolves once every socket has closed.
+      const disposed = disposable.dispose();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([disposed, new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)))]);
+      clearTimeout(timer);
+      for (const socket of sockets) socket.terminate();
+      await disposed;
     },
   };
 }

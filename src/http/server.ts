@@ -34,6 +34,12 @@ export interface HttpServerOptions {
   /** How long `close` waits for in-flight requests before cutting them. @default 10000 */
   shutdownGraceMs?: number;
   /**
+   * Called by `close` once nothing new is accepted, before in-flight requests are waited
+   * for: ends what never finishes by itself (subscriptions), so that its clients see it
+   * complete. Event streams still open at the end of the grace are cut. @default none
+   */
+  onStop?: (() => Promise<void> | void) | undefined;
+  /**
    * Every other path: the live page (src/web/routes.ts). Resolves true when it answered;
    * false leaves the request to the 404. @default none
    */
@@ -45,7 +51,11 @@ export interface HttpServer {
   readonly server: Server;
   /** Resolves with the bound port. */
   listen(port: number, host?: string): Promise<number>;
-  /** Stops accepting, ends event streams, waits for in-flight requests (up to the grace), closes. */
+  /**
+   * Stops accepting at once (new connections are refused), calls `onStop`, waits for
+   * in-flight requests (up to the grace), then cuts what is left and closes. Once only:
+   * a second call resolves with the first.
+   */
   close(): Promise<void>;
 }
 
@@ -60,6 +70,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   const inFlight = new Set<Promise<void>>();
   const streams = new Set<AbortController>();
   let closing = false;
+  let closed: Promise<void> | undefined;
 
   const instruments = createHttpInstruments(options.registry);
   const ROUTES: Record<string, Route> = { '/graphql': 'graphql', '/healthz': 'healthz', '/readyz': 'readyz', '/metrics': 'metrics' };
@@ -205,17 +216,29 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
         });
       });
     },
-    async close() {
-      closing = true;
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      // Event streams never finish by themselves: end them now, clients reconnect elsewhere.
-      for (const stream of streams) stream.abort();
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([Promise.allSettled([...inFlight]), new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
-      clearTimeout(timer);
-      server.closeAllConnections();
-      await closed;
+    close() {
+      closed ??= (async () => {
+        closing = true;
+        const deadline = Date.now() + graceMs;
+        // The listening socket closes now: a new connection is refused, not queued behind the drain.
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        let timer: NodeJS.Timeout | undefined;
+        const graceOver = new Promise((resolve) => (timer = setTimeout(resolve, graceMs)));
+        try {
+          await Promise.race([options.onStop?.(), graceOver]);
+        } catch (error) {
+          logger.warn({ err: error }, 'ending subscriptions failed; their streams are cut');
+        }
+        // Subscriptions ended by `onStop` finish their streams themselves, like any request.
+        while (inFlight.size > 0 && Date.now() < deadline) await Promise.race([Promise.allSettled([...inFlight]), graceOver]);
+        clearTimeout(timer);
+        // The grace is over: event streams still open are ended, other requests cut.
+        for (const stream of streams) stream.abort();
+        server.closeAllConnections();
+        await stopped;
+      })();
+      return closed;
     },
   };
 }

@@ -1,8 +1,13 @@
 /** Runs the real entry points (`npm start`, `npm run token`) as child processes. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 
-const TSX = join(process.cwd(), 'node_modules', '.bin', 'tsx');
+/**
+ * tsx as a loader of this node process (`npm start` does the same), not the tsx CLI: the
+ * CLI runs the script in a child of its own and relays signals to it, and when that child
+ * does not confirm a SIGTERM within about 60 ms (an event loop busy under load) it sends
+ * SIGKILL instead. A signal to the child here reaches the script's own process.
+ */
+const TSX_LOADER = ['--import', 'tsx'];
 
 /** A child process with its output kept, to wait on what it prints. */
 export interface Child {
@@ -20,11 +25,11 @@ export interface Child {
 
 /**
  * Runs `script` (a path from the current directory, the repository root under vitest)
- * with tsx. The child's environment is PATH, HOME and `env` only, so that nothing of
+ * with node and the tsx loader, in one process. The child's environment is PATH, HOME and `env` only, so that nothing of
  * the developer's environment changes what it does.
  */
 export function runScript(script: string, args: string[], env: Record<string, string | undefined>): Child {
-  const child = spawn(TSX, [script, ...args], {
+  const child = spawn(process.execPath, [...TSX_LOADER, script, ...args], {
     cwd: process.cwd(),
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

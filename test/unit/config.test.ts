@@ -100,6 +100,11 @@ describe('loadConfig defaults', () => {
     expect(loadConfig({ CACHE_STALE_IF_ERROR_MS: '604800000' }).cache.staleIfErrorMs).toBe(604_800_000);
   });
 
+  it('SHUTDOWN_TIMEOUT_MS: 10 s unless set', () => {
+    expect(loadConfig({}).shutdownTimeoutMs).toBe(10_000);
+    expect(loadConfig({ SHUTDOWN_TIMEOUT_MS: '25000' }).shutdownTimeoutMs).toBe(25_000);
+  });
+
   it('accepts whole numbers surrounded by spaces', () => {
     expect(loadConfig({ PORT: ' 81 ' }).port).toBe(81);
   });
@@ -124,6 +129,8 @@ describe('loadConfig refusals name the variable', () => {
     ['CACHE_STALE_IF_ERROR_MS', '-1'],
     ['CACHE_STALE_IF_ERROR_MS', '1h'],
     ['CACHE_STALE_IF_ERROR_MS', '604800001'],
+    ['SHUTDOWN_TIMEOUT_MS', '1999'],
+    ['SHUTDOWN_TIMEOUT_MS', '600001'],
   ])('%s=%s', (variable, value) => {
     const e = refused({ [variable]: value }, variable);
     expect(e.message).toContain('expected a whole number from');

@@ -22,6 +22,8 @@ export const Subscription: SubscriptionResolvers = {
             metrics: wanted && wanted.length > 0 ? new Set<string>(wanted) : undefined,
           },
           (payload) => void push({ metricsInvalidated: payload as MetricsInvalidatedPayload & { metrics: MetricName[] } }),
+          // The instance stops: the stream completes (SSE `complete`, graphql-ws `complete`), not cut.
+          () => stop(),
         );
         // A subscription lives no longer than its token (setTimeout caps near 24.8 days).
         const expiry = setTimeout(stop, Math.min(2 ** 31 - 1, Math.max(0, identity.expiresAt - services.clock())));
