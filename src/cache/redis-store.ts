@@ -72,6 +72,11 @@ for i = entries + 1, #KEYS do
 end
 return n`;
 
+/** True for Redis's refusal of a write over `maxmemory` under `noeviction` (`OOM command not allowed …`). */
+function isOutOfMemory(error: unknown): boolean {
+  return /^OOM /.test((error as Error)?.message ?? '');
+}
+
 /** ioredis's error for a command not answered within `commandTimeout`. */
 const COMMAND_TIMED_OUT = 'Command timed out';
 
@@ -198,19 +203,28 @@ function wrap(raw: Client, kind: 'redis' | 'cluster'): CacheStore {
       if (items.length === 0) return 0;
       // A tenant's entries and validators share its hash tag: one script per tenant.
       const counts = await Promise.all(
-        bySlot(items).map((group) => {
+        bySlot(items).map(async (group) => {
           const entries = group.filter((g) => !g.validator).map((g) => g.key);
           const ours = group.filter((g) => g.validator).map((g) => g.key);
-          return client.invalidateKeys(
-            entries.length + ours.length,
-            ...entries,
-            ...ours,
-            tombstone(at),
-            Math.max(1, Math.ceil(ttlMs)),
-            entries.length,
-            validators?.value ?? '',
-            Math.max(1, Math.ceil(validators?.ttlMs ?? 1)),
-          );
+          try {
+            return await client.invalidateKeys(
+              entries.length + ours.length,
+              ...entries,
+              ...ours,
+              tombstone(at),
+              Math.max(1, Math.ceil(ttlMs)),
+              entries.length,
+              validators?.value ?? '',
+              Math.max(1, Math.ceil(validators?.ttlMs ?? 1)),
+            );
+          } catch (error) {
+            // Out of memory under `noeviction`: the tombstones' SETs are refused, and the
+            // entries of before the write would be served again. A delete frees memory, so
+            // Redis still takes it: the entries go, and the validators with them (a lost
+            // validator is never trusted, loader.ts), then the failure is reported.
+            if (isOutOfMemory(error)) await client.unlink(...entries, ...ours);
+            throw error;
+          }
         }),
       );
       return counts.reduce((a, b) => a + Number(b), 0);
