@@ -19,6 +19,7 @@ import { allHits, HOUR_MS, iso, startTestApp, type TestApp } from '../helpers/ap
 import { eventually } from '../helpers/eventually.js';
 import { startLoad } from '../helpers/load.js';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis.js';
+import { orderEventFields } from '../helpers/stream-events.js';
 
 const QUERY = `query Memory($from: DateTime!, $to: DateTime!) {
   dashboard(range: { from: $from, to: $to }, granularity: HOUR) { orders { total } revenue { total } }
@@ -37,7 +38,7 @@ interface Setup {
   client: Redis;
 }
 
-async function startWithPolicy(policy: 'noeviction' | 'allkeys-lru'): Promise<Setup> {
+async function startWithPolicy(policy: 'noeviction' | 'allkeys-lru' | 'volatile-lru'): Promise<Setup> {
   const server = await startRedisServer({ args: ['--maxmemory', '4mb', '--maxmemory-policy', policy] });
   const t = await startTestApp({ seed: { days: 2, scale: 0.05 }, env: { REDIS_URL: server.url } });
   const client = new Redis(server.url);
@@ -173,5 +174,44 @@ describe('maxmemory reached under allkeys-lru: entries, tombstones and validator
     // Refreshes still behind their responses have written back by then.
     await t.app.cache.idle();
     for (const r of ranges) expect(await answer(t, r), r.from).toEqual(await truth(t, r));
+  }, 90_000);
+});
+
+describe('maxmemory reached under volatile-lru (the policy the README recommends)', () => {
+  let s: Setup | undefined;
+  beforeAll(async () => {
+    s = await startWithPolicy('volatile-lru');
+  }, 60_000);
+  afterAll(() => stop(s));
+
+  it('evicts cache keys (they all have a TTL) and never the events stream with its group', async () => {
+    const { t, client } = s!;
+    const r = range(2, 6);
+    expect(await answer(t, r)).toEqual(await truth(t, r));
+    await client.xadd('dashboard:events', '*', ...orderEventFields({ id: 'lru-before', occurredAt: iso(end - 4 * HOUR_MS + 5_000) }));
+    await eventually(async () => (await t.metrics()).value('events_consumed_total', { result: 'ingested' }) === 1, 10_000, 'first event');
+    const cacheKeys = async () => (await client.keys('dash:*')).length;
+    const before = await cacheKeys();
+    expect(before).toBeGreaterThan(0);
+
+    // Filler with a TTL, as every cache key has: evictable, as the stream is not.
+    const evicted = async () => Number(/evicted_keys:(\d+)/.exec(await client.info('stats'))![1]);
+    let n = 0;
+    await eventually(
+      async () => {
+        const pipeline = client.pipeline();
+        for (let i = 0; i < 100; i++) pipeline.set(`filler:${n++}`, 'x'.repeat(4_096), 'PX', 600_000);
+        await pipeline.exec();
+        return (await evicted()) > 1_000 && (await cacheKeys()) < before;
+      },
+      20_000,
+      'cache keys evicted',
+    );
+    // The stream and its group are still there, and events go on being ingested.
+    expect(await client.xlen('dashboard:events')).toBe(1);
+    expect(((await client.xinfo('GROUPS', 'dashboard:events')) as unknown[][]).map((g) => g[1])).toEqual(['dashboard-api']);
+    await client.xadd('dashboard:events', '*', ...orderEventFields({ id: 'lru-after', occurredAt: iso(end - 4 * HOUR_MS + 6_000) }));
+    await eventually(async () => (await t.metrics()).value('events_consumed_total', { result: 'ingested' }) === 2, 10_000, 'second event');
+    expect(await answer(t, r)).toEqual(await truth(t, r));
   }, 90_000);
 });
