@@ -59,9 +59,16 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): CacheStore 
     },
     async setMany(writes: readonly StoreWrite[], options) {
       const since = options?.unlessInvalidatedSince;
+      // As the Redis script (store.ts WriteBackOptions): this LRU evicts too.
+      const validator = options?.validator;
+      // A validator made by SET NX (loader.ts) sits among the locks, as getMany reads it.
+      const unchanged =
+        since === undefined || !validator || (entries.get(validator.key) ?? liveLock(validator.key)?.token) === validator.value;
       for (const { key, value, ttlMs } of writes) {
-        const dropped = since === undefined ? undefined : tombstoneTime(entries.get(key));
-        if (dropped !== undefined && dropped >= since!) continue;
+        if (since !== undefined) {
+          const dropped = tombstoneTime(entries.get(key));
+          if (unchanged ? dropped !== undefined && dropped >= since : !(dropped !== undefined && dropped < since)) continue;
+        }
         entries.set(key, value, { ttl: Math.max(1, Math.ceil(ttlMs)) });
       }
     },

@@ -275,7 +275,11 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
       // so this copy is refused by every request that reads the new one.
       if (local && spec.validatorKey) local.set(key, entry, validator, estimateBytes(key, text.length));
     }
-    await request.store.setMany(writes, { unlessInvalidatedSince: readFrom }).catch(() => {});
+    // Checked against the validator read before the source was too: a drop since then
+    // whose tombstone was evicted (or expired) must not let this value land after it.
+    if (spec.validatorKey && typeof validator !== 'string') return values;
+    const check = spec.validatorKey ? { validator: { key: spec.validatorKey, value: validator! } } : {};
+    await request.store.setMany(writes, { unlessInvalidatedSince: readFrom, ...check }).catch(() => {});
     return values;
   }
 

@@ -23,17 +23,33 @@ export interface RedisStoreOptions {
 const RELEASE_LOCK = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 
 /**
- * Conditional write of a batch: each key is set unless it holds a tombstone of
- * ARGV[1] or later (an invalidation that came after the recompute started). ARGV then
- * holds value, ttl pairs in KEYS order. Atomic, so no invalidation slips in between.
+ * Conditional write of a batch (store.ts `WriteBackOptions`): ARGV[1] is the instant
+ * the computation began reading the source, ARGV[2] the metric's validator as read
+ * before that ('' for none), then value, ttl pairs in the order of the entries. With a
+ * validator, KEYS[1] is its key and the entries follow. While the validator is
+ * unchanged, each entry is set unless it holds a tombstone of ARGV[1] or later; once it
+ * moved or was lost (evicted, expired, Redis restarted empty), only over a tombstone
+ * older than ARGV[1], since a drop after it would have replaced that tombstone and an
+ * absent key may be a newer one evicted. Atomic, so no drop slips in between.
  */
 const SET_UNLESS_INVALIDATED = `
 local since = tonumber(ARGV[1])
-for i, key in ipairs(KEYS) do
-  local current = redis.call('GET', key)
-  local t = current and tonumber(string.match(current, '^{"t":(%d+)}$'))
-  if not (t and t >= since) then
-    redis.call('SET', key, ARGV[2 * i], 'PX', ARGV[2 * i + 1])
+local expected = ARGV[2]
+local first = 1
+local unchanged = true
+if expected ~= '' then
+  first = 2
+  unchanged = redis.call('GET', KEYS[1]) == expected
+end
+for i = first, #KEYS do
+  local current = redis.call('GET', KEYS[i])
+  local t = nil
+  if current then t = tonumber(string.match(current, '^{"t":(%d+)}$')) end
+  local write
+  if unchanged then write = not (t and t >= since) else write = t ~= nil and t < since end
+  if write then
+    local j = i - first + 1
+    redis.call('SET', KEYS[i], ARGV[1 + 2 * j], 'PX', ARGV[2 + 2 * j])
   end
 end
 return 0`;
@@ -55,6 +71,11 @@ for i = entries + 1, #KEYS do
   redis.call('SET', KEYS[i], ARGV[4], 'PX', ARGV[5])
 end
 return n`;
+
+/** True for Redis's refusal of a write over `maxmemory` under `noeviction` (`OOM command not allowed …`). */
+function isOutOfMemory(error: unknown): boolean {
+  return /^OOM /.test((error as Error)?.message ?? '');
+}
 
 /** ioredis's error for a command not answered within `commandTimeout`. */
 const COMMAND_TIMED_OUT = 'Command timed out';
@@ -151,12 +172,15 @@ function wrap(raw: Client, kind: 'redis' | 'cluster'): CacheStore {
       if (writes.length === 0) return;
       const since = options?.unlessInvalidatedSince;
       if (since !== undefined) {
+        const validator = options?.validator;
         await Promise.all(
           bySlot(writes).map((group) =>
             client.setUnlessInvalidated(
-              group.length,
+              group.length + (validator ? 1 : 0),
+              ...(validator ? [validator.key] : []),
               ...group.map((w) => w.key),
               Math.floor(since),
+              validator?.value ?? '',
               ...group.flatMap((w) => [w.value, Math.max(1, Math.ceil(w.ttlMs))]),
             ),
           ),
@@ -179,19 +203,28 @@ function wrap(raw: Client, kind: 'redis' | 'cluster'): CacheStore {
       if (items.length === 0) return 0;
       // A tenant's entries and validators share its hash tag: one script per tenant.
       const counts = await Promise.all(
-        bySlot(items).map((group) => {
+        bySlot(items).map(async (group) => {
           const entries = group.filter((g) => !g.validator).map((g) => g.key);
           const ours = group.filter((g) => g.validator).map((g) => g.key);
-          return client.invalidateKeys(
-            entries.length + ours.length,
-            ...entries,
-            ...ours,
-            tombstone(at),
-            Math.max(1, Math.ceil(ttlMs)),
-            entries.length,
-            validators?.value ?? '',
-            Math.max(1, Math.ceil(validators?.ttlMs ?? 1)),
-          );
+          try {
+            return await client.invalidateKeys(
+              entries.length + ours.length,
+              ...entries,
+              ...ours,
+              tombstone(at),
+              Math.max(1, Math.ceil(ttlMs)),
+              entries.length,
+              validators?.value ?? '',
+              Math.max(1, Math.ceil(validators?.ttlMs ?? 1)),
+            );
+          } catch (error) {
+            // Out of memory under `noeviction`: the tombstones' SETs are refused, and the
+            // entries of before the write would be served again. A delete frees memory, so
+            // Redis still takes it: the entries go, and the validators with them (a lost
+            // validator is never trusted, loader.ts), then the failure is reported.
+            if (isOutOfMemory(error)) await client.unlink(...entries, ...ours);
+            throw error;
+          }
         }),
       );
       return counts.reduce((a, b) => a + Number(b), 0);

@@ -8,9 +8,13 @@
  * | open      | fails at once (E_CIRCUIT_OPEN)      | after `cooldownMs` → half-open              |
  * | half-open | one call goes through, others fail  | success → closed; failure → open again      |
  *
- * Two things bypass the breaker. A lock release is always sent (its failure counted,
+ * Three things bypass the breaker. A lock release is always sent (its failure counted,
  * the circuit left as it is): a lock nobody releases makes every other worker wait
- * for it, and nobody waits on a release (lock.ts). And when the store says it has
+ * for it, and nobody waits on a release (lock.ts). A drop (`invalidate`) is always
+ * sent too, the same way: refused by an open circuit, it would leave the entries of
+ * before a write in a store that is only slow or full, served again once the circuit
+ * closes; sent, it lands even when it times out (a stalled Redis runs it once it goes
+ * on), and it costs only the writer the wait. And when the store says it has
  * connected again (Redis back after an outage), an open circuit lets the next call
  * through as its trial at once, instead of serving the source for the rest of the
  * cooldown: caching resumes as soon as the store does.
@@ -72,7 +76,8 @@ export function createResilientStore(
     breakerState: () => breaker.state(),
     getMany: (keys) => call('get', () => store.getMany(keys)),
     setMany: (writes, options) => call('set', () => store.setMany(writes, options)),
-    invalidate: (keys, at, ttlMs, validators) => call('delete', () => store.invalidate(keys, at, ttlMs, validators)),
+    // Past the breaker (see above), as the lock release.
+    invalidate: (keys, at, ttlMs, validators) => send('delete', () => store.invalidate(keys, at, ttlMs, validators)),
     deleteMany: (keys) => call('delete', () => store.deleteMany(keys)),
     deleteByPrefix: (prefix) => call('scan', () => store.deleteByPrefix(prefix)),
     acquireLock: (key, token, ttlMs) => call('lock', () => store.acquireLock(key, token, ttlMs)),

@@ -48,6 +48,38 @@ export function newValidator(at: number): string {
   return `${Math.floor(at).toString(36)}.${Math.random().toString(36).slice(2, 10)}${Math.random().toString(36).slice(2, 10)}`;
 }
 
+/**
+ * How a computed value is written back over what may have happened since its source
+ * read began. A tombstone says "dropped at t", but only while it is there: an
+ * eviction (maxmemory), its TTL or a store restarted empty removes it, and an absent
+ * key no longer tells a drop after the read from no entry at all. The metric's
+ * validator settles it, since every drop replaces it in the same atomic step as its
+ * tombstones and nothing ever writes an old value back into it:
+ *
+ * | the validator now         | a key holding …                  | is                      |
+ * |---------------------------|----------------------------------|-------------------------|
+ * | the value read before the | a tombstone of `since` or later  | left alone              |
+ * | source read (no drop of   | anything else, or nothing        | written                 |
+ * | the metric since)         |                                  |                         |
+ * | another value, or none    | a tombstone older than `since`   | written (a later drop   |
+ * | (a drop since, or the     |                                  | would have replaced it) |
+ * | validator was lost)       | anything else, or nothing        | left alone: a drop may  |
+ * |                           |                                  | have been lost with it  |
+ *
+ * So a value read before a write never lands after the write's drop, whatever the
+ * store evicted meanwhile; what is left alone is computed again by a later read.
+ */
+export interface WriteBackOptions {
+  /** Epoch ms when the computation began reading the source: drops at or after it win. */
+  unlessInvalidatedSince?: number;
+  /**
+   * The validator (keys.ts `validatorKey`) of the keys' metric as read before the
+   * source read; its key must share the keys' hash slot (the tenant's tag does).
+   * Only with `unlessInvalidatedSince`.
+   */
+  validator?: { key: string; value: string };
+}
+
 /** What every store does (memory, Redis, Cluster); IO only, and the same contract suite checks each. */
 export interface CacheStore {
   /** Which implementation this is, for /readyz. */
@@ -56,9 +88,11 @@ export interface CacheStore {
   getMany(keys: readonly string[]): Promise<Array<string | null>>;
   /**
    * Writes every value with its TTL. With `unlessInvalidatedSince`, a key holding a
-   * tombstone of that instant or later is left alone (atomically per key).
+   * tombstone of that instant or later is left alone (atomically per key). With
+   * `validator` too, the write-back is checked against what a lost tombstone would
+   * have said (see {@link WriteBackOptions}), atomically per hash slot.
    */
-  setMany(writes: readonly StoreWrite[], options?: { unlessInvalidatedSince?: number }): Promise<void>;
+  setMany(writes: readonly StoreWrite[], options?: WriteBackOptions): Promise<void>;
   /**
    * Replaces each key by a tombstone of `at` living `ttlMs`; resolves with how many
    * keys held a live entry (a tombstone does not count). With `validators`, sets each

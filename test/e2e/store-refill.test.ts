@@ -12,8 +12,9 @@
  * and the data is small, so that the source's own time stays far from the bound.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DAY_MS, HOUR_MS, iso, startTestApp, type TestApp } from '../helpers/app.js';
+import { allHits, DAY_MS, HOUR_MS, iso, startTestApp, type TestApp } from '../helpers/app.js';
 import { eventually } from '../helpers/eventually.js';
+import { startLoad } from '../helpers/load.js';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis.js';
 
 const CONCURRENCY = 20;
@@ -44,33 +45,18 @@ afterAll(async () => {
   await server?.stop();
 });
 
-interface Outcome {
-  /** performance.now() when it was sent and when it was answered. */
-  sent: number;
-  answered: number;
-  ok: boolean;
-}
-
 /** True when every bucket of every metric of `range` came from the cache. */
-async function allHits(range: (typeof RANGES)[number]): Promise<boolean> {
-  const response = await t.gql(QUERY, range);
-  const stats = response.body.extensions?.cache as Record<string, { hit: number; miss: number; stale: number }> | undefined;
-  return !!stats && Object.values(stats).every((s) => s.miss === 0 && s.stale === 0 && s.hit > 0);
-}
+const rangeHits = async (range: (typeof RANGES)[number]) => allHits(await t.gql(QUERY, range));
 
 describe('Redis stopped for 5 s under load, then started empty', () => {
   it('answers every request, none in 2 s or more once Redis is back, and resumes caching at once', async () => {
-    const outcomes: Outcome[] = [];
-    let running = true;
-    const loops = Array.from({ length: CONCURRENCY }, async (_, i) => {
-      for (let n = i; running; n++) {
-        const sent = performance.now();
-        const response = await t.gql(QUERY, RANGES[n % RANGES.length]).catch(() => undefined);
-        outcomes.push({ sent, answered: performance.now(), ok: response?.status === 200 && !response.body.errors });
-      }
+    const load = startLoad(CONCURRENCY, async (n) => {
+      const response = await t.gql(QUERY, RANGES[n % RANGES.length]);
+      return { ok: response.status === 200 && !response.body.errors, label: `range ${n % RANGES.length}` };
     });
+    const { outcomes } = load;
     try {
-      await eventually(async () => allHits(RANGES[0]!), 20_000, 'the cache warm under load');
+      await eventually(async () => rangeHits(RANGES[0]!), 20_000, 'the cache warm under load');
       await server.stop();
       await eventually(() => t.app.store.breakerState() === 'open', 10_000, 'the breaker open');
       // The outage itself: its length is the scenario, not a wait for a condition.
@@ -79,12 +65,11 @@ describe('Redis stopped for 5 s under load, then started empty', () => {
       const back = performance.now();
 
       // With the cooldown alone this would take 30 s; Redis coming back is what closes the circuit.
-      await eventually(async () => allHits(RANGES[1]!), 10_000, 'caching resumed after Redis came back');
+      await eventually(async () => rangeHits(RANGES[1]!), 10_000, 'caching resumed after Redis came back');
       const resumedMs = performance.now() - back;
       // Load goes on over the refill, so that it is measured under load.
       await eventually(() => outcomes.filter((o) => o.sent > back + resumedMs).length >= 5 * CONCURRENCY, 20_000, 'load after the refill');
-      running = false;
-      await Promise.all(loops);
+      await load.stop();
 
       expect(outcomes.filter((o) => !o.ok)).toEqual([]);
       const afterReturn = outcomes.filter((o) => o.answered > back);
@@ -96,8 +81,7 @@ describe('Redis stopped for 5 s under load, then started empty', () => {
         .filter((o) => o.ms >= BOUND_MS);
       expect(slow).toEqual([]);
     } finally {
-      running = false;
-      await Promise.all(loops);
+      await load.stop();
     }
   }, 120_000);
 });

@@ -121,3 +121,12 @@ export const iso = (ms: number) => new Date(ms).toISOString();
 export const HOUR_MS = 3_600_000;
 /** A day in milliseconds (UTC has no DST). */
 export const DAY_MS = 86_400_000;
+
+/** `extensions.cache` of an answer: per metric, how many buckets were hits, misses and stale. */
+export type CacheStats = Record<string, { hit: number; miss: number; stale: number }>;
+
+/** True when the answer says every bucket of every metric it read came from the cache (hits only, at least one). */
+export function allHits(response: GraphQLResponse): boolean {
+  const stats = response.body.extensions?.cache as CacheStats | undefined;
+  return !!stats && Object.keys(stats).length > 0 && Object.values(stats).every((s) => s.miss === 0 && s.stale === 0 && s.hit > 0);
+}

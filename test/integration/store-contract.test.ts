@@ -191,6 +191,39 @@ describe.each(SUBJECTS)('store contract: $name', ({ name, open }) => {
     expect(pl).toBe('computed');
   });
 
+  it('setMany with the validator read before the source: unchanged, the tombstones decide; moved or lost, only older tombstones are written over', async () => {
+    const p = fresh();
+    const validator = `${p}:{u}:~v`;
+    const keys = { older: `${p}:{u}:older`, newer: `${p}:{u}:newer`, entry: `${p}:{u}:entry`, absent: `${p}:{u}:absent` };
+    const all = Object.values(keys);
+    const arrange = async (validatorValue: string | undefined) => {
+      await store.deleteMany([...all, validator]);
+      await store.invalidate([keys.older], 1_000, 60_000);
+      await store.invalidate([keys.newer], 5_000, 60_000);
+      await store.setMany([{ key: keys.entry, value: 'earlier', ttlMs: 60_000 }]);
+      if (validatorValue) await store.setMany([{ key: validator, value: validatorValue, ttlMs: 60_000 }]);
+    };
+    // A computation that read validator `v1`, then the source at 3000.
+    const writeBack = () =>
+      store.setMany(
+        all.map((key) => ({ key, value: 'computed', ttlMs: 60_000 })),
+        { unlessInvalidatedSince: 3_000, validator: { key: validator, value: 'v1' } },
+      );
+    const read = async () => (await store.getMany(all)).map((v) => tombstoneTime(v) ?? v);
+
+    await arrange('v1');
+    await writeBack();
+    expect(await read()).toEqual(['computed', 5_000, 'computed', 'computed']);
+
+    // Moved (a drop since) or lost (evicted, expired, the store restarted empty): a drop
+    // may have left no tombstone, so only a key that shows none since is written.
+    for (const now of ['v2', undefined]) {
+      await arrange(now);
+      await writeBack();
+      expect(await read(), `validator ${now ?? 'lost'}`).toEqual(['computed', 5_000, 'earlier', null]);
+    }
+  });
+
   it('deleteMany resolves with how many of the keys existed, and deletes them', async () => {
     const p = fresh();
     await store.setMany([

@@ -246,6 +246,26 @@ describe('createResilientStore: lock release', () => {
   });
 });
 
+describe('createResilientStore: drops', () => {
+  it('are sent while the circuit is open, without closing it: refused, the entries of before a write would be served again', async () => {
+    const { inner, observer, store } = setup({ failureThreshold: 1 });
+    inner.failing = true;
+    await fail(store);
+    expect(store.breakerState()).toBe('open');
+    inner.failing = false;
+    observer.reset();
+    await expect(store.invalidate(['k1'], 1_000, 10_000)).resolves.toBe(0);
+    expect(inner.calls.invalidate).toBe(1);
+    expect(store.breakerState()).toBe('open');
+    expect(observer.storeErrors).toEqual([]);
+
+    inner.failing = true;
+    const error = await rejection(store.invalidate(['k1'], 2_000, 10_000));
+    expect(error.code).toBe(CacheErrorCodes.E_STORE_UNAVAILABLE);
+    expect(observer.storeErrors.map((e) => e.operation)).toEqual(['delete']);
+  });
+});
+
 describe('createResilientStore: the store says it is back', () => {
   /** A store double that can say it reconnected, as the Redis store does on ioredis's 'ready'. */
   function reconnecting() {
