@@ -58,6 +58,7 @@ function constantMetrics(truth: MetricsService): MetricsService {
         cacheStats: () => ({}),
         freshUntil: () => Infinity,
         staleUntil: () => Infinity,
+        freshUntilByMetric: () => new Map(),
         validatedBy: () => undefined,
         readUnvalidated: () => {},
         seed: () => {},

@@ -88,6 +88,8 @@ export interface RequestCache {
   staleUntil: number;
   /** Reads this request made, by first key, length and version: a window read twice (a series and a merge of it) is read once. */
   readonly reads: Map<string, Promise<Array<BucketResult<unknown>>>>;
+  /** Per metric, the earliest `freshUntil` of its buckets this request read: which metrics a copy of its answer turns stale by. */
+  readonly metricFreshUntil: Map<string, number>;
   /** Bucket keys already counted in `stats` for this request (a reused composed value by its first key): each counts once. */
   readonly counted: Set<string>;
 }
@@ -340,6 +342,11 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
     return new Map(buckets.map((bucket, i) => [bucket, entries[i]!.value]));
   }
 
+  function noteFresh(request: RequestCache, metric: string, freshUntil: number): void {
+    const was = request.metricFreshUntil.get(metric);
+    if (was === undefined || freshUntil < was) request.metricFreshUntil.set(metric, freshUntil);
+  }
+
   /** Whether `request` counts `key` now: each bucket (or reused window) counts once per request, however many fields read it. */
   function firstCount(request: RequestCache, key: string): boolean {
     if (request.counted.has(key)) return false;
@@ -357,6 +364,7 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
   ): void {
     if (kept.freshUntil < request.freshUntil) request.freshUntil = kept.freshUntil;
     if (kept.staleUntil < request.staleUntil) request.staleUntil = kept.staleUntil;
+    noteFresh(request, metric, kept.freshUntil);
     if (!firstCount(request, id)) return;
     observer.lookup(metric, 'hit', count);
     const seen = request.stats.get(metric) ?? { hit: 0, miss: 0, stale: 0 };
@@ -377,14 +385,17 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
     const all = { hit: 0, miss: 0, stale: 0 };
     const first = { hit: 0, miss: 0, stale: 0 };
     let onError = 0;
+    let freshUntil = Infinity;
     for (let i = 0; i < results.length; i++) {
       const r = results[i]!;
       all[r.how]++;
       if (r.staleIfError) onError++;
       if (firstCount(request, keys[i]!)) first[r.how]++;
-      if (r.freshUntil < request.freshUntil) request.freshUntil = r.freshUntil;
+      if (r.freshUntil < freshUntil) freshUntil = r.freshUntil;
       if (r.staleUntil < request.staleUntil) request.staleUntil = r.staleUntil;
     }
+    if (freshUntil < request.freshUntil) request.freshUntil = freshUntil;
+    noteFresh(request, metric, freshUntil);
     if (own) {
       for (const how of ['hit', 'miss', 'stale'] as const) if (all[how]) observer.lookup(metric, how, all[how]);
       if (all.stale) observer.staleServed(metric, all.stale);
@@ -568,6 +579,7 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
         staleUntil: Infinity,
         reads: new Map(),
         counted: new Set(),
+        metricFreshUntil: new Map(),
       };
     },
 

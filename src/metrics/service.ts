@@ -46,6 +46,8 @@ export interface MetricsReader {
   freshUntil(): number;
   /** Until when everything read so far may still be served stale while refreshed (epoch ms); as `freshUntil` otherwise. */
   staleUntil(): number;
+  /** Per metric read from the cache, until when its buckets read so far stay fresh (epoch ms). */
+  freshUntilByMetric(): ReadonlyMap<string, number>;
   /**
    * What everything read so far can be checked against again (one read of validators),
    * so that an answer built from it may be reused while they have not moved; undefined
@@ -395,6 +397,7 @@ export function createMetricsService(
         cacheStats: () => Object.fromEntries(request?.stats ?? []),
         freshUntil: () => (request ? request.freshUntil : memo.size > 0 ? 0 : Infinity),
         staleUntil: () => (request ? request.staleUntil : memo.size > 0 ? 0 : Infinity),
+        freshUntilByMetric: () => request?.metricFreshUntil ?? new Map(),
         validatedBy: () => (unvalidated ? undefined : request?.validators.trusted()),
         readUnvalidated() {
           unvalidated = true;

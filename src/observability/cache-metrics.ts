@@ -25,7 +25,7 @@ export interface CacheMetrics extends CacheObserver {
     responseLookups: Counter<'result'>;
   };
   /** Counts the whole-response layer's lookups (graphql/plugins/response-cache.ts). */
-  readonly responses: { lookup(result: 'hit' | 'stale' | 'joined' | 'changed' | 'miss'): void };
+  readonly responses: { lookup(result: 'hit' | 'stale' | 'joined' | 'changed' | 'miss'): void; staleServed(metric: string): void };
 }
 
 /**
@@ -130,7 +130,7 @@ export function createCacheMetrics(registry: Registry, logger?: Logger): CacheMe
       storeDuration,
       responseLookups,
     },
-    responses: { lookup: (result) => responseLookups.inc({ result }) },
+    responses: { lookup: (result) => responseLookups.inc({ result }), staleServed: (metric) => staleServed.inc({ metric }) },
     storeCommand: (operation, durationMs) => storeDuration.observe({ operation }, durationMs / 1000),
     lookup: (metric, result, count = 1) => requests.inc({ metric, result }, count),
     recomputed(metric, buckets, durationMs) {

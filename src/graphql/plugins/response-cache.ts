@@ -52,6 +52,8 @@ export type ResponseLookup = 'hit' | 'stale' | 'joined' | 'changed' | 'miss';
 /** Counts what the layer does (cache_response_lookups_total). */
 export interface ResponseCacheObserver {
   lookup(result: ResponseLookup): void;
+  /** A response served stale while one request refreshes it: once for each metric whose buckets in it turned stale (cache_stale_served_total). */
+  staleServed?(metric: string): void;
 }
 
 /** What the layer is built from. */
@@ -88,6 +90,8 @@ interface KeptResponse {
   freshUntil: number;
   /** Its earliest bucket's fresh deadline: what Cache-Control says of it, as the field path would. */
   bucketsFreshUntil: number;
+  /** Per metric, its buckets' earliest fresh deadline: which metrics a stale copy counts as stale values served. */
+  metricsFreshUntil: ReadonlyArray<readonly [string, number]>;
 }
 
 /** An execution's answer, as kept, for the requests that waited for it. */
@@ -114,7 +118,16 @@ export function createResponseCache(options: ResponseCacheOptions): Plugin {
   /** The key a request's context was given, so that `onTtl` can find what that request read. */
   const keyOf = new WeakMap<object, string>();
   /** What the execution behind a key was validated by, from `onTtl` to `set` (the same synchronous step). */
-  const pending = new Map<string, { validatedBy: ValidatedBy; freshUntil: number; bucketsFreshUntil: number; staleUntil: number }>();
+  const pending = new Map<
+    string,
+    {
+      validatedBy: ValidatedBy;
+      freshUntil: number;
+      bucketsFreshUntil: number;
+      staleUntil: number;
+      metricsFreshUntil: ReadonlyArray<readonly [string, number]>;
+    }
+  >();
   /**
    * Keys just looked up and not found: the plugin looks a key up twice on a miss (when
    * the request arrives, then before it executes); the second lookup is answered from
@@ -223,7 +236,10 @@ export function createResponseCache(options: ResponseCacheOptions): Plugin {
         // Past its fresh deadline, within its buckets' stale window (the tier keeps it no
         // longer): served while one request executes, which refreshes the stale buckets.
         observer.lookup('stale');
-        return builds.has(key) ? serve(kept.entry.value, clock()) : build(key);
+        if (!builds.has(key)) return build(key);
+        const now = clock();
+        for (const [metric, until] of kept.entry.value.metricsFreshUntil) if (until <= now) observer.staleServed?.(metric);
+        return serve(kept.entry.value, now);
       }
       // Left in place until an execution replaces it: the requests that find it meanwhile
       // compare that execution's answer with what they read here, with no read of their own.
@@ -275,9 +291,17 @@ export function createResponseCache(options: ResponseCacheOptions): Plugin {
       );
     }
     const stored: ExecutionResult = Object.keys(extensions).length ? { ...result, extensions } : { data: result.data };
-    const { validatedBy, freshUntil, bucketsFreshUntil, staleUntil } = validated;
+    const { validatedBy, freshUntil, bucketsFreshUntil, staleUntil, metricsFreshUntil } = validated;
     const text = JSON.stringify(stored);
-    const value: KeptResponse = { kind: 'response', result: stored, text, validators: validatedBy.keys, freshUntil, bucketsFreshUntil };
+    const value: KeptResponse = {
+      kind: 'response',
+      result: stored,
+      text,
+      validators: validatedBy.keys,
+      freshUntil,
+      bucketsFreshUntil,
+      metricsFreshUntil,
+    };
     // The answer decoded and its text: about three times the text, plus the key and the validators' names.
     const bytes = 3 * text.length + 2 * key.length + 96 * (1 + validatedBy.keys.length);
     tier.set(key, { value, computedAt: clock(), version: 'response', freshUntil, staleUntil }, validatedBy.snapshot, bytes);
@@ -338,7 +362,8 @@ export function createResponseCache(options: ResponseCacheOptions): Plugin {
         }
         return 0;
       }
-      pending.set(key, { validatedBy, freshUntil, bucketsFreshUntil, staleUntil });
+      const metricsFreshUntil = [...(metrics?.freshUntilByMetric() ?? [])];
+      pending.set(key, { validatedBy, freshUntil, bucketsFreshUntil, staleUntil, metricsFreshUntil });
       return Math.max(1, freshUntil - now);
     },
     shouldCacheResult({ cacheKey, result }) {
