@@ -63,6 +63,7 @@ import { difference } from './answers.js';
 import { startServer, type ServerProcess } from './children.js';
 import { createRunDir, sweepLeftovers } from './leftovers.js';
 import { goodBody, quantile } from './load.js';
+import { scrapeMetrics, sumBy, sumOf } from './probes.js';
 
 // ---------------------------------------------------------------------------
 // Knobs
@@ -403,10 +404,9 @@ function rssMiB(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-async function scrapeGauge(origin: string, name: string): Promise<number> {
-  const text = await (await fetch(`${origin}/metrics`)).text();
-  const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text);
-  return m ? Number(m[1]) : NaN;
+/** The sum of a metric's samples on an instance's /metrics (bench/probes.ts reads the format). */
+async function scrapeSum(origin: string, name: string): Promise<number> {
+  return sumOf(await scrapeMetrics(origin), name);
 }
 
 async function until(condition: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
@@ -434,6 +434,8 @@ export interface SoakReport {
   writes: { sent: number; ok: number; failed: number };
   subscribers: Array<{ name: string; expected: number; heard: number; missing: number; foreign: number }>;
   rss: Array<{ instance: string; warmMiB: number; endMiB: number; growthMiB: number; peakMiB: number }>;
+  /** `cache_errors_total` of each instance at the end of the load, by operation. */
+  storeErrors: Array<{ instance: string; byOperation: Record<string, number> }>;
   maxRssGrowthMiB: number;
   answers: { compared: number; differing: number };
   problems: string[];
@@ -486,8 +488,8 @@ async function soak(): Promise<SoakReport> {
   const perInstance = tenants.length;
   const subscribed = await until(
     async () =>
-      (await scrapeGauge(a.origin, 'graphql_subscriptions')) === perInstance &&
-      (await scrapeGauge(b.origin, 'graphql_subscriptions')) === 2 * perInstance,
+      (await scrapeSum(a.origin, 'graphql_subscriptions')) === perInstance &&
+      (await scrapeSum(b.origin, 'graphql_subscriptions')) === 2 * perInstance,
     10_000,
   );
   if (!subscribed) throw new Error('the subscriptions did not open on the instances within 10 s');
@@ -517,6 +519,13 @@ async function soak(): Promise<SoakReport> {
   const [outcome, writeProblems] = await Promise.all([load.stop(), writer.stop()]);
   const writes = writer.writes;
   log(`load stopped: ${outcome.requests} requests, ${writes.length} writes`);
+  // Not a failure by itself (each is answered from the source), but what explains a stale answer if one shows.
+  const storeErrors = await Promise.all(
+    instances.map(async (s) => ({
+      instance: s.name,
+      byOperation: sumBy(await scrapeMetrics(s.origin), 'cache_errors_total', 'operation'),
+    })),
+  );
 
   await until(() => subscribers.every((s) => hearing(s, writes).missing === 0), HEAR_TIMEOUT_MS);
   // Anything still in the pipes arrives within a coalescing window or two; a foreign payload too.
@@ -570,6 +579,7 @@ async function soak(): Promise<SoakReport> {
     writes: { sent: writes.length, ok: okWrites, failed: writes.length - okWrites },
     subscribers: heard,
     rss,
+    storeErrors,
     maxRssGrowthMiB: KNOBS.maxRssGrowthMiB,
     answers: { compared, differing },
     problems,
@@ -603,6 +613,13 @@ function table(report: SoakReport): string {
       `RSS ${r.instance}`,
       `${r.warmMiB.toFixed(0)} → ${r.endMiB.toFixed(0)} MiB after warm-up (${r.growthMiB >= 0 ? '+' : ''}${r.growthMiB.toFixed(1)}, bound +${report.maxRssGrowthMiB}; peak ${r.peakMiB.toFixed(0)})`,
       mark(r.growthMiB <= report.maxRssGrowthMiB),
+    ]),
+    ...report.storeErrors.map((e): [string, string, string] => [
+      `cache store errors ${e.instance}`,
+      Object.entries(e.byOperation)
+        .map(([op, n]) => `${op} ${n}`)
+        .join(', ') || 'none',
+      '',
     ]),
     [
       'final answers differing from the uncached instance',
