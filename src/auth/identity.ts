@@ -33,6 +33,25 @@ export function scopeOf(identity: Identity): DataScope {
 }
 
 const MAX_TENANT_LENGTH = 128;
+
+/**
+ * Why `tenant` cannot be a tenant id, or undefined when it can: 1 to 128 UTF-16 code
+ * units of well-formed text without control characters. Anything else is allowed
+ * (separators, braces, `%`, lookalikes, emoji): cache keys escape every component
+ * (src/cache/keys.ts). Refused: a lone surrogate, because a token carries UTF-8 and the
+ * encoder turns it into U+FFFD, so the verified tenant would be another tenant than the
+ * one asked for (`a\uD800` and `a\uDC00` both `a\uFFFD`); and control characters (C0,
+ * DEL, C1), since PostgreSQL text cannot hold NUL (every query of such a tenant would
+ * fail) and the others only garble logs.
+ */
+function tenantProblem(tenant: unknown): string | undefined {
+  if (typeof tenant !== 'string' || tenant === '' || tenant.length > MAX_TENANT_LENGTH)
+    return `a string of 1 to ${MAX_TENANT_LENGTH} characters`;
+  // eslint-disable-next-line no-control-regex -- refusing control characters is the point
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(tenant)) return 'free of control characters (NUL, newline, escape, …)';
+  if (/\p{Cs}/u.test(tenant)) return 'well-formed Unicode (no lone surrogate)';
+  return undefined;
+}
 /** Clock skew tolerated on `exp`, in seconds. */
 const CLOCK_TOLERANCE_S = 5;
 
@@ -79,9 +98,8 @@ async function verifyToken(token: string, secret: Uint8Array): Promise<Identity>
   }
   const { sub, tenant, role, region, exp } = payload;
   if (typeof sub !== 'string' || sub === '') throw unauthenticated('Invalid token: claim "sub" must be a non-empty string.');
-  if (typeof tenant !== 'string' || tenant === '' || tenant.length > MAX_TENANT_LENGTH) {
-    throw unauthenticated(`Invalid token: claim "tenant" must be a string of 1 to ${MAX_TENANT_LENGTH} characters.`);
-  }
+  const problem = tenantProblem(tenant);
+  if (problem !== undefined) throw unauthenticated(`Invalid token: claim "tenant" must be ${problem}.`);
   if (typeof role !== 'string' || !(ROLES as readonly string[]).includes(role)) {
     throw unauthenticated(`Invalid token: claim "role" must be one of ${ROLES.join(', ')}.`);
   }
@@ -90,7 +108,7 @@ async function verifyToken(token: string, secret: Uint8Array): Promise<Identity>
   }
   return Object.freeze({
     subject: sub,
-    tenant,
+    tenant: tenant as string,
     role: role as Role,
     region,
     expiresAt: (exp as number) * 1000,
@@ -112,9 +130,8 @@ export interface TokenClaims {
  * @throws DomainError E_INVALID_INPUT naming the bad claim.
  */
 export async function signToken(claims: TokenClaims, secret: Uint8Array, nowMs = Date.now()): Promise<string> {
-  if (!claims.tenant || claims.tenant.length > MAX_TENANT_LENGTH) {
-    throw invalidInput('tenant', `tenant must be 1 to ${MAX_TENANT_LENGTH} characters, got "${claims.tenant}"`);
-  }
+  const problem = tenantProblem(claims.tenant);
+  if (problem !== undefined) throw invalidInput('tenant', `tenant must be ${problem}, got ${JSON.stringify(claims.tenant)}`);
   if (!(ROLES as readonly string[]).includes(claims.role)) {
     throw invalidInput('role', `role must be one of ${ROLES.join(', ')}, got "${claims.role}"`);
   }

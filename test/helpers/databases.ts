@@ -5,13 +5,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { inject } from 'vitest';
 import type { DatabaseConfig } from '../../src/config/index.js';
 import { openDatabase, type Database } from '../../src/source/database.js';
 import { migrate } from '../../src/source/migrations.js';
 import { seed, type SeedOptions } from '../../src/source/seed.js';
+import { createPostgresSchema } from './services.js';
 
 /** Which database a test runs on: a temporary SQLite file, or a private schema in the run's PostgreSQL. */
 export type DatabaseKind = 'sqlite' | 'postgres';
@@ -35,24 +34,8 @@ export async function createTestDatabase(kind: DatabaseKind): Promise<TestDataba
     const path = join(dir, 'test.sqlite');
     return { config: { kind: 'sqlite', path }, url: `sqlite:${path}`, drop: async () => rmSync(dir, { recursive: true, force: true }) };
   }
-  const base = inject('postgresUrl');
-  const schema = `t_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  await admin.query(`CREATE SCHEMA ${schema}`);
-  await admin.end();
-  const url = new URL(base);
-  url.searchParams.set('options', `-c search_path=${schema}`);
-  return {
-    config: { kind: 'postgres', url: url.href },
-    url: url.href,
-    async drop() {
-      const client = new pg.Client({ connectionString: base });
-      await client.connect();
-      await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      await client.end();
-    },
-  };
+  const schema = await createPostgresSchema(inject('postgresUrl'));
+  return { config: { kind: 'postgres', url: schema.url }, url: schema.url, drop: schema.drop };
 }
 
 /** A private database of `kind`, migrated and seeded, with an open handle on it. */

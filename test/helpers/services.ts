@@ -7,11 +7,14 @@
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 
-const STANDARD_POSTGRES = 'postgres://postgres@127.0.0.1:5432/test';
+/** The PostgreSQL the tests and the soak look for when no URL is given. */
+export const STANDARD_POSTGRES = 'postgres://postgres@127.0.0.1:5432/test';
 
-async function postgresAnswers(url: string): Promise<boolean> {
+/** True when PostgreSQL at `url` accepts a connection and answers `SELECT 1` within 2 s. */
+export async function postgresAnswers(url: string): Promise<boolean> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
   client.on('error', () => {});
   try {
@@ -95,4 +98,33 @@ export async function findOrStartPostgres(env = process.env): Promise<PostgresHa
     );
   }
   return { url: `postgres://postgres:postgres@127.0.0.1:${port}/test`, origin: 'embedded', stop: () => server.stop() };
+}
+
+/** A schema of one's own in a shared PostgreSQL, selected by its URL. */
+export interface PostgresSchema {
+  /** `base` with `search_path` set to the schema (what DATABASE_URL should be). */
+  url: string;
+  /** Drops the schema and everything in it. */
+  drop(): Promise<void>;
+}
+
+/**
+ * Creates a new empty schema `<prefix>_<random>` in the PostgreSQL at `base`; its URL
+ * selects it through `search_path`, so that nobody else's tables are touched.
+ */
+export async function createPostgresSchema(base: string, prefix = 't'): Promise<PostgresSchema> {
+  const schema = `${prefix}_${randomBytes(6).toString('hex')}`;
+  const run = async (statement: string) => {
+    const client = new pg.Client({ connectionString: base });
+    await client.connect();
+    try {
+      await client.query(statement);
+    } finally {
+      await client.end();
+    }
+  };
+  await run(`CREATE SCHEMA ${schema}`);
+  const url = new URL(base);
+  url.searchParams.set('options', `-c search_path=${schema}`);
+  return { url: url.href, drop: () => run(`DROP SCHEMA IF EXISTS ${schema} CASCADE`) };
 }

@@ -85,6 +85,13 @@ describe('signToken and verifyAuthorization', () => {
       [{ tenant: 'acme', role: 'OWNER' }, 'role'],
       [{ tenant: 'acme', role: 'admin' }, 'role'],
       [{ tenant: 'acme', role: 'ADMIN', region: 'MARS' }, 'region'],
+      // A tenant is printable, well-formed text (see "tenantProblem"): no NUL or other control character...
+      [{ tenant: 'ac\0me', role: 'ADMIN' }, 'tenant'],
+      [{ tenant: 'acme\n', role: 'ADMIN' }, 'tenant'],
+      [{ tenant: '\u0085', role: 'ADMIN' }, 'tenant'],
+      // ...and no lone surrogate, which the token's UTF-8 would turn into U+FFFD: another tenant.
+      [{ tenant: 'acme\uD800', role: 'ADMIN' }, 'tenant'],
+      [{ tenant: '\uDC00acme', role: 'ADMIN' }, 'tenant'],
     ];
     for (const [claims, field] of cases) {
       const error = await rejection(signToken(claims, SECRET));
@@ -155,6 +162,11 @@ describe('verifyAuthorization refuses', () => {
     await unauthenticated(`Bearer ${await rawToken({ tenant: '', role: 'ADMIN' })}`, /claim "tenant"/);
     await unauthenticated(`Bearer ${await rawToken({ tenant: 42, role: 'ADMIN' })}`, /claim "tenant"/);
     await unauthenticated(`Bearer ${await rawToken({ tenant: 't'.repeat(129), role: 'ADMIN' })}`, /claim "tenant"/);
+    // From another issuer: a tenant with control characters is refused; separators, braces, `%` and lookalikes are not.
+    await unauthenticated(`Bearer ${await rawToken({ tenant: 'ac\0me', role: 'ADMIN' })}`, /claim "tenant"/);
+    await unauthenticated(`Bearer ${await rawToken({ tenant: '\u001b[31m', role: 'ADMIN' })}`, /claim "tenant"/);
+    const odd = 'a:{b}|c/%25\uFF1A\u0430😀';
+    expect((await verifyAuthorization(`Bearer ${await signToken({ tenant: odd, role: 'ADMIN' }, SECRET)}`, SECRET)).tenant).toBe(odd);
   });
 
   it('a token without a valid role claim', async () => {
