@@ -105,9 +105,12 @@ export async function openCacheRuntime(config: Config, options: CacheRuntimeOpti
         })
       : undefined;
   const registryOfMetrics = options.metrics ?? DASHBOARD_REGISTRY;
+  const invalidator = createInvalidator(store, cacheMetrics, clock, config.cache.lockTtlMs, (keys) => core.forget(keys));
+  // Before the store closes (closers run newest first): failed drops are no longer sent again.
+  lifecycle.defer('drop retries', () => invalidator.stop());
   const invalidation = createInvalidationService({
     space,
-    invalidator: createInvalidator(store, cacheMetrics, clock, config.cache.lockTtlMs, (keys) => core.forget(keys)),
+    invalidator,
     registry: registryOfMetrics,
     clock,
     notify: options.notify,
