@@ -186,6 +186,24 @@ describe('query limits, refused before execution', () => {
     expect(body.errors[0].extensions.code).toBe('PAYLOAD_TOO_LARGE');
   });
 
+  it('refuses a batch of operations, and a mutation sent over GET, and writes nothing', async () => {
+    const before = await rowCounts();
+    const token = await t.token({});
+    const order = `mutation { recordOrder(input: { productId: "acme-p01", customerId: "batch-c", amount: 5 }) { id } }`;
+    const batch = await fetch(`${t.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify([{ query: order }, { query: order }]),
+    });
+    expect(batch.status).toBeGreaterThanOrEqual(400);
+    expect(JSON.stringify(await batch.json())).toMatch(/batch/i);
+    const get = await fetch(`${t.url}/graphql?query=${encodeURIComponent(order)}`, {
+      headers: { accept: 'application/json', authorization: `Bearer ${token}` },
+    });
+    expect(get.status).toBe(405);
+    expect(await rowCounts()).toEqual(before);
+  });
+
   it('refuses more than 20,000 cached values (buckets × metric fields) summed over every dashboard field, and accepts up to it', async () => {
     const long = `range: { from: "${iso(today - 90 * DAY_MS)}", to: "${iso(today)}" }`; // 2,160 hours
     const ten = Array.from({ length: 10 }, (_, i) => `d${i}: dashboard(${long}) { orders { total } }`).join(' ');
