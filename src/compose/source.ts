@@ -27,7 +27,7 @@ export interface SourceOptions {
 
 /** Opens, migrates and (when empty) seeds the database; its closer is registered first. */
 export async function openSource(config: Config, options: SourceOptions, lifecycle: Lifecycle): Promise<SourcePart> {
-  const database = openDatabase(config.database);
+  const database = openDatabase(config.database, { queryTimeoutMs: config.databaseQueryTimeoutMs });
   lifecycle.defer('database', () => database.close());
   await migrate(database.db);
   if (options.seed !== false && !(await isSeeded(database))) {

@@ -79,6 +79,12 @@ export interface Config {
   /** HTTP host to bind. @default '0.0.0.0' */
   host: string;
   database: DatabaseConfig;
+  /**
+   * PostgreSQL: longest a statement of the server may run before it fails (the server
+   * cancels it; a server that answers nothing is given a second more, then its connection
+   * is destroyed). No effect on SQLite. @default 5000
+   */
+  databaseQueryTimeoutMs: number;
   store: StoreConfig;
   auth: {
     /** HS256 secret bytes. */
@@ -155,6 +161,8 @@ export const DEFAULTS = Object.freeze({
   host: '0.0.0.0',
   /** @default 'data/dashboard.sqlite' */
   sqlitePath: 'data/dashboard.sqlite',
+  /** @default 5000 */
+  databaseQueryTimeoutMs: 5_000,
   /** @default 600000 (10 minutes) */
   fxTtlMs: 600_000,
   /** @default 2000 */
@@ -391,6 +399,7 @@ export function loadConfig(env: Env = process.env, system: SystemInfo = SYSTEM):
     port: integer(env, 'PORT', DEFAULTS.port, 0, 65535),
     host,
     database: parseDatabase(env.DATABASE_URL, env, system),
+    databaseQueryTimeoutMs: integer(env, 'DATABASE_QUERY_TIMEOUT_MS', DEFAULTS.databaseQueryTimeoutMs, 100, 600_000),
     store: parseStore(env),
     auth: {
       jwtSecret: new TextEncoder().encode(secret || DEV_JWT_SECRET),

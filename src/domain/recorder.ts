@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Identity } from '../auth/identity.js';
-import { forbidden, invalidInput } from '../errors.js';
+import { forbidden, invalidInput, unavailable } from '../errors.js';
 import type { EventBus } from '../events/bus.js';
 import type { DomainEvent } from '../events/types.js';
 import type { OrderRow, SessionRow } from '../source/types.js';
@@ -60,10 +60,24 @@ export interface RecorderDeps {
   clock: () => number;
 }
 
+/**
+ * A source call of a mutation. A source that fails, or answers nothing within
+ * DATABASE_QUERY_TIMEOUT_MS, fails the mutation with E_UNAVAILABLE (`SERVICE_UNAVAILABLE`)
+ * rather than an unexpected error: the caller learns what to do, never the SQL (the cause
+ * is kept for the log).
+ */
+async function fromSource<T>(outcome: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (cause) {
+    throw unavailable(`The source database is not answering, so ${outcome}; try again in a moment.`, {}, cause);
+  }
+}
+
 /** The recorder over `writes` and `bus`; rows get a random UUID as id. */
 export function createRecorder({ writes, bus, clock }: RecorderDeps): Recorder {
   async function homeRegionOf(tenant: string) {
-    const row = await writes.tenant(tenant);
+    const row = await fromSource('nothing was recorded', () => writes.tenant(tenant));
     if (!row) throw forbidden(`Tenant "${tenant}" does not exist; nothing can be recorded for it.`, { tenant });
     return row.homeRegion;
   }
@@ -76,7 +90,7 @@ export function createRecorder({ writes, bus, clock }: RecorderDeps): Recorder {
       const customerId = validateId(input.customerId, 'input.customerId');
       const occurredAt = validateOccurredAt(input.occurredAt ?? undefined, clock());
       const region = resolveRegion(input.region, identity.region, await homeRegionOf(identity.tenant));
-      if (!(await writes.product(identity.tenant, productId))) {
+      if (!(await fromSource('nothing was recorded', () => writes.product(identity.tenant, productId)))) {
         throw invalidInput('input.productId', `input.productId "${productId}" is not a product of tenant ${identity.tenant}.`);
       }
       const row: OrderRow = {
@@ -88,7 +102,8 @@ export function createRecorder({ writes, bus, clock }: RecorderDeps): Recorder {
         region,
         occurredAt,
       };
-      await writes.insertOrder(row);
+      // A statement the server cancelled wrote nothing; one it never answered may have.
+      await fromSource('the order may not have been recorded', () => writes.insertOrder(row));
       await bus.publish({
         type: 'order.recorded',
         id: row.id,
@@ -107,7 +122,7 @@ export function createRecorder({ writes, bus, clock }: RecorderDeps): Recorder {
       const occurredAt = validateOccurredAt(input.occurredAt ?? undefined, clock());
       const region = resolveRegion(input.region, identity.region, await homeRegionOf(identity.tenant));
       const row: SessionRow = { tenantId: identity.tenant, id: randomUUID(), visitorId, region, occurredAt };
-      await writes.insertSession(row);
+      await fromSource('the session may not have been recorded', () => writes.insertSession(row));
       await bus.publish({ type: 'session.recorded', id: row.id, tenant: row.tenantId, region, occurredAt, visitorId });
       return row;
     },

@@ -24,6 +24,8 @@ import { parsePrometheus } from '../helpers/prometheus.js';
 const SHUTDOWN_TIMEOUT_MS = 20_000;
 /** Long enough that a lock gone after the stop was released, not expired. */
 const LOCK_TTL_MS = 120_000;
+/** The recomputes here wait on the test's table lock for the whole stop, not the default 5 s. */
+const QUERY_TIMEOUT_MS = 120_000;
 const GROUP = 'dashboard-api';
 
 let cluster: SharedCluster | undefined;
@@ -34,7 +36,12 @@ beforeAll(async () => {
   cluster = await startSharedCluster(
     1,
     { days: 3, scale: 0.05 },
-    { SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS), CACHE_LOCK_TTL_MS: String(LOCK_TTL_MS), LOG_LEVEL: 'info' },
+    {
+      SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS),
+      CACHE_LOCK_TTL_MS: String(LOCK_TTL_MS),
+      DATABASE_QUERY_TIMEOUT_MS: String(QUERY_TIMEOUT_MS),
+      LOG_LEVEL: 'info',
+    },
   );
 }, 120_000);
 
@@ -274,6 +281,7 @@ describe('SIGTERM under load', () => {
       REDIS_URL: cluster!.redis.url,
       SHUTDOWN_TIMEOUT_MS: String(timeoutMs),
       CACHE_LOCK_TTL_MS: String(LOCK_TTL_MS),
+      DATABASE_QUERY_TIMEOUT_MS: String(QUERY_TIMEOUT_MS),
     });
     const server = servers[0]!;
     const token = await signToken({ tenant: 'acme', role: 'ADMIN' }, secret);

@@ -4,7 +4,7 @@
  * user when the tests run as root). The test stops and starts it as it likes; the shared
  * PostgreSQL of the run is never touched.
  */
-import { rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -22,8 +22,32 @@ export interface PostgresServer {
   stop(): Promise<void>;
   /** Starts it again on the same port and data (nothing when it runs); resolves once it accepts queries. */
   start(): Promise<void>;
+  /**
+   * Hangs it (SIGSTOP to the postmaster, then to every process it started, its backends
+   * included): connections stay open and answer nothing, new ones are never served.
+   */
+  pause(): Promise<void>;
+  /** Lets a paused server run on (SIGCONT to its backends, then to the postmaster). */
+  resume(): Promise<void>;
   /** Stops it and removes its data folder. */
   close(): Promise<void>;
+}
+
+/** Pids whose parent is `parent` (Linux: from /proc). */
+async function childrenOf(parent: number): Promise<number[]> {
+  const pids: number[] = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      // The command name in parentheses may hold spaces; the parent pid follows the state.
+      const stat = await readFile(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === parent) pids.push(Number(name));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return pids;
 }
 
 async function answers(url: string): Promise<boolean> {
@@ -91,11 +115,32 @@ export async function startPostgresServer(seedOptions: SeedOptions): Promise<Pos
     await rm(databaseDir, { recursive: true, force: true });
     throw error;
   }
+  const postmaster = async () => Number((await readFile(join(databaseDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+  let paused: number[] = [];
+  const resume = async () => {
+    for (const pid of paused.reverse()) {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        // Gone meanwhile.
+      }
+    }
+    paused = [];
+  };
   return {
     url,
     stop,
     start,
+    async pause() {
+      const main = await postmaster();
+      // The postmaster first, so that it starts no backend after the children are listed.
+      process.kill(main, 'SIGSTOP');
+      paused = [main, ...(await childrenOf(main))];
+      for (const pid of paused.slice(1)) process.kill(pid, 'SIGSTOP');
+    },
+    resume,
     async close() {
+      await resume();
       await stop();
       await rm(databaseDir, { recursive: true, force: true });
     },

@@ -100,6 +100,12 @@ describe('loadConfig defaults', () => {
     expect(loadConfig({ CACHE_STALE_IF_ERROR_MS: '604800000' }).cache.staleIfErrorMs).toBe(604_800_000);
   });
 
+  it('DATABASE_QUERY_TIMEOUT_MS: 5 s unless set', () => {
+    expect(loadConfig({}).databaseQueryTimeoutMs).toBe(5_000);
+    expect(DEFAULTS.databaseQueryTimeoutMs).toBe(5_000);
+    expect(loadConfig({ DATABASE_QUERY_TIMEOUT_MS: '1500' }).databaseQueryTimeoutMs).toBe(1_500);
+  });
+
   it('SHUTDOWN_TIMEOUT_MS: 10 s unless set', () => {
     expect(loadConfig({}).shutdownTimeoutMs).toBe(10_000);
     expect(loadConfig({ SHUTDOWN_TIMEOUT_MS: '25000' }).shutdownTimeoutMs).toBe(25_000);
@@ -129,6 +135,9 @@ describe('loadConfig refusals name the variable', () => {
     ['CACHE_STALE_IF_ERROR_MS', '-1'],
     ['CACHE_STALE_IF_ERROR_MS', '1h'],
     ['CACHE_STALE_IF_ERROR_MS', '604800001'],
+    ['DATABASE_QUERY_TIMEOUT_MS', '99'],
+    ['DATABASE_QUERY_TIMEOUT_MS', '5s'],
+    ['DATABASE_QUERY_TIMEOUT_MS', '600001'],
     ['SHUTDOWN_TIMEOUT_MS', '1999'],
     ['SHUTDOWN_TIMEOUT_MS', '600001'],
   ])('%s=%s', (variable, value) => {
