@@ -314,6 +314,7 @@ async function measureLoad(
   id: ServerId,
   prepared: Prepared[],
   churnTarget: { headers: Headers; productId: string },
+  windows = KNOBS.runs,
 ): Promise<LoadCell> {
   const server = started.get(id)!;
   const { origin, pid } = server.process;
@@ -379,8 +380,8 @@ async function measureLoad(
     },
   };
   const churn = load.churn ? startChurn(origin, churnTarget.headers, churnTarget.productId, CHURN_EVERY_MS) : undefined;
-  log(`  ${stamp()} ${load.id} ${SERVERS[id].label} (${warmS} s warm-up + ${KNOBS.runs} × ${windowS} s):`);
-  const session = await runWindows(origin, requests, CONNECTIONS, warmS, windowS, KNOBS.runs, at, tailS);
+  log(`  ${stamp()} ${load.id} ${SERVERS[id].label} (${warmS} s warm-up + ${windows} × ${windowS} s):`);
+  const session = await runWindows(origin, requests, CONNECTIONS, warmS, windowS, windows, at, tailS);
   const runs = session.runs;
   let errors = session.warmErrors;
   if (session.warmErrors) problems.push(`${session.warmErrors} errors during the load's warm-up`);
@@ -459,6 +460,55 @@ async function measureLoad(
     ` → ${fmt(cell.rps)} req/s, p50 ${fmt(cell.p50)} ms${errors ? `, ${errors} errors` : ''}${ordersBehind ? `, ${ordersBehind} orders behind` : ''}\n`,
   );
   return cell;
+}
+
+/** One cell of a server's rounds (one window each): medians over the windows, counts added, per-request figures averaged, peaks and orders behind at their worst. */
+function mergeRounds(cells: LoadCell[]): LoadCell {
+  const defined = (values: Array<number | undefined>) => values.filter((v): v is number => v !== undefined);
+  const mean = (values: Array<number | undefined>) => {
+    const known = defined(values);
+    return known.length ? known.reduce((a, b) => a + b, 0) / known.length : undefined;
+  };
+  const max = (values: Array<number | undefined>) => {
+    const known = defined(values);
+    return known.length ? Math.max(...known) : undefined;
+  };
+  const runs = cells.flatMap((c) => c.runs);
+  const names = [...new Set(cells.flatMap((c) => (c.storeCommands ?? []).map(([name]) => name)))];
+  const caches = cells.map((c) => c.cache).filter((c) => c !== undefined);
+  const writes = cells.map((c) => c.writes).filter((w) => w !== undefined);
+  return {
+    load: cells[0]!.load,
+    server: cells[0]!.server,
+    warmUpS: Math.max(...cells.map((c) => c.warmUpS)),
+    windowS: Math.max(...cells.map((c) => c.windowS)),
+    runs,
+    rps: median(runs.map((r) => r.rps)),
+    p50: medianOfMeasured(runs.map((r) => r.p50)),
+    p99: medianOfMeasured(runs.map((r) => r.p99)),
+    good: cells.reduce((n, c) => n + c.good, 0),
+    errors: cells.reduce((n, c) => n + c.errors, 0),
+    problems: cells.flatMap((c, i) => c.problems.map((p) => `round ${i + 1}: ${p}`)),
+    storeCommandsPerRequest: mean(cells.map((c) => c.storeCommandsPerRequest)),
+    storeCommands: names.length
+      ? names
+          .map((name) => [name, mean(cells.map((c) => c.storeCommands?.find(([n]) => n === name)?.[1] ?? 0))!] as [string, number])
+          .sort((a, b) => b[1] - a[1])
+      : undefined,
+    sourceQueriesPerRequest: mean(cells.map((c) => c.sourceQueriesPerRequest)),
+    cache: caches.length
+      ? {
+          hit: mean(caches.map((c) => c.hit))!,
+          miss: mean(caches.map((c) => c.miss))!,
+          stale: mean(caches.map((c) => c.stale))!,
+          lockWaits: caches.reduce((n, c) => n + c.lockWaits, 0),
+        }
+      : undefined,
+    loopLagMaxMs: max(cells.map((c) => c.loopLagMaxMs)),
+    peakRssMiB: max(cells.map((c) => c.peakRssMiB)),
+    writes: writes.length ? { ok: writes.reduce((n, w) => n + w.ok, 0), failed: writes.reduce((n, w) => n + w.failed, 0) } : undefined,
+    ordersBehind: max(cells.map((c) => c.ordersBehind)),
+  };
 }
 
 async function measureSequential(id: ServerId, item: (typeof SEQUENTIAL)[number], p: Prepared): Promise<SequentialCell> {
@@ -701,7 +751,14 @@ async function main(): Promise<number> {
     for (const load of PLAN.filter((l) => l.scenario === scenario)) {
       // Writes land in the hour they are made: (b) asks for the range that ends with the hour it runs in.
       if (load.churn) preparedOf.set(load.id, [await prepare((load.requests as { spec: RequestSpec }).spec, Date.now())]);
-      for (const id of load.servers) results.cells.push(await measureLoad(load, id, preparedOf.get(load.id)!, churnTarget));
+      // Round robin: one window of every server per round, KNOBS.runs rounds, so that the
+      // servers a target compares are measured in turn, not minutes apart: a shared
+      // machine that slows down or speeds up during the run moves them alike.
+      const rounds = new Map<ServerId, LoadCell[]>();
+      for (let round = 0; round < KNOBS.runs; round++)
+        for (const id of load.servers)
+          rounds.set(id, [...(rounds.get(id) ?? []), await measureLoad(load, id, preparedOf.get(load.id)!, churnTarget, 1)]);
+      for (const id of load.servers) results.cells.push(mergeRounds(rounds.get(id)!));
     }
   }
 
