@@ -1,5 +1,5 @@
 /**
- * `npm run soak [-- --seconds 300] [--report FILE] [--max-rss-growth-mib 128]`: two
+ * `npm run soak [-- --seconds 300] [--report FILE] [--max-rss-growth-mib 256]`: two
  * instances of the app (bench/servers/api.ts, every cache layer on: in-process tier,
  * whole responses, Redis) on one Redis and one database, held under steady load for
  * a bounded time, then checked against an uncached instance on the same database.
@@ -73,7 +73,7 @@ import { scrapeMetrics, sumBy, sumOf } from './probes.js';
 
 const USAGE =
   'usage: npm run soak -- [--seconds N (default 300)] [--connections N (default 8)] [--write-every-ms N (default 100)] ' +
-  '[--max-rss-growth-mib N (default 128)] [--report FILE.json]';
+  '[--max-rss-growth-mib N (default 256)] [--report FILE.json]';
 
 function readKnobs() {
   const { values } = parseArgs({
@@ -81,7 +81,7 @@ function readKnobs() {
       seconds: { type: 'string', default: '300' },
       connections: { type: 'string', default: '8' },
       'write-every-ms': { type: 'string', default: '100' },
-      'max-rss-growth-mib': { type: 'string', default: '128' },
+      'max-rss-growth-mib': { type: 'string', default: '256' },
       report: { type: 'string' },
     },
     strict: true,
