@@ -410,6 +410,37 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
   }
 
   /**
+   * Each key's entry, through `found(index, entry or null, now)`: from the tier where it
+   * holds one under the validator just read (no store read), the rest in one batched store
+   * read, kept in the tier under that validator.
+   */
+  async function lookUp<V>(
+    spec: BucketSpec<V>,
+    keys: readonly string[],
+    request: RequestCache,
+    validator: Validator,
+    found: (index: number, entry: Entry<V> | null, now: number) => void,
+  ): Promise<void> {
+    const tier = local && spec.validatorKey ? local : undefined;
+    const fromStore: number[] = [];
+    const now = clock();
+    for (let i = 0; i < keys.length; i++) {
+      const entry = tier && validator !== undefined ? tier.get<V>(keys[i]!, validator) : undefined;
+      if (entry && entry.version === spec.version) found(i, entry, now);
+      else fromStore.push(i);
+    }
+    if (!fromStore.length) return;
+    const texts = await request.loader.loadMany(fromStore.map((i) => keys[i]!));
+    const at = clock();
+    fromStore.forEach((i, j) => {
+      const text = texts[j] as string | null | Error;
+      const entry = decodeOrNull<V>(text);
+      if (entry && tier) tier.set(keys[i]!, entry, validator, estimateBytes(keys[i]!, (text as string).length));
+      found(i, entry, at);
+    });
+  }
+
+  /**
    * The coarse buckets among `buckets` held fresh under `validator`: from the tier, else
    * from the store (one batched read, kept in the tier). Nothing is computed, locked or
    * refreshed: a bucket not held (missing, stale, unusable, or the store failing) is
@@ -423,29 +454,17 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
     usable: (value: V) => boolean,
   ): Promise<Map<number, BucketResult<V>>> {
     const held = new Map<number, BucketResult<V>>();
-    const tier = local && spec.validatorKey ? local : undefined;
     const keep = (bucket: number, entry: Entry<V> | null | undefined, now: number) => {
       if (decide(entry, now, spec.version) === 'fresh' && usable(entry!.value))
         held.set(bucket, { bucket, value: entry!.value, how: 'hit', freshUntil: entry!.freshUntil, staleUntil: entry!.staleUntil });
     };
-    const keys = buckets.map((b) => spec.keyOf(b));
-    const fromStore: number[] = [];
-    const now = clock();
-    for (let i = 0; i < keys.length; i++) {
-      const entry = tier?.get<V>(keys[i]!, validator);
-      if (entry) keep(buckets[i]!, entry, now);
-      else fromStore.push(i);
-    }
-    if (fromStore.length) {
-      const texts = await request.loader.loadMany(fromStore.map((i) => keys[i]!));
-      const at = clock();
-      fromStore.forEach((i, j) => {
-        const text = texts[j] as string | null | Error;
-        const entry = decodeOrNull<V>(text);
-        if (entry && tier) tier.set(keys[i]!, entry, validator, estimateBytes(keys[i]!, (text as string).length));
-        keep(buckets[i]!, entry, at);
-      });
-    }
+    await lookUp(
+      spec,
+      buckets.map((b) => spec.keyOf(b)),
+      request,
+      validator,
+      (i, entry, now) => keep(buckets[i]!, entry, now),
+    );
     return held;
   }
 
@@ -475,28 +494,7 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
       }
     };
 
-    // The tier first: what it holds under the validator just read needs no store read.
-    const tier = local && spec.validatorKey ? local : undefined;
-    let fromStore: number[] = [];
-    const now = clock();
-    if (tier && validator !== undefined) {
-      for (let i = 0; i < keys.length; i++) {
-        const entry = tier.get<V>(keys[i]!, validator);
-        if (entry && entry.version === spec.version) classify(i, entry, now);
-        else fromStore.push(i);
-      }
-    } else fromStore = keys.map((_, i) => i);
-
-    if (fromStore.length) {
-      const texts = await request.loader.loadMany(fromStore.map((i) => keys[i]!));
-      const at = clock();
-      fromStore.forEach((i, j) => {
-        const text = texts[j] as string | null | Error;
-        const entry = decodeOrNull<V>(text);
-        if (entry && tier) tier.set(keys[i]!, entry, validator, estimateBytes(keys[i]!, (text as string).length));
-        classify(i, entry, at);
-      });
-    }
+    await lookUp(spec, keys, request, validator, classify);
     missing.sort((x, y) => x - y);
     stale.sort((x, y) => x - y);
 

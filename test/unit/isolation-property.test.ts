@@ -9,6 +9,7 @@
  */
 import calculateSlot from 'cluster-key-slot';
 import fc from 'fast-check';
+import { TRICKY_CHARS } from '../helpers/tricky-ids.js';
 import { describe, expect, it } from 'vitest';
 import { BUCKET_MS, type Granularity } from '../../src/cache/buckets.js';
 import {
@@ -27,45 +28,6 @@ import {
 const SPACE = { prefix: 'dash', cacheVersion: '1' } as const;
 /** Runs per property: each compares pairs, so a few hundred cover the alphabet well and take well under a second. */
 const RUNS = 300;
-
-/**
- * Characters that break naive key schemes: the separators and braces of the format, the
- * escape character and hex digits after it, lookalikes (fullwidth colon and braces,
- * small colon, Cyrillic a, a combining accent), NUL and other controls, a lone
- * surrogate of each half, an astral character, and the characters left as they are.
- */
-const TRICKY_CHARS = [
-  ':',
-  '{',
-  '}',
-  '|',
-  '/',
-  ',',
-  '=',
-  '*',
-  '%',
-  '3',
-  'A',
-  'a',
-  '7',
-  'D',
-  '-',
-  '_',
-  '.',
-  ' ',
-  '\0',
-  '\n',
-  '\uFF1A',
-  '\uFF5B',
-  '\uFF5D',
-  '\uFE55',
-  '\u0430',
-  '\u0301',
-  '\u200B',
-  '\uD800',
-  '\uDC00',
-  '😀',
-];
 
 /**
  * A few characters, short ids: two random contexts then often differ only in how the
