@@ -410,6 +410,31 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
   }
 
   /**
+   * Keeps a value composed from `results` in the tier, only when every one of them was
+   * fresh (a stale one is being refreshed right now): served while fresh, kept as long as
+   * its buckets may be served stale, which is what requests that reuse it report.
+   */
+  function keepComposed(
+    tier: LocalTier,
+    key: string,
+    value: unknown,
+    version: string,
+    now: number,
+    results: ReadonlyArray<BucketResult<unknown>>,
+    validator: Validator,
+    bytes: number,
+  ): void {
+    let freshUntil = Infinity;
+    let staleUntil = Infinity;
+    for (const r of results) {
+      if (r.how === 'stale') return;
+      if (r.freshUntil < freshUntil) freshUntil = r.freshUntil;
+      if (r.staleUntil < staleUntil) staleUntil = r.staleUntil;
+    }
+    tier.set(key, { value, computedAt: now, version, freshUntil, staleUntil }, validator, bytes);
+  }
+
+  /**
    * Each key's entry, through `found(index, entry or null, now)`: from the tier where it
    * holds one under the validator just read (no store read), the rest in one batched store
    * read, kept in the tier under that validator.
@@ -596,16 +621,7 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
       }
       const results = await this.read(spec, window, request);
       const value = await compose(results);
-      // Kept only when made of fresh buckets: a stale one is being refreshed right now.
-      let freshUntil = Infinity;
-      let staleUntil = Infinity;
-      for (const r of results) {
-        if (r.how === 'stale') return value;
-        if (r.freshUntil < freshUntil) freshUntil = r.freshUntil;
-        if (r.staleUntil < staleUntil) staleUntil = r.staleUntil;
-      }
-      // Served only while fresh (above); kept as long as its buckets may be served stale, which is what requests that reuse it report.
-      tier.set(key, { value, computedAt: now, version: spec.version, freshUntil, staleUntil }, validator, sizeOf(results));
+      keepComposed(tier, key, value, spec.version, now, results, validator, sizeOf(results));
       return value;
     },
 
@@ -659,17 +675,7 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
         );
       for (const part of await Promise.all(rest.map((w) => this.read(fine, w, request)))) results.push(...part);
       const value = await compose(results);
-      if (!tier) return value;
-      let freshUntil = Infinity;
-      let staleUntil = Infinity;
-      for (const r of results) {
-        // Kept only when made of fresh buckets: a stale one is being refreshed right now.
-        if (r.how === 'stale') return value;
-        if (r.freshUntil < freshUntil) freshUntil = r.freshUntil;
-        if (r.staleUntil < staleUntil) staleUntil = r.staleUntil;
-      }
-      const item = { value, buckets: results.length };
-      tier.set(key, { value: item, computedAt: now, version: fine.version, freshUntil, staleUntil }, validator, sizeOf(results));
+      if (tier) keepComposed(tier, key, { value, buckets: results.length }, fine.version, now, results, validator, sizeOf(results));
       return value;
     },
 

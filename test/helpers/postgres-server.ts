@@ -7,12 +7,11 @@
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { openDatabase, type Database } from '../../src/source/database.js';
 import { migrate } from '../../src/source/migrations.js';
 import { seed, type SeedOptions } from '../../src/source/seed.js';
 import { eventually } from './eventually.js';
-import { freePort } from './services.js';
+import { freePort, postgresAnswers } from './services.js';
 
 /** A private PostgreSQL that a test may stop and start again. */
 export interface PostgresServer {
@@ -50,20 +49,6 @@ async function childrenOf(parent: number): Promise<number[]> {
   return pids;
 }
 
-async function answers(url: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1_000 });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
 /**
  * Starts a private PostgreSQL with a `test` database, migrated and seeded with `seedOptions`
  * (small deterministic demo data), and resolves once it answers.
@@ -91,7 +76,7 @@ export async function startPostgresServer(seedOptions: SeedOptions): Promise<Pos
     if (running) return;
     await server.start();
     running = true;
-    await eventually(() => answers(url), 30_000, `private PostgreSQL on ${port} answering`);
+    await eventually(() => postgresAnswers(url), 30_000, `private PostgreSQL on ${port} answering`);
   };
   const stop = async () => {
     if (!running) return;
