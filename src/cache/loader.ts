@@ -8,8 +8,10 @@
  * `getMany` — a hundred users opening the same dashboard at once cost one MGET, not
  * a hundred — but only between requests that read the same validators: a request
  * that started after a drop never joins a read that began before it.
- * Validator reads are never shared: each request's own read is what orders it after
- * every write that returned before it started.
+ * Validator reads are shared only before they are sent: the requests that ask in the
+ * same turn of the event loop go out in one `getMany` at the end of that turn
+ * (`createTurnReads`), so the read still begins after each of them started, and orders
+ * each after every write that returned before it did. A read already sent is never joined.
  */
 import DataLoader from 'dataloader';
 import { createSingleFlight } from './single-flight.js';
@@ -58,6 +60,52 @@ export function createBucketLoader(reads: ReadCoalescer, validators: () => strin
   );
 }
 
+/**
+ * Reads batched per turn of the event loop: every `getMany` asked for during one turn
+ * goes to `store` as one call (the keys of all, each once) when that turn's I/O
+ * callbacks have run (`setImmediate`). Each caller's read is sent after it asked, so it
+ * sees every write that returned before the caller asked — what its own read would
+ * see — and fifty requests that look up the same validators in a turn cost one MGET.
+ * A failed call fails every caller of its turn.
+ */
+export function createTurnReads(store: Pick<CacheStore, 'getMany'>): Pick<CacheStore, 'getMany'> {
+  let turn:
+    | {
+        keys: string[];
+        index: Map<string, number>;
+        callers: Array<{ at: number[]; resolve: (values: Array<string | null>) => void; reject: (error: unknown) => void }>;
+      }
+    | undefined;
+  const send = () => {
+    const { keys, callers } = turn!;
+    turn = undefined;
+    store.getMany(keys).then(
+      (values) => {
+        for (const caller of callers) caller.resolve(caller.at.map((i) => values[i] ?? null));
+      },
+      (error: unknown) => {
+        for (const caller of callers) caller.reject(error);
+      },
+    );
+  };
+  return {
+    getMany(keys) {
+      if (keys.length === 0) return Promise.resolve([]);
+      if (!turn) {
+        turn = { keys: [], index: new Map(), callers: [] };
+        setImmediate(send);
+      }
+      const { index, keys: all } = turn;
+      const at = keys.map((key) => {
+        let i = index.get(key);
+        if (i === undefined) index.set(key, (i = all.push(key) - 1));
+        return i;
+      });
+      return new Promise((resolve, reject) => turn!.callers.push({ at, resolve, reject }));
+    },
+  };
+}
+
 /** Writes a fresh validator at `key` unless one appeared meanwhile; resolves with what is there, undefined if unknown. */
 async function makeValidator(store: CacheStore, key: string, clock: () => number): Promise<string | undefined> {
   const value = newValidator(clock());
@@ -104,14 +152,21 @@ export function validatorSnapshot(keys: readonly string[], values: ReadonlyArray
   return out;
 }
 
-/** A request's validator reader over `store`: its own MGET, never shared with another request. */
-export function createValidatorReader(store: CacheStore, clock: () => number = Date.now): ValidatorReader {
+/**
+ * A request's validator reader over `store`, its values read through `reads` (by default
+ * the store itself; `createTurnReads` shares a turn's reads between requests).
+ */
+export function createValidatorReader(
+  store: CacheStore,
+  clock: () => number = Date.now,
+  reads: Pick<CacheStore, 'getMany'> = store,
+): ValidatorReader {
   const seen = new Map<string, string | null | undefined>();
   const loader = new DataLoader<string, string | null | undefined>(
     async (keys) => {
       let values: Array<string | null | undefined>;
       try {
-        values = await store.getMany(keys);
+        values = await reads.getMany(keys);
       } catch {
         return keys.map(() => undefined);
       }

@@ -24,6 +24,7 @@ import { decodeEntry, encodeEntry, type Entry } from './entry.js';
 import {
   createBucketLoader,
   createReadCoalescer,
+  createTurnReads,
   createValidatorReader,
   type BucketLoader,
   type ReadCoalescer,
@@ -34,7 +35,7 @@ import { createStoreLock, type LockedWork, type LockOptions, type StoreLock } fr
 import { lockKey } from './keys.js';
 import { NOOP_OBSERVER, type CacheObserver, type LookupResult } from './observer.js';
 import { deadlines, decide, physicalTtlMs, servesOnError, type TtlPolicy } from './policy.js';
-import { tombstoneTime, type StoreWrite } from './store.js';
+import { tombstoneTime, type CacheStore, type StoreWrite } from './store.js';
 import type { ResilientStore } from './resilient-store.js';
 import { createRequestStore, type RequestStore } from './request-store.js';
 import { createSingleFlight } from './single-flight.js';
@@ -151,6 +152,11 @@ export interface CacheCore {
    * drop, so what they return may not show it. Their current waiters still get it.
    */
   forget(keys: readonly string[]): void;
+  /**
+   * Validator reads batched per turn of the event loop (loader.ts `createTurnReads`):
+   * what the requests' validator readers use, and what a whole-response lookup should.
+   */
+  readonly validatorReads: Pick<CacheStore, 'getMany'>;
 }
 
 /** What the core is built from. */
@@ -196,6 +202,8 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
   /** Span locks this process holds, by key and token, until their release is sent. */
   const held = new Map<string, { key: string; token: string }>();
   const reads = createReadCoalescer(store);
+  // Validators asked for in one turn of the event loop, by any request, go out in one read.
+  const validatorReads = createTurnReads(store);
   // Concurrent requests for the same buckets in this process share one read.
   const sharedReads = createSingleFlight();
 
@@ -572,7 +580,7 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
   return {
     forRequest() {
       const view = createRequestStore(store, observer);
-      const validators = createValidatorReader(view, clock);
+      const validators = createValidatorReader(view, clock, { getMany: (keys) => view.guard('get', () => validatorReads.getMany(keys)) });
       // A read shared with other requests still counts for this one: skipped once the
       // request has failed, and its failure fails the request's next commands.
       const ownReads: ReadCoalescer = { getMany: (keys, snapshot) => view.guard('get', () => reads.getMany(keys, snapshot)) };
@@ -687,6 +695,7 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
       return done;
     },
 
+    validatorReads,
     forget(dropped) {
       computations.forget(dropped);
       sharedReads.forget(dropped);

@@ -94,7 +94,8 @@ export async function openCacheRuntime(config: Config, options: CacheRuntimeOpti
   const responseCache =
     config.responseCacheTtlMs > 0 && local && options.cached !== false
       ? createResponseCache({
-          store,
+          // Its lookups share the turn's validator read with the requests on the field path.
+          store: core.validatorReads,
           tier: local,
           ...space,
           secret: config.auth.jwtSecret,
