@@ -103,9 +103,14 @@ export async function openIngest(config: Config, options: IngestOptions, lifecyc
   const recorder = createRecorder({ writes: options.writes, bus, clock });
 
   const connection = options.consumeEvents === false ? undefined : connectRedis(config.store, 'stream');
+  // The scrape's count of pending entries goes on a connection of its own: on the
+  // consumer's, it would wait behind the blocking read and mostly time out (-1).
+  const admin = connection ? connectRedis(config.store, 'publish') : undefined;
+  if (admin) lifecycle.defer('event stream admin connection', () => admin.disconnect());
   const consumer = connection
     ? new StreamConsumer({
         redis: connection,
+        admin,
         handle: (event) => recorder.ingest(event),
         logger,
         clock,

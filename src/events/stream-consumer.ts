@@ -37,6 +37,11 @@ export type ConsumeResult = 'ingested' | 'duplicate' | 'malformed' | 'failed';
 /** @default group 'dashboard-api', blockMs 1000, batch 100, claimIdleMs 30000, maxAttempts 5, stopGraceMs 5000 */
 export interface StreamConsumerOptions {
   redis: Redis | Cluster;
+  /**
+   * A connection that never blocks, for `pending()`: on `redis` an XPENDING would wait
+   * behind the consumer's blocking read, up to `blockMs`. @default redis
+   */
+  admin?: Redis | Cluster | undefined;
   /** Handles one event; resolves with whether its row was new. */
   handle(event: DomainEvent): Promise<boolean>;
   logger: Logger;
@@ -124,7 +129,7 @@ export class StreamConsumer {
 
   /** Entries delivered to the group and not yet acknowledged (the stream's lag). */
   async pending(): Promise<number> {
-    const summary = (await this.options.redis.xpending(this.stream, this.group)) as [number, ...unknown[]];
+    const summary = (await (this.options.admin ?? this.options.redis).xpending(this.stream, this.group)) as [number, ...unknown[]];
     return Number(summary[0] ?? 0);
   }
 

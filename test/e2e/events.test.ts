@@ -177,6 +177,31 @@ describe('the dashboard:events stream', () => {
     );
   });
 
+  it('event_stream_pending counts the entries not acknowledged, while the consumers wait on their blocking reads', async () => {
+    // Taken by a consumer that never acknowledges, as in the test below, but under a name
+    // no instance reclaims from before the count is read (the claim idle is 500 ms).
+    const replies = await client
+      .multi()
+      .xadd('dashboard:events', '*', ...orderFields('counted-1', hour + 80_000))
+      .xreadgroup('GROUP', 'dashboard-api', 'counting-instance', 'COUNT', 1, 'STREAMS', 'dashboard:events', '>')
+      .exec();
+    const entryId = replies![0]![1] as string;
+    const pending = async () => Number(((await client.xpending('dashboard:events', 'dashboard-api')) as [number])[0]);
+    const truth = await pending();
+    expect(truth).toBeGreaterThanOrEqual(1);
+    // Each scrape of each instance reads the group's count; on the consumer's own
+    // connection the count waited behind XREADGROUP BLOCK and came back -1 about half the time.
+    for (let i = 0; i < 6; i++) {
+      for (const scrape of await scrapes()) {
+        const value = sumOver([scrape], 'event_stream_pending');
+        // Reclaiming may take the entry meanwhile: never more than there were, never -1.
+        expect(value).toBeGreaterThanOrEqual(0);
+        expect(value).toBeLessThanOrEqual(truth);
+      }
+    }
+    await client.xack('dashboard:events', 'dashboard-api', entryId);
+  });
+
   it('reclaims the pending entries of a consumer that crashed', async () => {
     // A "crashed" instance takes the entry (reads it, never acknowledges), as one that
     // died mid-entry would. In one transaction, so that the live consumers, blocked on
