@@ -55,6 +55,7 @@ export function openServer(config: Config, options: ServerOptions, lifecycle: Li
   });
   const http = createHttpServer({
     graphql: (request, context) => yoga.fetch(request, context),
+    Request: yoga.fetchAPI.Request,
     routes: createPageRoutes({ config, logger, clock: services.clock }),
     registry: options.registry,
     maxBodyBytes: config.limits.maxBodyBytes,

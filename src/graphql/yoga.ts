@@ -101,6 +101,9 @@ export function createDashboardYoga(options: YogaOptions): DashboardYoga {
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
+    // The HTTP server has read the body already, refusing one above MAX_BODY_BYTES
+    // (src/http/server.ts): yoga's own limit would only pipe it through one more stream.
+    maxRequestBodySize: false,
     // GraphiQL's assets inlined rather than fetched from a CDN: it works offline, on a
     // laptop with nothing but Node, and behind a strict firewall.
     renderGraphiQL,
