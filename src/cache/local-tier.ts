@@ -25,6 +25,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import type { Entry } from './entry.js';
+import { journalHash } from './store.js';
 
 /** @default maxBytes 67108864 (64 MiB), maxLifeMs 86400000 (a day) */
 export interface LocalTierOptions {
@@ -43,6 +44,12 @@ export type Validator = string | null | undefined;
 export interface LocalTier {
   /** The entry under `key` if it was kept under exactly `validator` (never for an unknown one) and has not expired. */
   get<V>(key: string, validator: Validator): Entry<V> | undefined;
+  /**
+   * As `get`, for a bucket's entry (never a value composed from several): also an item kept
+   * under an earlier validator that `validator` carries it to (`carries`), which is then
+   * kept under `validator`.
+   */
+  getCarried<V>(key: string, validator: Validator): Entry<V> | undefined;
   /**
    * The item under `key` with the validator it was kept under, if it has not expired: for a
    * caller that checks the validator itself (an item kept under several, see loader.ts `ValidatedBy`).
@@ -98,6 +105,16 @@ export function createLocalTier(options: LocalTierOptions = {}): LocalTier {
       // lru-cache's TTL only makes room; the deadline itself is checked here, to the millisecond.
       return item && item.validator === validator && clock() < item.until ? (item.entry as Entry<V>) : undefined;
     },
+    getCarried<V>(key: string, validator: Validator) {
+      if (validator === undefined || validator === null) return undefined;
+      const item = items.get(key);
+      if (!item || !(clock() < item.until)) return undefined;
+      if (item.validator !== validator) {
+        if (!carries(item.validator, validator, key)) return undefined;
+        item.validator = validator;
+      }
+      return item.entry as Entry<V>;
+    },
     peek<V>(key: string) {
       const item = items.get(key);
       return item && clock() < item.until ? { entry: item.entry as Entry<V>, validator: item.validator } : undefined;
@@ -115,6 +132,41 @@ export function createLocalTier(options: LocalTierOptions = {}): LocalTier {
     },
     bytes: () => items.calculatedSize,
   };
+}
+
+/** The last validator's journal read, parsed: most lookups of a request share one. */
+let parsed: { validator: string; drops: Array<{ replaced: string; keys: ReadonlySet<string> | 'all' }> } | undefined;
+
+/**
+ * Whether a bucket's entry read under validator `under` still stands under `now`: when
+ * `now`'s journal (store.ts `nextValidator`) leads back to `under` through drops none
+ * of which dropped `key`. Every drop of a metric's entries replaces its validator in
+ * the same atomic step, and writes what it dropped; so between `under` and `now` the
+ * store changed nothing else of that metric, and a copy of `key` is as good as a read.
+ * False whenever the way back is not in the journal (older than its depth, a validator
+ * made anew, a drop by prefix), or a drop named no key.
+ */
+export function carries(under: string, now: string, key: string): boolean {
+  if (parsed?.validator !== now) {
+    const [, ...journal] = now.split('|');
+    parsed = {
+      validator: now,
+      drops: journal.map((entry) => {
+        const colon = entry.indexOf(':');
+        const dropped = entry.slice(colon + 1);
+        return { replaced: entry.slice(0, colon), keys: dropped === '*' ? 'all' : new Set(dropped.split(',')) };
+      }),
+    };
+  }
+  if (parsed.drops.length === 0) return false;
+  const bar = under.indexOf('|');
+  const underId = bar < 0 ? under : under.slice(0, bar);
+  const hash = journalHash(key);
+  for (const drop of parsed.drops) {
+    if (drop.keys === 'all' || drop.keys.has(hash)) return false;
+    if (drop.replaced === underId) return true;
+  }
+  return false;
 }
 
 /** An estimate of an item's bytes in memory: decoded values take about twice their JSON (UTF-16), plus the key and bookkeeping. */

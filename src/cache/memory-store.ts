@@ -4,7 +4,7 @@
  * hold within one process, which is all there is in the embedded mode.
  */
 import { LRUCache } from 'lru-cache';
-import { tombstone, tombstoneTime, type CacheStore, type StoreWrite } from './store.js';
+import { droppedToken, nextValidator, tombstone, tombstoneTime, type CacheStore, type StoreWrite } from './store.js';
 
 /** @default maxEntries 100000, maxBytes 268435456 (256 MiB) */
 export interface MemoryStoreOptions {
@@ -80,7 +80,11 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): CacheStore 
         entries.set(key, tombstone(at), { ttl: Math.max(1, Math.ceil(ttlMs)) });
       }
       // One synchronous step with the tombstones: atomic, as the Redis script is.
-      for (const key of validators?.keys ?? []) entries.set(key, validators!.value, { ttl: Math.max(1, Math.ceil(validators!.ttlMs)) });
+      const dropped = droppedToken(keys);
+      for (const key of validators?.keys ?? []) {
+        const previous = entries.get(key) ?? liveLock(key)?.token;
+        entries.set(key, nextValidator(previous, validators!.value, dropped), { ttl: Math.max(1, Math.ceil(validators!.ttlMs)) });
+      }
       return n;
     },
     async deleteMany(keys) {

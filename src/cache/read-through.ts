@@ -458,7 +458,7 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
     const fromStore: number[] = [];
     const now = clock();
     for (let i = 0; i < keys.length; i++) {
-      const entry = tier && validator !== undefined ? tier.get<V>(keys[i]!, validator) : undefined;
+      const entry = tier && validator !== undefined ? tier.getCarried<V>(keys[i]!, validator) : undefined;
       if (entry && entry.version === spec.version) found(i, entry, now);
       else fromStore.push(i);
     }

@@ -6,7 +6,7 @@
  */
 import calculateSlot from 'cluster-key-slot';
 import { Cluster, Redis, type ChainableCommander, type ClusterOptions, type RedisOptions } from 'ioredis';
-import { tombstone, type CacheStore, type StoreWrite } from './store.js';
+import { droppedToken, tombstone, VALIDATOR_JOURNAL_DEPTH, type CacheStore, type StoreWrite } from './store.js';
 
 /** @default commandTimeoutMs 500, connectTimeoutMs 2000 */
 export interface RedisStoreOptions {
@@ -57,7 +57,9 @@ return 0`;
 /**
  * Tombstones in place of entries, and new validators, in one atomic step. KEYS: the
  * entries, then the validators; ARGV: tombstone, its ttl, how many KEYS are entries,
- * validator value, its ttl. Returns how many entries were live (not tombstones).
+ * validator value, its ttl, what the drop dropped (store.ts `droppedToken`), the
+ * journal's depth. Each validator becomes store.ts `nextValidator` of what it held.
+ * Returns how many entries were live (not tombstones).
  */
 const INVALIDATE = `
 local n = 0
@@ -67,8 +69,21 @@ for i = 1, entries do
   if current and not string.match(current, '^{"t":%d+}$') then n = n + 1 end
   redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])
 end
+local depth = tonumber(ARGV[7])
 for i = entries + 1, #KEYS do
-  redis.call('SET', KEYS[i], ARGV[4], 'PX', ARGV[5])
+  local previous = redis.call('GET', KEYS[i])
+  local value = ARGV[4]
+  if previous and previous ~= '' then
+    local id = string.match(previous, '^[^|]*')
+    value = value .. '|' .. id .. ':' .. ARGV[6]
+    local kept = 1
+    for entry in string.gmatch(string.sub(previous, #id + 2), '[^|]+') do
+      if kept >= depth then break end
+      value = value .. '|' .. entry
+      kept = kept + 1
+    end
+  end
+  redis.call('SET', KEYS[i], value, 'PX', ARGV[5])
 end
 return n`;
 
@@ -216,6 +231,8 @@ function wrap(raw: Client, kind: 'redis' | 'cluster'): CacheStore {
               entries.length,
               validators?.value ?? '',
               Math.max(1, Math.ceil(validators?.ttlMs ?? 1)),
+              droppedToken(entries),
+              VALIDATOR_JOURNAL_DEPTH,
             );
           } catch (error) {
             // Out of memory under `noeviction`: the tombstones' SETs are refused, and the

@@ -48,6 +48,58 @@ export function newValidator(at: number): string {
   return `${Math.floor(at).toString(36)}.${Math.random().toString(36).slice(2, 10)}${Math.random().toString(36).slice(2, 10)}`;
 }
 
+/** How many drops a validator remembers (`nextValidator`). */
+export const VALIDATOR_JOURNAL_DEPTH = 3;
+
+/**
+ * A key's short hash in a validator's journal: FNV-1a, 32 bits, base 36. Two keys may
+ * share one; a copy whose key shares a dropped key's hash is then read anew (never
+ * kept wrongly, only read once more).
+ */
+export function journalHash(key: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0).toString(36);
+}
+
+/** Most keys a drop names in a validator's journal: a larger drop (a manual one over months) is written as `*`. */
+export const JOURNAL_MAX_KEYS = 64;
+
+/**
+ * What a drop of `keys` writes in the journal: each key's hash; `*` (anything) for a drop
+ * that names no key or more than `JOURNAL_MAX_KEYS`, after which nothing read before carries over.
+ */
+export function droppedToken(keys: readonly string[]): string {
+  return keys.length && keys.length <= JOURNAL_MAX_KEYS ? keys.map(journalHash).join(',') : '*';
+}
+
+/**
+ * The value a drop writes over a validator that held `previous`: the drop's own fresh
+ * `value`, then a journal of the last drops, newest first (at most
+ * `VALIDATOR_JOURNAL_DEPTH`), each as the value it replaced and what it dropped:
+ * `value|previousId:hashes|…`. An in-process copy read under an earlier value still
+ * stands under this one when no drop in between dropped its key (local-tier.ts
+ * `carries`): after an order, a process re-reads the open hour, not the metric's week.
+ * Nothing before (absent, lost): the value alone, so nothing read before carries over.
+ * The Redis script (redis-store.ts INVALIDATE) writes exactly the same.
+ */
+export function nextValidator(previous: string | null | undefined, value: string, dropped: string): string {
+  if (!previous) return value;
+  const bar = previous.indexOf('|');
+  const id = bar < 0 ? previous : previous.slice(0, bar);
+  const older =
+    bar < 0
+      ? []
+      : previous
+          .slice(bar + 1)
+          .split('|')
+          .slice(0, VALIDATOR_JOURNAL_DEPTH - 1);
+  return [value, `${id}:${dropped}`, ...older].join('|');
+}
+
 /**
  * How a computed value is written back over what may have happened since its source
  * read began. A tombstone says "dropped at t", but only while it is there: an

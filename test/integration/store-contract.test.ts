@@ -9,7 +9,7 @@ import calculateSlot from 'cluster-key-slot';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createMemoryStore } from '../../src/cache/memory-store.js';
 import { createClusterStore, createRedisStore } from '../../src/cache/redis-store.js';
-import { tombstoneTime, type CacheStore } from '../../src/cache/store.js';
+import { droppedToken, JOURNAL_MAX_KEYS, journalHash, nextValidator, tombstoneTime, type CacheStore } from '../../src/cache/store.js';
 import { eventually } from '../helpers/eventually.js';
 import { cleanupPrefix, startRedisCluster, uniquePrefix } from '../helpers/redis.js';
 
@@ -166,12 +166,39 @@ describe.each(SUBJECTS)('store contract: $name', ({ name, open }) => {
     const validators = [`${p}:{t1}:~v:M:1`, `${p}:{t2}:~v:M:1`, `${p}:{t3}:~v:M:1`];
     await store.setMany([...entries, validators[0]!].map((key) => ({ key, value: 'old', ttlMs: 60_000 })));
     expect(await store.invalidate(entries, 1_000, 60_000, { keys: validators, value: 'v-2', ttlMs: 80 })).toBe(2);
-    expect(await store.getMany(validators)).toEqual(['v-2', 'v-2', 'v-2']);
+    // The new value first; the one that held 'old' also journals the drop (see the next test).
+    expect((await store.getMany(validators)).map((v) => v?.split('|')[0])).toEqual(['v-2', 'v-2', 'v-2']);
     expect((await store.getMany(entries)).map((v) => tombstoneTime(v))).toEqual([1_000, 1_000]);
     // Validators alone (a drop that found no entry of that slot) are still replaced.
     expect(await store.invalidate([], 2_000, 60_000, { keys: [validators[2]!], value: 'v-3', ttlMs: 60_000 })).toBe(0);
-    expect(await store.getMany([validators[2]!])).toEqual(['v-3']);
+    expect((await store.getMany([validators[2]!]))[0]?.split('|')[0]).toBe('v-3');
     await eventually(async () => (await store.getMany(validators.slice(0, 2))).every((v) => v === null), 3_000, 'validators expiring');
+  });
+
+  it("invalidate journals each drop in the validator it replaces: the value it replaced and the dropped keys' hashes, the last three drops", async () => {
+    const p = fresh();
+    const key = (h: number) => `${p}:{t1}:HOUR:${h}`;
+    const validator = `${p}:{t1}:~v:M:1`;
+    // Absent before: the new value alone, so that nothing read before carries over.
+    await store.invalidate([key(1)], 1_000, 60_000, { keys: [validator], value: 'v1', ttlMs: 60_000 });
+    expect(await store.getMany([validator])).toEqual(['v1']);
+    await store.invalidate([key(2), key(3)], 2_000, 60_000, { keys: [validator], value: 'v2', ttlMs: 60_000 });
+    expect(await store.getMany([validator])).toEqual([`v2|v1:${journalHash(key(2))},${journalHash(key(3))}`]);
+    expect(nextValidator('v1', 'v2', droppedToken([key(2), key(3)]))).toBe(`v2|v1:${droppedToken([key(2), key(3)])}`);
+    await store.invalidate([key(4)], 3_000, 60_000, { keys: [validator], value: 'v3', ttlMs: 60_000 });
+    await store.invalidate([key(5)], 4_000, 60_000, { keys: [validator], value: 'v4', ttlMs: 60_000 });
+    // A fourth drop: the oldest entry goes, three stay, newest first.
+    await store.invalidate([key(6)], 5_000, 60_000, { keys: [validator], value: 'v5', ttlMs: 60_000 });
+    const [value] = await store.getMany([validator]);
+    expect(value).toBe(`v5|v4:${journalHash(key(6))}|v3:${journalHash(key(5))}|v2:${journalHash(key(4))}`);
+    // The same as the store-independent rule (the memory store and the Redis script agree).
+    expect(value).toBe(nextValidator(`v4|v3:${journalHash(key(5))}|v2:${journalHash(key(4))}|v1:x`, 'v5', droppedToken([key(6)])));
+    // A drop that names no key, or too many to list, journals "anything".
+    await store.invalidate([], 6_000, 60_000, { keys: [validator], value: 'v6', ttlMs: 60_000 });
+    expect((await store.getMany([validator]))[0]).toMatch(/^v6\|v5:\*\|v4:/);
+    const many = Array.from({ length: JOURNAL_MAX_KEYS + 1 }, (_, i) => key(100 + i));
+    await store.invalidate(many, 7_000, 60_000, { keys: [validator], value: 'v7', ttlMs: 60_000 });
+    expect((await store.getMany([validator]))[0]).toMatch(/^v7\|v6:\*\|v5:\*\|v4:/);
   });
 
   it('setMany unlessInvalidatedSince keeps a newer tombstone and replaces an older one, per key', async () => {

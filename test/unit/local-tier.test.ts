@@ -5,15 +5,17 @@
  * read to the store, and a bucket turning stale inside the tier is served stale once
  * while one refresh replaces it.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BUCKET_MS, bucketCount, bucketsOf, type BucketWindow } from '../../src/cache/buckets.js';
 import type { Entry } from '../../src/cache/entry.js';
 import { createInvalidator } from '../../src/cache/invalidation.js';
 import { buildKey, validatorKey } from '../../src/cache/keys.js';
-import { createLocalTier, estimateBytes } from '../../src/cache/local-tier.js';
+import { carries, createLocalTier, estimateBytes } from '../../src/cache/local-tier.js';
 import { createMemoryStore } from '../../src/cache/memory-store.js';
 import { createCacheCore, type BucketSpec } from '../../src/cache/read-through.js';
 import { createResilientStore } from '../../src/cache/resilient-store.js';
+import { droppedToken, nextValidator, VALIDATOR_JOURNAL_DEPTH } from '../../src/cache/store.js';
 import { eventually } from '../helpers/eventually.js';
 import { createFlakyStore, manualClock } from './cache-test-kit.js';
 
@@ -80,6 +82,106 @@ describe('the tier alone', () => {
   });
 });
 
+describe('carries: a bucket read under an earlier validator, through the journal', () => {
+  const k = (h: number) => `p:{acme}:M:HOUR:${h}`;
+  const v1 = 'a1.x';
+  const v2 = nextValidator(v1, 'a2.y', droppedToken([k(1)]));
+  const v3 = nextValidator(v2, 'a3.z', droppedToken([k(2), k(3)]));
+
+  it('carries a key no drop in between dropped, back to the value it was read under', () => {
+    expect(carries(v1, v2, k(5))).toBe(true);
+    expect(carries(v1, v3, k(5))).toBe(true);
+    expect(carries(v2, v3, k(1))).toBe(true);
+  });
+
+  it('never carries a key a drop in between dropped', () => {
+    expect(carries(v1, v2, k(1))).toBe(false);
+    expect(carries(v1, v3, k(1))).toBe(false);
+    expect(carries(v1, v3, k(3))).toBe(false);
+    expect(carries(v2, v3, k(2))).toBe(false);
+  });
+
+  it('never carries past the journal, from a value it does not name, or over a drop of anything', () => {
+    expect(carries('other.q', v3, k(5))).toBe(false);
+    expect(carries(v1, 'a9.fresh', k(5))).toBe(false);
+    const all = nextValidator(v3, 'a4.w', droppedToken([]));
+    expect(carries(v3, all, k(5))).toBe(false);
+    let deep = v1;
+    for (let i = 0; i <= VALIDATOR_JOURNAL_DEPTH; i++) deep = nextValidator(deep, `b${i}.d`, droppedToken([k(100 + i)]));
+    expect(carries(v1, deep, k(5))).toBe(false);
+  });
+});
+
+describe('two processes, one store: whatever drops and reads interleave, every read equals the source (fast-check)', () => {
+  const DAY_START = Date.parse('2026-11-25T00:00:00Z');
+  const window: BucketWindow = { granularity: 'HOUR', from: DAY_START, to: DAY_START + 8 * HOUR };
+
+  it('holds over random drops (any hours, from either process) and reads on both', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.oneof(
+            fc.record({ read: fc.integer({ min: 0, max: 1 }) }),
+            fc.record({
+              drop: fc.uniqueArray(fc.integer({ min: 0, max: 7 }), { minLength: 0, maxLength: 3 }),
+              by: fc.integer({ min: 0, max: 1 }),
+            }),
+          ),
+          { minLength: 1, maxLength: 30 },
+        ),
+        async (steps) => {
+          const clock = manualClock(NOW);
+          const shared = createMemoryStore({ clock });
+          const source = new Map<number, number>();
+          const spec: BucketSpec<number> = {
+            metric: 'M',
+            version: '1/1',
+            granularity: 'HOUR',
+            ttl: { openFreshMs: 3_600_000, openStaleMs: 3_600_000, closedFreshMs: 3_600_000, closedStaleMs: 3_600_000 },
+            keyOf: (bucketStart) =>
+              buildKey({
+                prefix: 'prop',
+                cacheVersion: '1',
+                tenant: 'acme',
+                metric: 'M',
+                metricVersion: 1,
+                granularity: 'HOUR',
+                bucketStart,
+              }),
+            validatorKey: validatorKey({ prefix: 'prop', cacheVersion: '1', tenant: 'acme', metric: 'M', metricVersion: 1 }),
+            async compute(span) {
+              return new Map(bucketsOf(span).map((b) => [b, source.get(b) ?? 0]));
+            },
+            empty: 0,
+          };
+          const processes = [0, 1].map(() => {
+            const store = createResilientStore(shared, { clock, failureThreshold: 1_000 });
+            return {
+              core: createCacheCore({ store, clock, local: createLocalTier({ clock }), lock: { waitMs: 50 } }),
+              invalidator: createInvalidator(store, undefined, clock),
+            };
+          });
+          for (const step of steps) {
+            if ('read' in step) {
+              const { core } = processes[step.read]!;
+              const values = (await core.read(spec, window, core.forRequest())).map((r) => r.value);
+              await core.idle();
+              expect(values).toEqual(bucketsOf(window).map((b) => source.get(b) ?? 0));
+            } else {
+              // A write: the source changes, then its drop returns (read your writes).
+              const hours = step.drop.map((h) => DAY_START + h * HOUR);
+              for (const b of hours) source.set(b, (source.get(b) ?? 0) + 1);
+              await processes[step.by]!.invalidator.drop('M', 'order.recorded', hours.map(spec.keyOf), [spec.validatorKey!]);
+            }
+            clock.advance(1);
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+});
+
 describe('the tier in the read-through', () => {
   const DAY_START = Date.parse('2026-11-25T00:00:00Z');
   const window: BucketWindow = { granularity: 'HOUR', from: DAY_START, to: DAY_START + 13 * HOUR };
@@ -121,7 +223,7 @@ describe('the tier in the read-through', () => {
     expect(inner.reads).toEqual([[spec.validatorKey]]);
   });
 
-  it('goes to the store once a drop has replaced the validator, and keeps what it read under the new one', async () => {
+  it('goes to the store once a drop has replaced the validator, for the dropped buckets only (the journal), and keeps what it read under the new one', async () => {
     const { inner, core, spec, invalidator, setGeneration, asked } = setup();
     await core.read(spec, window, core.forRequest());
     setGeneration(2);
@@ -133,11 +235,29 @@ describe('the tier in the read-through', () => {
     expect(after[3]).toMatchObject({ how: 'miss', value: 203 });
     expect(after[2]).toMatchObject({ how: 'hit', value: 102 });
     expect(inner.reads[0]).toEqual([spec.validatorKey]);
-    expect(inner.reads[1]).toHaveLength(13);
+    // The new validator says what its drop dropped: the other twelve hours stand as held.
+    expect(inner.reads[1]).toEqual([spec.keyOf(DAY_START + 3 * HOUR)]);
     expect(asked).toEqual([{ granularity: 'HOUR', from: DAY_START + 3 * HOUR, to: DAY_START + 4 * HOUR }]);
     inner.reads.length = 0;
-    await core.read(spec, window, core.forRequest());
+    const again = await core.read(spec, window, core.forRequest());
     expect(inner.reads).toEqual([[spec.validatorKey]]);
+    expect(again.map((r) => r.value)).toEqual(
+      bucketsOf(window).map((b) => (b === DAY_START + 3 * HOUR ? 203 : 102 + (b - DAY_START - 2 * HOUR) / HOUR)),
+    );
+  });
+
+  it('reads every bucket again when the way back is not in the journal: more drops than it holds, or a drop by prefix', async () => {
+    const { inner, core, spec, invalidator } = setup();
+    await core.read(spec, window, core.forRequest());
+    // Four drops while this process read nothing: the journal holds three.
+    for (const h of [1, 2, 3, 4]) await invalidator.drop('M', 'order.recorded', [spec.keyOf(DAY_START + h * HOUR)], [spec.validatorKey!]);
+    inner.reads.length = 0;
+    await core.read(spec, window, core.forRequest());
+    expect(inner.reads[1]).toHaveLength(13);
+    await invalidator.dropPrefix('M', 'manual', 'tier:', [spec.validatorKey!]);
+    inner.reads.length = 0;
+    await core.read(spec, window, core.forRequest());
+    expect(inner.reads[1]).toHaveLength(13);
   });
 
   it('serves a bucket that turned stale inside the tier once, stale, while one refresh replaces it', async () => {
