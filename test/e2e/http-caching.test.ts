@@ -78,3 +78,22 @@ describe('GET queries', () => {
     expect(post.headers.get('cache-control')).toBe('no-store');
   });
 });
+
+describe('whole answers', () => {
+  it('are written in one piece with a Content-Length in bytes, not characters', async () => {
+    // The error quotes the value as sent, so the answer holds a two-byte character.
+    const res = await fetch(`${t.url}/graphql`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        query: 'query ($from: DateTime!) { dashboard(range: { from: $from, to: "2026-11-02T00:00:00Z" }) { orders { total } } }',
+        variables: { from: 'lundi 1ᵉʳ décembre' },
+      }),
+    });
+    const text = await res.text();
+    expect(text).toContain('décembre');
+    expect(Number(res.headers.get('content-length'))).toBe(Buffer.byteLength(text));
+    expect(Buffer.byteLength(text)).toBeGreaterThan(text.length);
+    expect(res.headers.get('transfer-encoding')).toBeNull();
+  });
+});
