@@ -91,7 +91,8 @@ describe('whole answers', () => {
       }),
     });
     const text = await res.text();
-    expect(text).toContain('décembre');
+    // Whole: a Content-Length in characters would cut the JSON short at the client.
+    expect(JSON.parse(text).errors[0].message).toContain('décembre');
     expect(Number(res.headers.get('content-length'))).toBe(Buffer.byteLength(text));
     expect(Buffer.byteLength(text)).toBeGreaterThan(text.length);
     expect(res.headers.get('transfer-encoding')).toBeNull();
