@@ -111,6 +111,18 @@ describe('the dashboard:events stream', () => {
     'amount',
     '40.10',
   ];
+  /**
+   * Adds an order entry that `consumer`, no live instance, takes and never acknowledges:
+   * in one transaction, so that the live consumers, blocked on the stream, cannot get it first.
+   */
+  const takenBy = async (consumer: string, id: string, at: number) => {
+    const replies = await client
+      .multi()
+      .xadd('dashboard:events', '*', ...orderFields(id, at))
+      .xreadgroup('GROUP', 'dashboard-api', consumer, 'COUNT', 1, 'STREAMS', 'dashboard:events', '>')
+      .exec();
+    return { entryId: replies![0]![1] as string, taken: replies![1]![1] as Array<[string, Array<[string, string[]]>]> };
+  };
   const rows = async (id: string) =>
     (await db.db.selectFrom('orders').select(['id', 'amount_cents']).where('id', '=', id).execute()).length;
 
@@ -178,14 +190,9 @@ describe('the dashboard:events stream', () => {
   });
 
   it('event_stream_pending counts the entries not acknowledged, while the consumers wait on their blocking reads', async () => {
-    // Taken by a consumer that never acknowledges, as in the test below, but under a name
-    // no instance reclaims from before the count is read (the claim idle is 500 ms).
-    const replies = await client
-      .multi()
-      .xadd('dashboard:events', '*', ...orderFields('counted-1', hour + 80_000))
-      .xreadgroup('GROUP', 'dashboard-api', 'counting-instance', 'COUNT', 1, 'STREAMS', 'dashboard:events', '>')
-      .exec();
-    const entryId = replies![0]![1] as string;
+    // Taken by a consumer that never acknowledges, as in the test below (an instance may
+    // reclaim it once it has been idle 500 ms).
+    const { entryId } = await takenBy('counting-instance', 'counted-1', hour + 80_000);
     const pending = async () => Number(((await client.xpending('dashboard:events', 'dashboard-api')) as [number])[0]);
     const truth = await pending();
     expect(truth).toBeGreaterThanOrEqual(1);
@@ -204,15 +211,8 @@ describe('the dashboard:events stream', () => {
 
   it('reclaims the pending entries of a consumer that crashed', async () => {
     // A "crashed" instance takes the entry (reads it, never acknowledges), as one that
-    // died mid-entry would. In one transaction, so that the live consumers, blocked on
-    // the stream, cannot get it first.
-    const replies = await client
-      .multi()
-      .xadd('dashboard:events', '*', ...orderFields('orphan-1', hour + 90_000))
-      .xreadgroup('GROUP', 'dashboard-api', 'crashed-instance', 'COUNT', 1, 'STREAMS', 'dashboard:events', '>')
-      .exec();
-    const entryId = replies![0]![1] as string;
-    const taken = replies![1]![1] as Array<[string, Array<[string, string[]]>]>;
+    // died mid-entry would.
+    const { entryId, taken } = await takenBy('crashed-instance', 'orphan-1', hour + 90_000);
     expect(taken[0]![1][0]![0]).toBe(entryId);
     expect((await client.xpending('dashboard:events', 'dashboard-api', '-', '+', 10, 'crashed-instance')).length).toBe(1);
     await eventually(async () => (await rows('orphan-1')) === 1, 10_000, 'orphan ingested');
