@@ -50,20 +50,20 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): CacheStore 
     }
     return lock;
   };
+  /** What `key` holds as Redis would answer for it: a value, else a live lock's token (a validator made by SET NX sits among the locks, loader.ts). */
+  const held = (key: string) => entries.get(key) ?? liveLock(key)?.token;
 
   return {
     kind: 'memory',
     async getMany(keys) {
       // Locks read like any key, as in Redis: a waiter polls a lock with its entries.
-      return keys.map((key) => entries.get(key) ?? liveLock(key)?.token ?? null);
+      return keys.map((key) => held(key) ?? null);
     },
     async setMany(writes: readonly StoreWrite[], options) {
       const since = options?.unlessInvalidatedSince;
       // As the Redis script (store.ts WriteBackOptions): this LRU evicts too.
       const validator = options?.validator;
-      // A validator made by SET NX (loader.ts) sits among the locks, as getMany reads it.
-      const unchanged =
-        since === undefined || !validator || (entries.get(validator.key) ?? liveLock(validator.key)?.token) === validator.value;
+      const unchanged = since === undefined || !validator || held(validator.key) === validator.value;
       for (const { key, value, ttlMs } of writes) {
         if (since !== undefined) {
           const dropped = tombstoneTime(entries.get(key));
@@ -82,8 +82,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): CacheStore 
       // One synchronous step with the tombstones: atomic, as the Redis script is.
       const dropped = droppedToken(keys);
       for (const key of validators?.keys ?? []) {
-        const previous = entries.get(key) ?? liveLock(key)?.token;
-        entries.set(key, nextValidator(previous, validators!.value, dropped), { ttl: Math.max(1, Math.ceil(validators!.ttlMs)) });
+        entries.set(key, nextValidator(held(key), validators!.value, dropped), { ttl: Math.max(1, Math.ceil(validators!.ttlMs)) });
       }
       return n;
     },

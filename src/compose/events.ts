@@ -105,7 +105,7 @@ export async function openIngest(config: Config, options: IngestOptions, lifecyc
   const connection = options.consumeEvents === false ? undefined : connectRedis(config.store, 'stream');
   // The scrape's count of pending entries goes on a connection of its own: on the
   // consumer's, it would wait behind the blocking read and mostly time out (-1).
-  const admin = connection ? connectRedis(config.store, 'publish') : undefined;
+  const admin = connection ? connectRedis(config.store, 'admin') : undefined;
   if (admin) lifecycle.defer('event stream admin connection', () => admin.disconnect());
   const consumer = connection
     ? new StreamConsumer({

@@ -1,7 +1,8 @@
 /**
- * Redis connections for events: the stream consumer (blocking reads) and pub/sub
- * (a subscribed connection can do nothing else) each need their own, apart from the
- * cache store's. Reconnect for ever, like the store.
+ * Redis connections for events: the stream consumer (blocking reads), its short
+ * reads beside them (a command on the blocked connection waits for the block to end)
+ * and pub/sub (a subscribed connection can do nothing else) each need their own,
+ * apart from the cache store's. Reconnect for ever, like the store.
  */
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { StoreConfig } from '../config/index.js';
@@ -15,12 +16,18 @@ export type Purpose =
   /** Pub/sub listening: waits for a reconnect, then subscribes again. */
   | 'subscribe'
   /** Publishing notices on the write path: fails fast rather than hold a write up. */
-  | 'publish';
+  | 'publish'
+  /**
+   * Short reads beside a blocking connection (the stream's pending count for a scrape):
+   * fails fast, as a scrape must not hang.
+   */
+  | 'admin';
 
 const OPTIONS: Record<Purpose, RedisOptions> = {
   stream: { maxRetriesPerRequest: null, retryStrategy },
   subscribe: { maxRetriesPerRequest: null, retryStrategy },
   publish: { maxRetriesPerRequest: 0, enableOfflineQueue: false, commandTimeout: 500, retryStrategy },
+  admin: { maxRetriesPerRequest: 0, enableOfflineQueue: false, commandTimeout: 500, retryStrategy },
 };
 
 /** A new connection to the configured Redis or Cluster; undefined in the embedded mode. */

@@ -58,7 +58,10 @@ export interface ResponseCacheObserver {
 
 /** What the layer is built from. */
 export interface ResponseCacheOptions {
-  /** Where validators are read: the bucket cache's (resilient) store. */
+  /**
+   * Where validators are read: the cache core's reads of its (resilient) store, shared by
+   * the requests of one turn of the event loop (CacheCore `validatorReads`).
+   */
   store: Pick<CacheStore, 'getMany'>;
   /** Where responses are kept: the bucket cache's in-process tier. */
   tier: LocalTier;
