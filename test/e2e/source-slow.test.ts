@@ -160,6 +160,13 @@ describe('PostgreSQL slow: a statement waits on a lock the test holds', () => {
       // dashboard an error already nulled go on (graphql-js does not stop them), each
       // query of theirs waiting its bound.
       await eventually(async () => (await backends(locker)).waiting === 0, HANG_MS, 'no statement still waiting on the lock');
+      // Each of the 13 cold requests counts its REVENUE failure, some after their answer
+      // went out (a query still queued for a pool connection is no waiting backend yet).
+      await eventually(
+        async () => (await t.metrics()).value('cache_source_errors_total', { metric: 'REVENUE' }) >= 13,
+        HANG_MS,
+        'every REVENUE failure counted',
+      );
       const metrics = await t.metrics();
       expect(metrics.value('cache_source_errors_total', { metric: 'REVENUE' })).toBeGreaterThanOrEqual(13);
 
