@@ -308,7 +308,13 @@ export const SCENARIO_TITLES: Readonly<Record<ScenarioId, string>> = {
 };
 
 /**
- * Order the scenarios run in. (b) writes orders into each server's database, so it
- * runs after the scenarios whose answers are checked against the untouched seed.
+ * The order of the run, in stages. The loads of one stage are measured in rounds:
+ * each round measures every load of the stage on every one of its servers once, so
+ * that a target dividing one load by another of the same server ((b) and (c) by
+ * (a)) compares windows of the same round, a minute or two apart, never the first
+ * scenario with one run minutes later on a machine that has sped up or slowed down
+ * in between. (d) goes first: its answers, like those of (a)'s first round, are
+ * checked against the untouched seed, and (b) writes orders into each server's
+ * database.
  */
-export const RUN_ORDER: readonly ScenarioId[] = ['a', 'c', 'd', 'b', 'e', 'f'];
+export const STAGES: ReadonlyArray<readonly ScenarioId[]> = [['d'], ['a', 'c', 'b'], ['e'], ['f']];
