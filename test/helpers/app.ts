@@ -55,6 +55,8 @@ export interface TestAppOptions {
   /** Metric declarations and the SDL that shows them, when a test adds its own. */
   metrics?: AppOptions['metrics'];
   typeDefs?: AppOptions['typeDefs'];
+  /** More yoga plugins, after the app's. */
+  plugins?: AppOptions['plugins'];
 }
 
 /** Small demo data: 10 days at 1/10th the volume, ending at the current hour. */
@@ -83,6 +85,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     clock: options.clock,
     metrics: options.metrics,
     typeDefs: options.typeDefs,
+    plugins: options.plugins,
   });
   const port = await app.listen(0);
   const url = `http://127.0.0.1:${port}`;
