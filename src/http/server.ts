@@ -151,7 +151,11 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       body = read;
     }
     const abort = new AbortController();
-    res.on('close', () => abort.abort());
+    // Aborted when the connection closes before the answer is written (the client left, or
+    // shutdown cut it), not after every answer: aborting builds a DOMException with a stack.
+    res.on('close', () => {
+      if (!res.writableFinished) abort.abort();
+    });
     const headers = new Headers();
     for (const [name, value] of Object.entries(req.headers)) {
       if (value === undefined) continue;

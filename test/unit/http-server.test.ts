@@ -2,7 +2,8 @@
  * The HTTP server's side of a GraphQL answer: a whole JSON answer is taken as the text
  * the Response holds, never through its `body` (on Yoga's Response that getter copies
  * the text into a Buffer and a stream, per request), and an event stream still goes
- * out chunk by chunk through `body`.
+ * out chunk by chunk through `body`. A request's signal aborts when its client leaves
+ * before the answer, and only then (aborting builds a DOMException with a stack).
  */
 import { Registry } from 'prom-client';
 import { afterEach, expect, it } from 'vitest';
@@ -28,7 +29,7 @@ function counted(response: Response): { response: Response; bodyReads: () => num
   return { response, bodyReads: () => reads };
 }
 
-async function serve(answer: () => Response): Promise<string> {
+async function serve(answer: (request: Request) => Promise<Response> | Response): Promise<string> {
   server = createHttpServer({
     graphql: answer,
     registry: new Registry(),
@@ -64,4 +65,30 @@ it('sends an event stream through its body, chunk by chunk', async () => {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"subscription { x }"}' });
   expect(await res.text()).toBe(chunks.join(''));
   expect(bodyReads()).toBeGreaterThan(0);
+});
+
+it("aborts a request's signal when its client leaves before the answer, not after an answer was written", async () => {
+  const signals: AbortSignal[] = [];
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const url = await serve(async (request) => {
+    signals.push(request.signal);
+    // The second request waits: its client leaves meanwhile.
+    if (signals.length === 2) await held;
+    return new Response('{"data":{}}', { headers: { 'content-type': 'application/json' } });
+  });
+  const post = (signal?: AbortSignal) =>
+    fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ a }"}', signal });
+
+  expect((await post()).status).toBe(200);
+  await expect.poll(() => signals.length).toBe(1);
+  const left = new AbortController();
+  const pending = post(left.signal).catch(() => 'gone');
+  await expect.poll(() => signals.length).toBe(2);
+  left.abort();
+  expect(await pending).toBe('gone');
+  await expect.poll(() => signals[1]!.aborted).toBe(true);
+  release();
+  // The first answer was written whole: its request was never aborted.
+  expect(signals[0]!.aborted).toBe(false);
 });
