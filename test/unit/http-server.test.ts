@@ -1,10 +1,13 @@
 /**
- * The HTTP server's side of a GraphQL answer: a whole JSON answer is taken as the text
- * the Response holds, never through its `body` (on Yoga's Response that getter copies
- * the text into a Buffer and a stream, per request), and an event stream still goes
- * out chunk by chunk through `body`. A request's signal aborts when its client leaves
+ * The HTTP server's side of a GraphQL answer, over a small real Yoga: a whole JSON
+ * answer is taken as the text the Response holds, never through its `body` (on Yoga's
+ * Response that getter copies the text into a Buffer and a stream, per request); an
+ * event stream goes out chunk by chunk through `body`; the body read here (up to the
+ * limit) is the one Yoga sees; and a request's signal aborts when its client leaves
  * before the answer, and only then (aborting builds a DOMException with a stack).
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createSchema, createYoga } from 'graphql-yoga';
 import { Registry } from 'prom-client';
 import { afterEach, expect, it } from 'vitest';
 import { createHttpServer, type HttpServer } from '../../src/http/server.js';
@@ -16,22 +19,56 @@ afterEach(async () => {
   server = undefined;
 });
 
-/** A Response whose `body` getter is counted. */
-function counted(response: Response): { response: Response; bodyReads: () => number } {
-  let reads = 0;
-  const body = Object.getOwnPropertyDescriptor(Response.prototype, 'body')!.get!;
-  Object.defineProperty(response, 'body', {
-    get() {
-      reads += 1;
-      return body.call(response) as unknown;
-    },
-  });
-  return { response, bodyReads: () => reads };
-}
+/** What the resolvers saw: each request's signal, and a way to hold `slow` until released. */
+const seen = { signals: [] as AbortSignal[], release: () => {} };
 
-async function serve(answer: (request: Request) => Promise<Response> | Response): Promise<string> {
+const yoga = createYoga({
+  schema: createSchema({
+    typeDefs: 'type Query { note: String, slow: String } type Subscription { count: Int }',
+    resolvers: {
+      Query: {
+        note: (_: unknown, __: unknown, { request }: { request: Request }) => {
+          seen.signals.push(request.signal);
+          return 'é'.repeat(100);
+        },
+        slow: async (_: unknown, __: unknown, { request }: { request: Request }) => {
+          seen.signals.push(request.signal);
+          await new Promise<void>((resolve) => (seen.release = resolve));
+          return 'late';
+        },
+      },
+      Subscription: {
+        count: {
+          async *subscribe() {
+            for (let n = 1; n <= 3; n++) yield { count: n };
+          },
+        },
+      },
+    },
+  }),
+  logging: false,
+  landingPage: false,
+  maxRequestBodySize: false,
+});
+
+/** Starts the server over `yoga`, counting reads of each Response's `body`. */
+async function serve(): Promise<{ url: string; bodyReads: () => number }> {
+  let reads = 0;
   server = createHttpServer({
-    graphql: answer,
+    async graphql(req: IncomingMessage, res: ServerResponse) {
+      const response = await yoga.handleNodeRequestAndResponse(req, res, {});
+      let body: (() => unknown) | undefined;
+      for (let proto: object | null = response; proto && !body; proto = Object.getPrototypeOf(proto) as object | null)
+        body = Object.getOwnPropertyDescriptor(proto, 'body')?.get;
+      if (body)
+        Object.defineProperty(response, 'body', {
+          get() {
+            reads += 1;
+            return body.call(response);
+          },
+        });
+      return response;
+    },
     registry: new Registry(),
     readiness: () => Promise.resolve({}),
     maxBodyBytes: 1024,
@@ -39,56 +76,57 @@ async function serve(answer: (request: Request) => Promise<Response> | Response)
     shutdownGraceMs: 100,
   });
   const port = await server.listen(0, '127.0.0.1');
-  return `http://127.0.0.1:${port}/graphql`;
+  return { url: `http://127.0.0.1:${port}/graphql`, bodyReads: () => reads };
 }
 
+const post = (url: string, query: string, init: { headers?: Record<string, string>; signal?: AbortSignal } = {}) =>
+  fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...init.headers },
+    body: JSON.stringify({ query }),
+    signal: init.signal,
+  });
+
 it('writes a whole JSON answer from its text, without reading its body stream', async () => {
-  const text = JSON.stringify({ data: { note: 'é'.repeat(100) } });
-  const { response, bodyReads } = counted(new Response(text, { headers: { 'content-type': 'application/json' } }));
-  const url = await serve(() => response);
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ note }"}' });
-  expect(await res.text()).toBe(text);
+  const { url, bodyReads } = await serve();
+  const res = await post(url, '{ note }');
+  const text = await res.text();
+  expect(JSON.parse(text)).toEqual({ data: { note: 'é'.repeat(100) } });
   expect(Number(res.headers.get('content-length'))).toBe(Buffer.byteLength(text));
   expect(bodyReads()).toBe(0);
 });
 
 it('sends an event stream through its body, chunk by chunk', async () => {
-  const chunks = ['event: next\ndata: {"n":1}\n\n', 'event: complete\ndata:\n\n'];
-  const stream = new ReadableStream<Uint8Array>({
-    start(controller) {
-      for (const c of chunks) controller.enqueue(new TextEncoder().encode(c));
-      controller.close();
-    },
-  });
-  const { response, bodyReads } = counted(new Response(stream, { headers: { 'content-type': 'text/event-stream' } }));
-  const url = await serve(() => response);
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"subscription { x }"}' });
-  expect(await res.text()).toBe(chunks.join(''));
+  const { url, bodyReads } = await serve();
+  const res = await post(url, 'subscription { count }', { headers: { accept: 'text/event-stream' } });
+  expect(res.headers.get('content-type')).toContain('text/event-stream');
+  const text = await res.text();
+  expect([...text.matchAll(/"count":(\d)/g)].map((m) => Number(m[1]))).toEqual([1, 2, 3]);
   expect(bodyReads()).toBeGreaterThan(0);
 });
 
-it("aborts a request's signal when its client leaves before the answer, not after an answer was written", async () => {
-  const signals: AbortSignal[] = [];
-  let release!: () => void;
-  const held = new Promise<void>((resolve) => (release = resolve));
-  const url = await serve(async (request) => {
-    signals.push(request.signal);
-    // The second request waits: its client leaves meanwhile.
-    if (signals.length === 2) await held;
-    return new Response('{"data":{}}', { headers: { 'content-type': 'application/json' } });
-  });
-  const post = (signal?: AbortSignal) =>
-    fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ a }"}', signal });
+it('hands Yoga the body it read, and refuses one over the limit before Yoga sees it', async () => {
+  const { url } = await serve();
+  const padded = `{ note }${' '.repeat(500)}`;
+  expect((await (await post(url, padded)).json()).data.note).toHaveLength(100);
+  const before = seen.signals.length;
+  const res = await post(url, `{ note }${' '.repeat(2000)}`);
+  expect(res.status).toBe(413);
+  expect((await res.json()).errors[0].extensions.code).toBe('PAYLOAD_TOO_LARGE');
+  expect(seen.signals.length).toBe(before);
+});
 
-  expect((await post()).status).toBe(200);
-  await expect.poll(() => signals.length).toBe(1);
+it("aborts a request's signal when its client leaves before the answer, not after an answer was written", async () => {
+  const { url } = await serve();
+  seen.signals.length = 0;
+  expect((await post(url, '{ note }')).status).toBe(200);
   const left = new AbortController();
-  const pending = post(left.signal).catch(() => 'gone');
-  await expect.poll(() => signals.length).toBe(2);
+  const pending = post(url, '{ slow }', { signal: left.signal }).catch(() => 'gone');
+  await expect.poll(() => seen.signals.length).toBe(2);
   left.abort();
   expect(await pending).toBe('gone');
-  await expect.poll(() => signals[1]!.aborted).toBe(true);
-  release();
+  await expect.poll(() => seen.signals[1]!.aborted).toBe(true);
+  seen.release();
   // The first answer was written whole: its request was never aborted.
-  expect(signals[0]!.aborted).toBe(false);
+  expect(seen.signals[0]!.aborted).toBe(false);
 });
