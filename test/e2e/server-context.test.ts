@@ -1,10 +1,10 @@
 /**
  * What yoga is handed with every request: the server context as a plain object that
- * holds the Node request and response. whatwg-node makes a single context object the
- * prototype of a new one, and V8 gives an object used as a prototype a map of its own
- * in the old generation, which kept each request's objects alive through every
- * scavenge (src/compose/server.ts). And work a plugin defers past the response
- * (`waitUntil`) that fails is caught, not an unhandled rejection.
+ * holds the Node request and response. Through `yoga.fetch`, whatwg-node made a single
+ * context object the prototype of a new one, and V8 gives an object used as a prototype
+ * a map of its own in the old generation, which kept each request's objects alive
+ * through every scavenge (src/compose/server.ts). And work a plugin defers past the
+ * response (`waitUntil`) that fails is caught, not an unhandled rejection.
  */
 import { IncomingMessage, ServerResponse } from 'node:http';
 import type { Plugin } from 'graphql-yoga';
