@@ -157,9 +157,8 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     const requestId = typeof given === 'string' && /^[\w.:-]{1,64}$/.test(given) ? given : randomUUID();
     req.headers['x-request-id'] = requestId;
     res.setHeader('x-request-id', requestId);
-    // Yoga builds its Request from Node's, with the body read here (the body it finds on
-    // `req.body`). Built here instead, with Yoga's `fetch`, each request's objects outlived
-    // a scavenge or two and were promoted (~1.1 MB a scavenge under load, against ~0.3).
+    // The body read here goes where Yoga's Node adapter looks for one already read (why the
+    // adapter and not a Request built here: src/compose/server.ts).
     (req as IncomingMessage & { body?: Buffer }).body = body;
     // A client that leaves before its answer is not waited for (the execution ends on its
     // own, its request's signal aborted): the leaving is logged once, at debug (below).
@@ -190,14 +189,12 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       return void res.end(body);
     }
     const contentType = response.headers.get('content-type') ?? '';
-    // A whole answer (JSON) is written in one piece, as the text Yoga's Response holds:
-    // no web stream, and no Buffer per request (the socket encodes the string), so a
-    // warm hit allocates next to nothing outside the heap — external memory is what
-    // made V8 collect every few dozen milliseconds under load. Event streams and
-    // incremental delivery (multipart) go out chunk by chunk as they come.
-    // `response.body` is not looked at first: on Yoga's Response that getter copies the text
-    // into a Buffer and wraps it in a stream (about 5% of a warm load's CPU, and a Buffer of
-    // the answer's size per request).
+    // A whole answer (JSON) is written in one piece, as the text Yoga's Response holds,
+    // without looking at `response.body`: on Yoga's Response that getter copies the text
+    // into a Buffer and wraps it in a stream. So a warm hit allocates next to nothing
+    // outside the heap — external memory is what made V8 collect every few dozen
+    // milliseconds under load. Event streams and incremental delivery (multipart) go out
+    // chunk by chunk as they come.
     if (method !== 'HEAD' && /json/.test(contentType) && !/multipart/.test(contentType)) {
       const text = await response.text();
       outHeaders['content-length'] = String(Buffer.byteLength(text));
