@@ -199,7 +199,15 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       const text = await response.text();
       outHeaders['content-length'] = String(Buffer.byteLength(text));
       res.writeHead(response.status, outHeaders);
-      return void res.end(text);
+      // Given a string, `end` would join the header and the answer into one string and
+      // flatten it: a copy of every answer in the heap. Corked, the header and the answer
+      // leave as two parts of one write, copied only into the socket's buffer.
+      const socket = res.socket;
+      socket?.cork();
+      res.flushHeaders();
+      res.end(text);
+      socket?.uncork();
+      return;
     }
     res.writeHead(response.status, outHeaders);
     if (!response.body || method === 'HEAD') return void res.end();

@@ -1,12 +1,15 @@
 /**
  * The HTTP server's side of a GraphQL answer, over a small real Yoga: a whole JSON
  * answer is taken as the text the Response holds, never through its `body` (on Yoga's
- * Response that getter copies the text into a Buffer and a stream, per request); an
+ * Response that getter copies the text into a Buffer and a stream, per request), and
+ * leaves with its header in one write, as a part of its own (Node would otherwise join
+ * the two into a new string, a copy of every answer); an
  * event stream goes out chunk by chunk through `body`; the body read here (up to the
  * limit) is the one Yoga sees; and a request's signal aborts when its client leaves
  * before the answer, and only then (aborting builds a DOMException with a stack).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { createSchema, createYoga } from 'graphql-yoga';
 import { Registry } from 'prom-client';
 import { afterEach, expect, it } from 'vitest';
@@ -51,11 +54,40 @@ const yoga = createYoga({
   maxRequestBodySize: false,
 });
 
-/** Starts the server over `yoga`, counting reads of each Response's `body`. */
-async function serve(): Promise<{ url: string; bodyReads: () => number }> {
+type Chunk = { chunk: string | Buffer };
+type WritableSocket = Socket & {
+  _write(chunk: string | Buffer, encoding: string, done: () => void): void;
+  _writev(chunks: Chunk[], done: () => void): void;
+};
+
+/** Records every write on `socket` from now on, each as the list of its parts. */
+function recordWrites(socket: WritableSocket, writes: string[][]): void {
+  const write = socket._write;
+  const writev = socket._writev;
+  socket._write = function (chunk, encoding, done) {
+    writes.push([String(chunk)]);
+    write.call(this, chunk, encoding, done);
+  };
+  socket._writev = function (chunks, done) {
+    writes.push(chunks.map((c) => String(c.chunk)).filter((part) => part !== ''));
+    writev.call(this, chunks, done);
+  };
+}
+
+/**
+ * Starts the server over `yoga`, counting reads of each Response's `body` and recording
+ * the socket writes of every answer (from the moment Yoga is called).
+ */
+async function serve(): Promise<{ url: string; bodyReads: () => number; writes: string[][] }> {
   let reads = 0;
+  const writes: string[][] = [];
+  const recorded = new WeakSet<Socket>();
   server = createHttpServer({
     async graphql(req: IncomingMessage, res: ServerResponse) {
+      if (!recorded.has(res.socket!)) {
+        recorded.add(res.socket!);
+        recordWrites(res.socket as WritableSocket, writes);
+      }
       const response = await yoga.handleNodeRequestAndResponse(req, res, {});
       let body: (() => unknown) | undefined;
       for (let proto: object | null = response; proto && !body; proto = Object.getPrototypeOf(proto) as object | null)
@@ -76,7 +108,7 @@ async function serve(): Promise<{ url: string; bodyReads: () => number }> {
     shutdownGraceMs: 100,
   });
   const port = await server.listen(0, '127.0.0.1');
-  return { url: `http://127.0.0.1:${port}/graphql`, bodyReads: () => reads };
+  return { url: `http://127.0.0.1:${port}/graphql`, bodyReads: () => reads, writes };
 }
 
 const post = (url: string, query: string, init: { headers?: Record<string, string>; signal?: AbortSignal } = {}) =>
@@ -94,6 +126,15 @@ it('writes a whole JSON answer from its text, without reading its body stream', 
   expect(JSON.parse(text)).toEqual({ data: { note: 'é'.repeat(100) } });
   expect(Number(res.headers.get('content-length'))).toBe(Buffer.byteLength(text));
   expect(bodyReads()).toBe(0);
+});
+
+it('writes the header and a JSON answer in one write, the answer as a part of its own, not joined into a copy', async () => {
+  const { url, writes } = await serve();
+  const text = await (await post(url, '{ note }')).text();
+  expect(writes).toHaveLength(1);
+  const [head, ...rest] = writes[0]!;
+  expect(head).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\n$/);
+  expect(rest).toEqual([text]);
 });
 
 it('sends an event stream through its body, chunk by chunk', async () => {
