@@ -227,7 +227,13 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       for (;;) {
         const { done, value } = await reader.read();
         if (done) break;
-        if (!res.write(value)) await new Promise((resolve) => res.once('drain', resolve));
+        // A subscriber that stops reading fills its socket; one that then vanishes
+        // closes it, and ends this loop (and its subscription) instead of a wait for
+        // a drain that never comes.
+        if (!res.write(value) && !(await drained(res))) {
+          cut();
+          break;
+        }
       }
     } catch (error) {
       // Cut at shutdown, or the client left (Yoga's signal ended the stream): not a failure.
@@ -275,6 +281,22 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       return closed;
     },
   };
+}
+
+/** Resolves true when `res` takes writes again, false when it closed first. */
+function drained(res: ServerResponse): Promise<boolean> {
+  if (res.destroyed) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const settle = (writable: boolean) => () => {
+      res.off('drain', onDrain);
+      res.off('close', onClose);
+      resolve(writable);
+    };
+    const onDrain = settle(true);
+    const onClose = settle(false);
+    res.once('drain', onDrain);
+    res.once('close', onClose);
+  });
 }
 
 /** Rejects with an AbortError when `res` closes before its answer was written; never settles otherwise. */

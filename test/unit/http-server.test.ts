@@ -4,12 +4,14 @@
  * Response that getter copies the text into a Buffer and a stream, per request), and
  * leaves with its header in one write, as a part of its own (Node would otherwise join
  * the two into a new string, a copy of every answer); an
- * event stream goes out chunk by chunk through `body`; the body read here (up to the
+ * event stream goes out chunk by chunk through `body`, and ends when its subscriber
+ * vanishes even while its socket is full; the body read here (up to the
  * limit) is the one Yoga sees; and a request's signal aborts when its client leaves
  * before the answer, and only then (aborting builds a DOMException with a stack).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
 import { createSchema, createYoga } from 'graphql-yoga';
 import { Registry } from 'prom-client';
 import { afterEach, expect, it } from 'vitest';
@@ -22,12 +24,15 @@ afterEach(async () => {
   server = undefined;
 });
 
-/** What the resolvers saw: each request's signal, and a way to hold `slow` until released. */
-const seen = { signals: [] as AbortSignal[], release: () => {} };
+/**
+ * What the resolvers saw: each request's signal, a way to hold `slow` until released, and
+ * how far the endless `flood` subscription got (values taken, and whether it ended).
+ */
+const seen = { signals: [] as AbortSignal[], release: () => {}, flood: { sent: 0, ended: false } };
 
 const yoga = createYoga({
   schema: createSchema({
-    typeDefs: 'type Query { note: String, slow: String } type Subscription { count: Int }',
+    typeDefs: 'type Query { note: String, slow: String } type Subscription { count: Int, flood: String }',
     resolvers: {
       Query: {
         note: (_: unknown, __: unknown, { request }: { request: Request }) => {
@@ -44,6 +49,18 @@ const yoga = createYoga({
         count: {
           async *subscribe() {
             for (let n = 1; n <= 3; n++) yield { count: n };
+          },
+        },
+        flood: {
+          async *subscribe() {
+            try {
+              for (;;) {
+                seen.flood.sent += 1;
+                yield { flood: 'x'.repeat(64 * 1024) };
+              }
+            } finally {
+              seen.flood.ended = true;
+            }
           },
         },
       },
@@ -78,8 +95,9 @@ function recordWrites(socket: WritableSocket, writes: string[][]): void {
  * Starts the server over `yoga`, counting reads of each Response's `body` and recording
  * the socket writes of every answer (from the moment Yoga is called).
  */
-async function serve(): Promise<{ url: string; bodyReads: () => number; writes: string[][] }> {
+async function serve(): Promise<{ url: string; bodyReads: () => number; writes: string[][]; registry: Registry }> {
   let reads = 0;
+  const registry = new Registry();
   const writes: string[][] = [];
   const recorded = new WeakSet<Socket>();
   server = createHttpServer({
@@ -101,14 +119,14 @@ async function serve(): Promise<{ url: string; bodyReads: () => number; writes: 
         });
       return response;
     },
-    registry: new Registry(),
+    registry,
     readiness: () => Promise.resolve({}),
     maxBodyBytes: 1024,
     logger: createLogger('silent'),
     shutdownGraceMs: 100,
   });
   const port = await server.listen(0, '127.0.0.1');
-  return { url: `http://127.0.0.1:${port}/graphql`, bodyReads: () => reads, writes };
+  return { url: `http://127.0.0.1:${port}/graphql`, bodyReads: () => reads, writes, registry };
 }
 
 const post = (url: string, query: string, init: { headers?: Record<string, string>; signal?: AbortSignal } = {}) =>
@@ -144,6 +162,37 @@ it('sends an event stream through its body, chunk by chunk', async () => {
   const text = await res.text();
   expect([...text.matchAll(/"count":(\d)/g)].map((m) => Number(m[1]))).toEqual([1, 2, 3]);
   expect(bodyReads()).toBeGreaterThan(0);
+});
+
+it('ends the stream of a subscriber that stopped reading and then vanished, instead of waiting for its socket to drain', async () => {
+  const { url, registry } = await serve();
+  const inFlight = async () =>
+    (await registry.getSingleMetric('http_requests_in_flight')!.get()).values.find((v) => v.labels.route === 'graphql')?.value;
+  const { port } = new URL(url);
+  const body = JSON.stringify({ query: 'subscription { flood }' });
+  const socket = connect(Number(port), '127.0.0.1');
+  await once(socket, 'connect');
+  socket.pause();
+  socket.write(
+    `POST /graphql HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\naccept: text/event-stream\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+  );
+  // Unread, the socket fills: the server stops taking values from the subscription.
+  let sent = -1;
+  await expect
+    .poll(
+      async () => {
+        const before = sent;
+        sent = seen.flood.sent;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        return sent > 16 && seen.flood.sent === before;
+      },
+      { timeout: 10_000, interval: 50 },
+    )
+    .toBe(true);
+  expect(await inFlight()).toBe(1);
+  socket.destroy();
+  await expect.poll(inFlight, { timeout: 5_000 }).toBe(0);
+  await expect.poll(() => seen.flood.ended).toBe(true);
 });
 
 it('hands Yoga the body it read, and refuses one over the limit before Yoga sees it', async () => {
