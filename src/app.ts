@@ -112,6 +112,7 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
         metrics: registryOfMetrics,
         cached: options.cache,
         notify: notices.notify,
+        listen: notices.listen,
       },
       lifecycle,
     );

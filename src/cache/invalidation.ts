@@ -43,6 +43,11 @@ export function createInvalidator(
   tombstoneMs = 10_000,
   /** Told which keys were dropped, e.g. so that the read-through stops sharing work on them. */
   onDrop?: (keys: readonly string[]) => void,
+  /**
+   * Told which validators a drop replaced once the store has answered it (landed or
+   * not), e.g. so that validators trusted in the bounded-staleness mode are read again.
+   */
+  onReplaced?: (validators: readonly string[]) => void,
 ): Invalidator {
   const count = (metric: string, reason: string, n: number) => {
     if (n > 0) observer.invalidated(metric, reason, n);
@@ -98,6 +103,8 @@ export function createInvalidator(
       } catch {
         retryLater(`${metric}\u0000${keys.join('\u0000')}\u0000${validators.join('\u0000')}`, send);
         return 0;
+      } finally {
+        if (validators.length) onReplaced?.(validators);
       }
     },
     pending: () => retries.size,
@@ -111,6 +118,7 @@ export function createInvalidator(
       if (validators.length) {
         const value = newValidator(clock());
         await store.setMany(validators.map((key) => ({ key, value, ttlMs: VALIDATOR_TTL_MS }))).catch(() => {});
+        onReplaced?.(validators);
       }
       return count(metric, reason, dropped);
     },

@@ -106,6 +106,76 @@ export function createTurnReads(store: Pick<CacheStore, 'getMany'>): Pick<CacheS
   };
 }
 
+/** Validator reads that may be answered from what was read before: the bounded-staleness mode. */
+export interface TrustedReads extends Pick<CacheStore, 'getMany'> {
+  /**
+   * Trusts nothing read so far under `prefix` (a tenant's validators, say): the next
+   * read of each goes to the store. For a drop this process made, once the store has
+   * it; for another instance's, once its notice arrives.
+   */
+  forget(prefix: string): void;
+}
+
+/**
+ * The bounded-staleness mode (CACHE_STALENESS_BOUND_MS; off by default): a validator
+ * read within the last `boundMs` is taken again without a store command, so a warm
+ * request sends nothing at all. What that gives up, and what it keeps:
+ * - a value is trusted only for `boundMs` after the read that got it was asked for (it
+ *   was sent later still, so it shows every write that returned before that instant):
+ *   a request that starts more than `boundMs` after a write returned, on any instance,
+ *   reflects it, whatever pub/sub delivered;
+ * - `forget` ends the trust early: this process's own drops (so that it reads its own
+ *   writes at once) and other instances' notices (so that, while pub/sub delivers,
+ *   they show within a message's flight);
+ * - a read that was in flight when something was forgotten is not kept (it may have
+ *   been sent before the drop); only values are kept, an absent validator is read
+ *   again (the reader makes it);
+ * - at most `maxKeys` values, the oldest read dropped first.
+ */
+export function createTrustedReads(
+  reads: Pick<CacheStore, 'getMany'>,
+  options: { boundMs: number; clock?: () => number; maxKeys?: number },
+): TrustedReads {
+  const clock = options.clock ?? Date.now;
+  const maxKeys = options.maxKeys ?? 10_000;
+  const known = new Map<string, { value: string; readAt: number }>();
+  /** Moves on every `forget`: a read that saw it move while in flight keeps nothing. */
+  let forgets = 0;
+  return {
+    async getMany(keys) {
+      const askedAt = clock();
+      const values: Array<string | null> = new Array<string | null>(keys.length).fill(null);
+      const missing: string[] = [];
+      const missingAt: number[] = [];
+      keys.forEach((key, i) => {
+        const item = known.get(key);
+        if (item && askedAt - item.readAt < options.boundMs) values[i] = item.value;
+        else {
+          missing.push(key);
+          missingAt.push(i);
+        }
+      });
+      if (missing.length === 0) return values;
+      const before = forgets;
+      const read = await reads.getMany(missing);
+      const keep = before === forgets;
+      missing.forEach((key, j) => {
+        const value = read[j] ?? null;
+        values[missingAt[j]!] = value;
+        if (!keep || value === null) return;
+        known.delete(key);
+        known.set(key, { value, readAt: askedAt });
+        if (known.size > maxKeys) known.delete(known.keys().next().value!);
+      });
+      return values;
+    },
+    forget(prefix) {
+      forgets += 1;
+      for (const key of known.keys()) if (key.startsWith(prefix)) known.delete(key);
+    },
+  };
+}
+
 /** Writes a fresh validator at `key` unless one appeared meanwhile; resolves with what is there, undefined if unknown. */
 async function makeValidator(store: CacheStore, key: string, clock: () => number): Promise<string | undefined> {
   const value = newValidator(clock());

@@ -24,6 +24,7 @@ import { decodeEntry, encodeEntry, type Entry } from './entry.js';
 import {
   createBucketLoader,
   createReadCoalescer,
+  createTrustedReads,
   createTurnReads,
   createValidatorReader,
   type BucketLoader,
@@ -155,8 +156,15 @@ export interface CacheCore {
   /**
    * Validator reads batched per turn of the event loop (loader.ts `createTurnReads`):
    * what the requests' validator readers use, and what a whole-response lookup should.
+   * In the bounded-staleness mode, answered from what was read within the bound
+   * (`createTrustedReads`).
    */
   readonly validatorReads: Pick<CacheStore, 'getMany'>;
+  /**
+   * Stops trusting validators read under `prefix` (the bounded-staleness mode; nothing to
+   * do otherwise): for a drop once the store has it, or another instance's notice.
+   */
+  forgetValidators(prefix: string): void;
 }
 
 /** What the core is built from. */
@@ -174,6 +182,12 @@ export interface CacheCoreOptions {
    * @default 0
    */
   staleIfErrorMs?: number | undefined;
+  /**
+   * The bounded-staleness mode: how long a validator read is taken again without asking
+   * the store (loader.ts `createTrustedReads`). 0: every request reads its validators,
+   * read-your-writes across instances. @default 0
+   */
+  stalenessBoundMs?: number | undefined;
 }
 
 const tracer = trace.getTracer('dashboard-api/cache');
@@ -203,7 +217,9 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
   const held = new Map<string, { key: string; token: string }>();
   const reads = createReadCoalescer(store);
   // Validators asked for in one turn of the event loop, by any request, go out in one read.
-  const validatorReads = createTurnReads(store);
+  const turnReads = createTurnReads(store);
+  const trusted = options.stalenessBoundMs ? createTrustedReads(turnReads, { boundMs: options.stalenessBoundMs, clock }) : undefined;
+  const validatorReads = trusted ?? turnReads;
   // Concurrent requests for the same buckets in this process share one read.
   const sharedReads = createSingleFlight();
 
@@ -696,6 +712,9 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
     },
 
     validatorReads,
+    forgetValidators(prefix) {
+      trusted?.forget(prefix);
+    },
     forget(dropped) {
       computations.forget(dropped);
       sharedReads.forget(dropped);

@@ -7,6 +7,7 @@
  */
 import type { Registry } from 'prom-client';
 import { createInvalidator } from '../cache/invalidation.js';
+import { tenantPrefix } from '../cache/keys.js';
 import { createLocalTier } from '../cache/local-tier.js';
 import { createMemoryStore } from '../cache/memory-store.js';
 import { createCacheCore, type CacheCore } from '../cache/read-through.js';
@@ -55,6 +56,11 @@ export interface CacheRuntimeOptions {
   wrapAggregates?: ((aggregates: AggregateSource, registry: Registry) => AggregateSource) | undefined;
   /** Hears every invalidation once its entries are dropped (subscribers' notices); not awaited. */
   notify?: ((notice: InvalidationNotice) => void) | undefined;
+  /**
+   * Every instance's notices as they arrive: in the bounded-staleness mode, a tenant's
+   * validators are read again once one about it arrives.
+   */
+  listen?: ((listener: (notice: InvalidationNotice) => void) => () => void) | undefined;
 }
 
 /** Opens the store (waiting for its first connection) and composes the cache around it. */
@@ -82,6 +88,7 @@ export async function openCacheRuntime(config: Config, options: CacheRuntimeOpti
     lock: { ttlMs: config.cache.lockTtlMs, waitMs: config.cache.lockWaitMs },
     local,
     staleIfErrorMs: config.cache.staleIfErrorMs,
+    stalenessBoundMs: config.cache.stalenessBoundMs,
   });
   // Background refreshes finish before the store closes (registered after it: closes first),
   // and the span locks of requests the stop cut are released rather than left to their TTL.
@@ -90,6 +97,10 @@ export async function openCacheRuntime(config: Config, options: CacheRuntimeOpti
     return core.idle();
   });
   const space = { prefix: config.cache.keyPrefix, cacheVersion: config.cache.version };
+  if (config.cache.stalenessBoundMs > 0 && options.listen) {
+    const stop = options.listen((notice) => core.forgetValidators(tenantPrefix({ ...space, tenant: notice.tenant })));
+    lifecycle.defer('notices to the validators', async () => stop());
+  }
   // Whole responses live in the tier, validated like its buckets: without a tier, or uncached, there are none.
   const responseCache =
     config.responseCacheTtlMs > 0 && local && options.cached !== false
@@ -106,7 +117,14 @@ export async function openCacheRuntime(config: Config, options: CacheRuntimeOpti
         })
       : undefined;
   const registryOfMetrics = options.metrics ?? DASHBOARD_REGISTRY;
-  const invalidator = createInvalidator(store, cacheMetrics, clock, config.cache.lockTtlMs, (keys) => core.forget(keys));
+  const invalidator = createInvalidator(
+    store,
+    cacheMetrics,
+    clock,
+    config.cache.lockTtlMs,
+    (keys) => core.forget(keys),
+    (validators) => validators.forEach((key) => core.forgetValidators(key)),
+  );
   // Before the store closes (closers run newest first): failed drops are no longer sent again.
   lifecycle.defer('drop retries', () => invalidator.stop());
   const invalidation = createInvalidationService({

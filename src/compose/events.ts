@@ -26,6 +26,8 @@ export interface NoticesPart {
   hub: SubscriptionHub;
   /** Publishes a notice to every instance; never throws (a lost notice costs a refetch hint only). */
   notify(notice: InvalidationNotice): void;
+  /** Hears every instance's notices, this one's included, as they arrive; returns a function that stops. */
+  listen(listener: (notice: InvalidationNotice) => void): () => void;
 }
 
 /** What `openNotices` needs besides the config. */
@@ -59,6 +61,7 @@ export async function openNotices(config: Config, options: NoticesOptions, lifec
   clearTimeout(readyTimer);
   return {
     hub,
+    listen: (listener) => fanout.listen(listener),
     notify: (notice) =>
       void hub
         .notify(notice)

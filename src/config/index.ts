@@ -68,6 +68,14 @@ export interface CacheSettings {
    * 7 days, since entries live that much longer in the store. @default 86400000 (a day)
    */
   staleIfErrorMs: number;
+  /**
+   * The bounded-staleness mode: a validator read is taken again for this long without
+   * asking the store, so a warm request sends no store command; a write shows on other
+   * instances at once while pub/sub delivers its notice, and at the latest this long
+   * after it returned. 0: every request reads its validators (read your writes across
+   * instances). At most 60000. @default 0
+   */
+  stalenessBoundMs: number;
 }
 
 /** Every setting, parsed and validated once at start-up (loadConfig), deep-frozen. */
@@ -186,6 +194,7 @@ export const DEFAULTS = Object.freeze({
     memoryMaxBytes: 256 * 1024 * 1024,
     localMaxBytes: 64 * 1024 * 1024,
     staleIfErrorMs: 86_400_000,
+    stalenessBoundMs: 0,
   } satisfies CacheSettings),
   events: Object.freeze({ claimIdleMs: 30_000, coalesceMs: 250 }),
   /** @default 10000 */
@@ -429,6 +438,7 @@ export function loadConfig(env: Env = process.env, system: SystemInfo = SYSTEM):
       memoryMaxBytes: integer(env, 'CACHE_MEMORY_MAX_BYTES', DEFAULTS.cache.memoryMaxBytes, 1_048_576, 64 * 1024 ** 3),
       localMaxBytes: bytesOrOff(env, 'CACHE_LOCAL_MAX_BYTES', DEFAULTS.cache.localMaxBytes),
       staleIfErrorMs: integer(env, 'CACHE_STALE_IF_ERROR_MS', DEFAULTS.cache.staleIfErrorMs, 0, 7 * 86_400_000),
+      stalenessBoundMs: integer(env, 'CACHE_STALENESS_BOUND_MS', DEFAULTS.cache.stalenessBoundMs, 0, 60_000),
     },
     responseCacheTtlMs: integer(env, 'RESPONSE_CACHE_TTL_MS', 30_000, 0, 3_600_000),
     events: {

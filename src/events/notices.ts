@@ -3,7 +3,7 @@
  * fanned out to every instance (Redis pub/sub, or in-process in the embedded mode),
  * then coalesced per tenant before delivery.
  */
-import type { Cluster, Redis } from 'ioredis';
+import { Redis, type Cluster } from 'ioredis';
 
 /** What one event or manual invalidation changed, published to every instance for its subscribers. */
 export interface InvalidationNotice {
@@ -50,18 +50,45 @@ export function createLocalFanout(): Fanout {
 /** The pub/sub channel of notices. */
 export const NOTICE_CHANNEL = 'dashboard:invalidations';
 
+/** How often a refused subscription to the channel is tried again. */
+const RESUBSCRIBE_MS = 1_000;
+
 /**
  * Across instances through Redis pub/sub. `publisher` is any connection; `subscriber`
  * must be one of its own (a subscribed connection can do nothing else). A lost
  * message costs a subscriber a refetch hint only: entries are dropped in the store
- * itself, so no instance ever serves stale data because of it.
+ * itself, so no instance ever serves stale data because of it (in the bounded-staleness
+ * mode, none longer than its bound).
  */
 export function createRedisFanout(publisher: Redis | Cluster, subscriber: Redis | Cluster, onError: (error: unknown) => void): Fanout {
   const listeners = new Set<(notice: InvalidationNotice) => void>();
-  const subscribed = subscriber.subscribe(NOTICE_CHANNEL).then(
-    () => undefined,
-    (error) => onError(error),
-  );
+  let closed = false;
+  let retry: NodeJS.Timeout | undefined;
+  // A refused subscription (the Redis user may not use the channel, say) is tried again
+  // every RESUBSCRIBE_MS until it holds; meanwhile notices are lost.
+  let refused = false;
+  const subscribe = (): Promise<void> =>
+    subscriber.subscribe(NOTICE_CHANNEL).then(
+      () => void (refused = false),
+      (error) => {
+        // Told once per refusal, not on every try.
+        if (!refused) onError(error);
+        refused = true;
+        if (closed) return;
+        clearTimeout(retry);
+        retry = setTimeout(() => void subscribe(), RESUBSCRIBE_MS);
+        retry.unref();
+      },
+    );
+  const subscribed = subscribe();
+  // After a reconnect of a single Redis (a Cluster's subscriber subscribes again itself).
+  if (subscriber instanceof Redis) {
+    let connected = subscriber.status === 'ready';
+    subscriber.on('ready', () => {
+      if (connected && !closed) void subscribe();
+      connected = true;
+    });
+  }
   subscriber.on('message', (channel: string, message: string) => {
     if (channel !== NOTICE_CHANNEL) return;
     let notice: InvalidationNotice;
@@ -81,6 +108,8 @@ export function createRedisFanout(publisher: Redis | Cluster, subscriber: Redis 
       return () => listeners.delete(listener);
     },
     async close() {
+      closed = true;
+      clearTimeout(retry);
       listeners.clear();
       subscriber.disconnect();
       publisher.disconnect();

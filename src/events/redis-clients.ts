@@ -25,7 +25,9 @@ export type Purpose =
 
 const OPTIONS: Record<Purpose, RedisOptions> = {
   stream: { maxRetriesPerRequest: null, retryStrategy },
-  subscribe: { maxRetriesPerRequest: null, retryStrategy },
+  // The fan-out subscribes again itself after a reconnect (notices.ts): ioredis's own
+  // resubscribe leaves a refusal (NOPERM from an ACL) unhandled, which ends the process.
+  subscribe: { maxRetriesPerRequest: null, retryStrategy, autoResubscribe: false },
   publish: { maxRetriesPerRequest: 0, enableOfflineQueue: false, commandTimeout: 500, retryStrategy },
   admin: { maxRetriesPerRequest: 0, enableOfflineQueue: false, commandTimeout: 500, retryStrategy },
 };

@@ -100,6 +100,13 @@ describe('loadConfig defaults', () => {
     expect(loadConfig({ CACHE_STALE_IF_ERROR_MS: '604800000' }).cache.staleIfErrorMs).toBe(604_800_000);
   });
 
+  it('CACHE_STALENESS_BOUND_MS: off (0) by default, at most a minute', () => {
+    expect(loadConfig({}).cache.stalenessBoundMs).toBe(0);
+    expect(DEFAULTS.cache.stalenessBoundMs).toBe(0);
+    expect(loadConfig({ CACHE_STALENESS_BOUND_MS: '2000' }).cache.stalenessBoundMs).toBe(2_000);
+    expect(loadConfig({ CACHE_STALENESS_BOUND_MS: '60000' }).cache.stalenessBoundMs).toBe(60_000);
+  });
+
   it('DATABASE_QUERY_TIMEOUT_MS: 5 s unless set', () => {
     expect(loadConfig({}).databaseQueryTimeoutMs).toBe(5_000);
     expect(DEFAULTS.databaseQueryTimeoutMs).toBe(5_000);
@@ -135,6 +142,9 @@ describe('loadConfig refusals name the variable', () => {
     ['CACHE_STALE_IF_ERROR_MS', '-1'],
     ['CACHE_STALE_IF_ERROR_MS', '1h'],
     ['CACHE_STALE_IF_ERROR_MS', '604800001'],
+    ['CACHE_STALENESS_BOUND_MS', '-1'],
+    ['CACHE_STALENESS_BOUND_MS', '2s'],
+    ['CACHE_STALENESS_BOUND_MS', '60001'],
     ['DATABASE_QUERY_TIMEOUT_MS', '99'],
     ['DATABASE_QUERY_TIMEOUT_MS', '5s'],
     ['DATABASE_QUERY_TIMEOUT_MS', '600001'],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createTurnReads } from '../../src/cache/loader.js';
+import { createTrustedReads, createTurnReads } from '../../src/cache/loader.js';
 import { createMemoryStore } from '../../src/cache/memory-store.js';
 import type { CacheStore } from '../../src/cache/store.js';
 import { deferred } from './cache-test-kit.js';
@@ -100,5 +100,79 @@ describe('createTurnReads: validator reads shared within one turn of the event l
     expect(await reads.getMany([])).toEqual([]);
     await nextTurn();
     expect(recording.sent).toEqual([]);
+  });
+});
+
+describe('createTrustedReads: the bounded-staleness mode', () => {
+  const BOUND = 1_000;
+  async function setup(values: Record<string, string>) {
+    const memory = createMemoryStore();
+    await memory.setMany(Object.entries(values).map(([key, value]) => ({ key, value, ttlMs: LONG })));
+    const recording = recordingStore(memory);
+    let now = 10_000;
+    const clock = { now: () => now, advance: (ms: number) => (now += ms) };
+    const reads = createTrustedReads(recording.store, { boundMs: BOUND, clock: clock.now, maxKeys: 3 });
+    /** A read whose store command (if any) is answered at once. */
+    const read = async (keys: string[]) => {
+      const sent = recording.sent.length;
+      const pending = reads.getMany(keys);
+      await Promise.resolve();
+      recording.gates.slice(sent).forEach((gate) => gate.resolve());
+      return pending;
+    };
+    return { memory, recording, clock, reads, read };
+  }
+
+  it('takes a value read less than the bound ago again without a store command, and reads it again after', async () => {
+    const { memory, recording, clock, read } = await setup({ 'v:a': '1', 'v:b': '2' });
+    expect(await read(['v:a', 'v:b'])).toEqual(['1', '2']);
+    await memory.setMany([{ key: 'v:a', value: 'moved', ttlMs: LONG }]);
+    clock.advance(BOUND - 1);
+    // Within the bound: what was read, not what the store holds now.
+    expect(await read(['v:b', 'v:a'])).toEqual(['2', '1']);
+    expect(recording.sent).toEqual([['v:a', 'v:b']]);
+    clock.advance(1);
+    // At the bound: the store again, the keys no longer trusted only.
+    expect(await read(['v:a', 'v:c'])).toEqual(['moved', null]);
+    expect(recording.sent).toEqual([
+      ['v:a', 'v:b'],
+      ['v:a', 'v:c'],
+    ]);
+  });
+
+  it('reads again what was forgotten under a prefix, and keeps nothing a read in flight at the forget brought', async () => {
+    const { memory, recording, reads, read } = await setup({ 'x:{acme}:v': '1', 'x:{globex}:v': '1' });
+    await read(['x:{acme}:v', 'x:{globex}:v']);
+    await memory.setMany([{ key: 'x:{acme}:v', value: '2', ttlMs: LONG }]);
+    reads.forget('x:{acme}:');
+    expect(await read(['x:{acme}:v', 'x:{globex}:v'])).toEqual(['2', '1']);
+    expect(recording.sent.at(-1)).toEqual(['x:{acme}:v']);
+
+    // A read sent before a drop, answered after this process forgot: not kept.
+    await memory.setMany([{ key: 'x:{acme}:v', value: '3', ttlMs: LONG }]);
+    reads.forget('x:{acme}:');
+    const inFlight = reads.getMany(['x:{acme}:v']);
+    await Promise.resolve();
+    reads.forget('x:{acme}:');
+    recording.gates.at(-1)!.resolve();
+    expect(await inFlight).toEqual(['3']);
+    const sent = recording.sent.length;
+    expect(await read(['x:{acme}:v'])).toEqual(['3']);
+    expect(recording.sent).toHaveLength(sent + 1);
+  });
+
+  it('keeps no absent validator and at most maxKeys values, the oldest read dropped first', async () => {
+    const { recording, read } = await setup({ 'v:a': '1', 'v:b': '2', 'v:c': '3', 'v:d': '4' });
+    expect(await read(['v:none'])).toEqual([null]);
+    expect(await read(['v:none'])).toEqual([null]);
+    expect(recording.sent).toHaveLength(2);
+    await read(['v:a']);
+    await read(['v:b', 'v:c', 'v:d']);
+    const sent = recording.sent.length;
+    // v:a was the oldest of four with room for three.
+    expect(await read(['v:b', 'v:c', 'v:d'])).toEqual(['2', '3', '4']);
+    expect(recording.sent).toHaveLength(sent);
+    expect(await read(['v:a'])).toEqual(['1']);
+    expect(recording.sent).toHaveLength(sent + 1);
   });
 });
