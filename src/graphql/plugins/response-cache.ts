@@ -110,6 +110,8 @@ interface Built {
 /** Until when a served-whole result stays fresh: set on the copy that is served, read for Cache-Control. */
 const FRESH_UNTIL = Symbol('freshUntil');
 const SEP = '\u0000';
+/** Longest identical requests execute side by side after an execution that kept nothing (see `unkept`). */
+const UNKEPT_MS = 60_000;
 const NOOP: ResponseCacheObserver = { lookup: () => {} };
 
 /** The layer as a yoga plugin (see the top of this file). A failing store never fails a request: its lookups miss. */
@@ -143,6 +145,14 @@ export function createResponseCache(options: ResponseCacheOptions): Plugin {
    * exactly what this request reads itself; a stale response is served while one runs.
    */
   const builds = new Map<string, { seq: number; done: Promise<Built | undefined>; finish: (built: Built | undefined) => void }>();
+  /**
+   * Keys whose last execution kept nothing (an answer with errors, one that read no
+   * validated cache data, like `{ __typename }`), with until when: identical requests for
+   * them execute at once instead of waiting for one another only to execute after, which
+   * doubled their latency under load. Until an execution keeps an answer, at most
+   * UNKEPT_MS.
+   */
+  const unkept = new Map<string, number>();
   /** Orders keys built, lookups and executions: an execution registered after a lookup read everything after it. */
   let seq = 0;
   /** When each request's key was built (it had started by then). */
@@ -174,7 +184,7 @@ export function createResponseCache(options: ResponseCacheOptions): Plugin {
       let resolve!: (built: Built | undefined) => void;
       const done = new Promise<Built | undefined>((r) => (resolve = r));
       // An execution that never reaches `set` (it failed, or its client went) lets its waiters go.
-      const timer = setTimeout(() => built(key, undefined), waitMs);
+      const timer = setTimeout(() => built(key, 'timeout'), waitMs);
       timer.unref();
       builds.set(key, {
         seq: ++seq,
@@ -188,12 +198,16 @@ export function createResponseCache(options: ResponseCacheOptions): Plugin {
     return missed(key);
   }
 
-  /** An execution for `key` ended, with what it kept (undefined: nothing). */
-  function built(key: string, what: Built | undefined): void {
+  /** An execution for `key` ended, with what it kept (undefined: nothing; `timeout`: it did not end within `waitMs`). */
+  function built(key: string, what: Built | undefined | 'timeout'): void {
+    if (what === undefined) {
+      if (unkept.size >= 10_000) unkept.clear();
+      unkept.set(key, clock() + UNKEPT_MS);
+    } else unkept.delete(key);
     const under = builds.get(key);
     if (!under) return;
     builds.delete(key);
-    under.finish(what);
+    under.finish(what === 'timeout' ? undefined : what);
   }
 
   /**
@@ -249,6 +263,12 @@ export function createResponseCache(options: ResponseCacheOptions): Plugin {
       observer.lookup('changed');
     } else observer.lookup('miss');
 
+    // Nothing to wait for where the last execution kept nothing: each executes at once.
+    const until = unkept.get(key);
+    if (until !== undefined) {
+      if (clock() < until) return missed(key);
+      unkept.delete(key);
+    }
     // Wait for the execution under way, or a next one, until `waitMs` has passed.
     const deadline = performance.now() + waitMs;
     for (;;) {
