@@ -110,6 +110,13 @@ interface Built {
 /** Until when a served-whole result stays fresh: set on the copy that is served, read for Cache-Control. */
 const FRESH_UNTIL = Symbol('freshUntil');
 const SEP = '\u0000';
+/** Between the response key and the request's number in a request's own key; no response key holds a newline. */
+const REQUEST_SEP = '\n';
+/** The response key of a request's own key (a response key as it is). */
+const responseKeyOf = (key: string) => {
+  const cut = key.indexOf(REQUEST_SEP);
+  return cut < 0 ? key : key.slice(0, cut);
+};
 /** Longest identical requests execute side by side after an execution that kept nothing (see `unkept`). */
 const UNKEPT_MS = 60_000;
 const NOOP: ResponseCacheObserver = { lookup: () => {} };
@@ -134,11 +141,17 @@ export function createResponseCache(options: ResponseCacheOptions): Plugin {
     }
   >();
   /**
-   * Keys just looked up and not found: the plugin looks a key up twice on a miss (when
-   * the request arrives, then before it executes); the second lookup is answered from
-   * here, without a second MGET. Answering "absent" is always safe.
+   * First lookups that found nothing, by the request's own key (the response key and the
+   * request's number, see `buildResponseCacheKey`). The plugin looks a request's key up
+   * twice when it does not answer it whole (when the request arrives, then before it
+   * executes); the second lookup could only miss again, and is answered "absent" from
+   * here, without a read. Tied to the request, not to the response key: a mark per
+   * response key let an identical request's first lookup take it, and the request that
+   * had left it then waited for its own execution (until `waitMs`).
    */
-  const justMissed = new Map<string, number>();
+  const missedFirst = new Set<string>();
+  /** Numbers the requests whose key is built, to make each request's key its own. */
+  let requests = 0;
   /**
    * Executions under way, per key: a request that finds nothing valid waits for one (at
    * most `waitMs`) instead of executing too, and takes its answer if that was validated by
@@ -172,12 +185,6 @@ export function createResponseCache(options: ResponseCacheOptions): Plugin {
     lastRead.set(key, { seq: at, read });
   }
 
-  function missed(key: string): undefined {
-    if (justMissed.size > 10_000) justMissed.clear();
-    justMissed.set(key, (justMissed.get(key) ?? 0) + 1);
-    return undefined;
-  }
-
   /** This request executes for `key`; others may wait for it. */
   function build(key: string): undefined {
     if (!builds.has(key)) {
@@ -195,7 +202,7 @@ export function createResponseCache(options: ResponseCacheOptions): Plugin {
         },
       });
     }
-    return missed(key);
+    return undefined;
   }
 
   /** An execution for `key` ended, with what it kept (undefined: nothing; `timeout`: it did not end within `waitMs`). */
@@ -220,14 +227,20 @@ export function createResponseCache(options: ResponseCacheOptions): Plugin {
       ? { ...kept.result, [FRESH_UNTIL]: freshUntil }
       : { ...kept.result, stringify: () => kept.text, [FRESH_UNTIL]: freshUntil }) as unknown as ExecutionResult;
 
-  async function lookup(key: string): Promise<ExecutionResult | undefined> {
-    const mine = ++seq;
-    const marks = justMissed.get(key);
-    if (marks) {
-      if (marks > 1) justMissed.set(key, marks - 1);
-      else justMissed.delete(key);
-      return undefined;
+  /** A request's lookup of its own key (a client's If-None-Match names a response key alone). */
+  async function lookup(asked: string): Promise<ExecutionResult | undefined> {
+    const own = asked.includes(REQUEST_SEP);
+    if (own && missedFirst.delete(asked)) return undefined;
+    const found = await lookupResponse(responseKeyOf(asked));
+    if (own && found === undefined) {
+      if (missedFirst.size >= 10_000) missedFirst.clear();
+      missedFirst.add(asked);
     }
+    return found;
+  }
+
+  async function lookupResponse(key: string): Promise<ExecutionResult | undefined> {
+    const mine = ++seq;
     // Keys come from clients too (If-None-Match): only a response key of ours is looked up,
     // never a bucket or any other item of the tier.
     if (!parseResponseKey(key, space)) return undefined;
@@ -243,7 +256,7 @@ export function createResponseCache(options: ResponseCacheOptions): Plugin {
         // without waiting on the store again).
         remember(key, mine, { failed });
         observer.lookup('changed');
-        return missed(key);
+        return undefined;
       }
       if (validatorSnapshot(validators, read.values) === kept.validator) {
         if (clock() < freshUntil) {
@@ -266,7 +279,7 @@ export function createResponseCache(options: ResponseCacheOptions): Plugin {
     // Nothing to wait for where the last execution kept nothing: each executes at once.
     const until = unkept.get(key);
     if (until !== undefined) {
-      if (clock() < until) return missed(key);
+      if (clock() < until) return undefined;
       unkept.delete(key);
     }
     // Wait for the execution under way, or a next one, until `waitMs` has passed.
@@ -276,7 +289,7 @@ export function createResponseCache(options: ResponseCacheOptions): Plugin {
       if (!under) return build(key);
       const answer = await under.done;
       // Not kept (errors, a vendor's rate, stale buckets): nothing to share, each executes.
-      if (!answer) return missed(key);
+      if (!answer) return undefined;
       // Stale (it served a bucket whose refresh is under way): as the field path would serve it now.
       if (clock() < answer.staleUntil) {
         // Registered after this lookup began, that execution read every validator after this
@@ -289,7 +302,7 @@ export function createResponseCache(options: ResponseCacheOptions): Plugin {
         if (values && validatorSnapshot(keys, values) === snapshot) return joined(answer);
       }
       // A write came between: the next execution (this request's, unless another's starts first) will do.
-      if (performance.now() >= deadline) return missed(key);
+      if (performance.now() >= deadline) return undefined;
     }
   }
 
@@ -365,7 +378,9 @@ export function createResponseCache(options: ResponseCacheOptions): Plugin {
         keyOf.set(context, key);
         builtAt.set(context, ++seq);
       }
-      return Promise.resolve(key);
+      // The request's own key: the plugin looks it up (twice on a miss), stores under it and
+      // names it in an ETag (which onResponse drops); what is kept is under the response key.
+      return Promise.resolve(`${key}${REQUEST_SEP}${++requests}`);
     },
     onTtl({ ttl, context }) {
       const key = keyOf.get(context);
@@ -392,14 +407,15 @@ export function createResponseCache(options: ResponseCacheOptions): Plugin {
     shouldCacheResult({ cacheKey, result }) {
       const ok = !result.errors?.length;
       if (!ok) {
-        pending.delete(cacheKey);
-        built(cacheKey, undefined);
+        const key = responseKeyOf(cacheKey);
+        pending.delete(key);
+        built(key, undefined);
       }
       return ok;
     },
     cache: {
       get: lookup,
-      set: (key, result) => keep(key, result),
+      set: (key, result) => keep(responseKeyOf(key), result),
       // Invalidation goes through the validators, which every drop replaces.
       invalidate() {},
     },
