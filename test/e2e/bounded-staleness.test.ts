@@ -10,10 +10,9 @@
  */
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signToken } from '../../src/auth/identity.js';
-import { HOUR_MS, iso, TEST_SECRET } from '../helpers/app.js';
+import { HOUR_MS, iso } from '../helpers/app.js';
 import { eventually } from '../helpers/eventually.js';
-import { startSharedCluster, type Instances, type SharedCluster } from '../helpers/instances.js';
+import { postAsAcme, startSharedCluster, type Instances, type SharedCluster } from '../helpers/instances.js';
 import { commandStats, resetStats, type RedisServerHandle } from '../helpers/redis.js';
 
 const BOUND_MS = 3_000;
@@ -22,7 +21,6 @@ let cluster: SharedCluster;
 let redis: RedisServerHandle;
 let client: Redis;
 let instances: Instances;
-const secret = new TextEncoder().encode(TEST_SECRET);
 
 const end = Math.floor(Date.now() / HOUR_MS) * HOUR_MS;
 const RANGE = { from: iso(end - 48 * HOUR_MS), to: iso(end) };
@@ -31,16 +29,7 @@ const DASHBOARD = `query D($from: DateTime!, $to: DateTime!) {
 const RECORD = `mutation R($at: DateTime!) { recordOrder(input: { productId: "acme-p01", customerId: "bounded-c", amount: 3.5, occurredAt: $at }) { id } }`;
 let writes = 0;
 
-async function gql(base: string, query: string, variables: Record<string, unknown> = RANGE) {
-  const res = await fetch(`${base}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${await signToken({ tenant: 'acme', role: 'ADMIN' }, secret)}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await res.json()) as { data?: any; errors?: unknown[] };
-  expect(body.errors).toBeUndefined();
-  return body.data;
-}
+const gql = (base: string, query: string, variables: Record<string, unknown> = RANGE) => postAsAcme(base, query, variables);
 
 const orders = async (base: string): Promise<number> => (await gql(base, DASHBOARD)).dashboard.orders.total;
 

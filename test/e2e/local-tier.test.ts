@@ -7,12 +7,11 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signToken } from '../../src/auth/identity.js';
 import { validatorKey } from '../../src/cache/keys.js';
 import type { Database } from '../../src/source/database.js';
-import { HOUR_MS, iso, TEST_SECRET } from '../helpers/app.js';
+import { HOUR_MS, iso } from '../helpers/app.js';
 import { eventually } from '../helpers/eventually.js';
-import { startSharedCluster, type Instances, type SharedCluster } from '../helpers/instances.js';
+import { postAsAcme, startSharedCluster, type Instances, type SharedCluster } from '../helpers/instances.js';
 import { commandStats, resetStats, type RedisServerHandle } from '../helpers/redis.js';
 
 let cluster: SharedCluster;
@@ -20,7 +19,6 @@ let db: Database;
 let redis: RedisServerHandle;
 let client: Redis;
 let instances: Instances;
-const secret = new TextEncoder().encode(TEST_SECRET);
 
 const end = Math.floor(Date.now() / HOUR_MS) * HOUR_MS;
 const RANGE = { from: iso(end - 48 * HOUR_MS), to: iso(end) };
@@ -28,16 +26,7 @@ const DASHBOARD = `query D($from: DateTime!, $to: DateTime!) {
   dashboard(range: { from: $from, to: $to }) { orders { total } revenue { total } sessions { total } customers { total } } }`;
 const RECORD = `mutation R($at: DateTime!) { recordOrder(input: { productId: "acme-p01", customerId: "tier-c", amount: 12.5, occurredAt: $at }) { id } }`;
 
-async function gql(base: string, query: string, variables: Record<string, unknown> = RANGE) {
-  const res = await fetch(`${base}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${await signToken({ tenant: 'acme', role: 'ADMIN' }, secret)}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await res.json()) as { data?: any; errors?: unknown[] };
-  expect(body.errors).toBeUndefined();
-  return body.data;
-}
+const gql = (base: string, query: string, variables: Record<string, unknown> = RANGE) => postAsAcme(base, query, variables);
 
 /** The MGETs one request to `base` sends (nothing else reads buckets meanwhile). */
 async function mgetsOf(base: string): Promise<{ mgets: number; data: any }> {

@@ -1,5 +1,6 @@
 /** Several real server processes (`src/main.ts`) sharing one database and one Redis. */
 import { Redis } from 'ioredis';
+import { signToken } from '../../src/auth/identity.js';
 import type { Database } from '../../src/source/database.js';
 import type { SeedOptions } from '../../src/source/seed.js';
 import { TEST_SECRET } from './app.js';
@@ -97,4 +98,20 @@ export async function startSharedCluster(count: number, seed: SeedOptions, env: 
       await close();
     },
   };
+}
+
+/**
+ * Posts `query` with `variables` to `base`/graphql as acme's ADMIN, and gives back its
+ * data; an answer with errors (or none) throws with what it said.
+ */
+export async function postAsAcme(base: string, query: string, variables: Record<string, unknown>): Promise<any> {
+  const token = await signToken({ tenant: 'acme', role: 'ADMIN' }, new TextEncoder().encode(TEST_SECRET));
+  const res = await fetch(`${base}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await res.json()) as { data?: unknown; errors?: unknown[] };
+  if (body.errors || !body.data) throw new Error(`${base} answered ${res.status}: ${JSON.stringify(body).slice(0, 500)}`);
+  return body.data;
 }
