@@ -134,9 +134,10 @@ export interface TrustedReads extends Pick<CacheStore, 'getMany'> {
  */
 export function createTrustedReads(
   reads: Pick<CacheStore, 'getMany'>,
+  /** `clock`: milliseconds, monotonic (a wall clock set back would stretch the trust). @default performance.now */
   options: { boundMs: number; clock?: () => number; maxKeys?: number },
 ): TrustedReads {
-  const clock = options.clock ?? Date.now;
+  const clock = options.clock ?? (() => performance.now());
   const maxKeys = options.maxKeys ?? 10_000;
   const known = new Map<string, { value: string; readAt: number }>();
   /** Moves on every `forget`: a read that saw it move while in flight keeps nothing. */

@@ -218,7 +218,7 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
   const reads = createReadCoalescer(store);
   // Validators asked for in one turn of the event loop, by any request, go out in one read.
   const turnReads = createTurnReads(store);
-  const trusted = options.stalenessBoundMs ? createTrustedReads(turnReads, { boundMs: options.stalenessBoundMs, clock }) : undefined;
+  const trusted = options.stalenessBoundMs ? createTrustedReads(turnReads, { boundMs: options.stalenessBoundMs }) : undefined;
   const validatorReads = trusted ?? turnReads;
   // Concurrent requests for the same buckets in this process share one read.
   const sharedReads = createSingleFlight();
