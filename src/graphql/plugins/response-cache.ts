@@ -110,8 +110,11 @@ interface Built {
 /** Until when a served-whole result stays fresh: set on the copy that is served, read for Cache-Control. */
 const FRESH_UNTIL = Symbol('freshUntil');
 const SEP = '\u0000';
-/** Between the response key and the request's number in a request's own key; no response key holds a newline. */
-const REQUEST_SEP = '\n';
+/**
+ * Between the response key and the request's number in a request's own key: no response
+ * key holds it (keys.ts), and it may stand in a header (the plugin names the key in an ETag).
+ */
+const REQUEST_SEP = '#';
 /** The response key of a request's own key (a response key as it is). */
 const responseKeyOf = (key: string) => {
   const cut = key.indexOf(REQUEST_SEP);
