@@ -122,6 +122,8 @@ const responseKeyOf = (key: string) => {
 };
 /** Longest identical requests execute side by side after an execution that kept nothing (see `unkept`). */
 const UNKEPT_MS = 60_000;
+/** Most first-lookup marks kept (see `missedFirst`). */
+const MISSED_FIRST_MAX = 10_000;
 const NOOP: ResponseCacheObserver = { lookup: () => {} };
 
 /** The layer as a yoga plugin (see the top of this file). A failing store never fails a request: its lookups miss. */
@@ -150,7 +152,10 @@ export function createResponseCache(options: ResponseCacheOptions): Plugin {
    * executes); the second lookup could only miss again, and is answered "absent" from
    * here, without a read. Tied to the request, not to the response key: a mark per
    * response key let an identical request's first lookup take it, and the request that
-   * had left it then waited for its own execution (until `waitMs`).
+   * had left it then waited for its own execution (until `waitMs`). At most
+   * MISSED_FIRST_MAX, the oldest dropped first (a request that never reaches its second
+   * lookup, refused by validation, say, leaves its mark); a mark dropped costs that
+   * request one more read, never a wait for itself (`builds` names who started each).
    */
   const missedFirst = new Set<string>();
   /** Numbers the requests whose key is built, to make each request's key its own. */
@@ -160,7 +165,16 @@ export function createResponseCache(options: ResponseCacheOptions): Plugin {
    * most `waitMs`) instead of executing too, and takes its answer if that was validated by
    * exactly what this request reads itself; a stale response is served while one runs.
    */
-  const builds = new Map<string, { seq: number; done: Promise<Built | undefined>; finish: (built: Built | undefined) => void }>();
+  const builds = new Map<
+    string,
+    {
+      seq: number;
+      /** The own key of the request that executes (see `missedFirst`). */
+      by: string | undefined;
+      done: Promise<Built | undefined>;
+      finish: (built: Built | undefined) => void;
+    }
+  >();
   /**
    * Keys whose last execution kept nothing (an answer with errors, one that read no
    * validated cache data, like `{ __typename }`), with until when: identical requests for
@@ -188,8 +202,8 @@ export function createResponseCache(options: ResponseCacheOptions): Plugin {
     lastRead.set(key, { seq: at, read });
   }
 
-  /** This request executes for `key`; others may wait for it. */
-  function build(key: string): undefined {
+  /** This request (`by`, its own key) executes for `key`; others may wait for it. */
+  function build(key: string, by: string | undefined): undefined {
     if (!builds.has(key)) {
       let resolve!: (built: Built | undefined) => void;
       const done = new Promise<Built | undefined>((r) => (resolve = r));
@@ -198,6 +212,7 @@ export function createResponseCache(options: ResponseCacheOptions): Plugin {
       timer.unref();
       builds.set(key, {
         seq: ++seq,
+        by,
         done,
         finish: (b) => {
           clearTimeout(timer);
@@ -234,15 +249,15 @@ export function createResponseCache(options: ResponseCacheOptions): Plugin {
   async function lookup(asked: string): Promise<ExecutionResult | undefined> {
     const own = asked.includes(REQUEST_SEP);
     if (own && missedFirst.delete(asked)) return undefined;
-    const found = await lookupResponse(responseKeyOf(asked));
+    const found = await lookupResponse(responseKeyOf(asked), own ? asked : undefined);
     if (own && found === undefined) {
-      if (missedFirst.size >= 10_000) missedFirst.clear();
+      if (missedFirst.size >= MISSED_FIRST_MAX) missedFirst.delete(missedFirst.values().next().value!);
       missedFirst.add(asked);
     }
     return found;
   }
 
-  async function lookupResponse(key: string): Promise<ExecutionResult | undefined> {
+  async function lookupResponse(key: string, asked: string | undefined): Promise<ExecutionResult | undefined> {
     const mine = ++seq;
     // Keys come from clients too (If-None-Match): only a response key of ours is looked up,
     // never a bucket or any other item of the tier.
@@ -269,7 +284,7 @@ export function createResponseCache(options: ResponseCacheOptions): Plugin {
         // Past its fresh deadline, within its buckets' stale window (the tier keeps it no
         // longer): served while one request executes, which refreshes the stale buckets.
         observer.lookup('stale');
-        if (!builds.has(key)) return build(key);
+        if (!builds.has(key)) return build(key, asked);
         const now = clock();
         for (const [metric, until] of kept.entry.value.metricsFreshUntil) if (until <= now) observer.staleServed?.(metric);
         return serve(kept.entry.value, now);
@@ -289,7 +304,9 @@ export function createResponseCache(options: ResponseCacheOptions): Plugin {
     const deadline = performance.now() + waitMs;
     for (;;) {
       const under = builds.get(key);
-      if (!under) return build(key);
+      if (!under) return build(key, asked);
+      // Its own execution (its first lookup's mark was dropped): it goes on to execute.
+      if (asked !== undefined && under.by === asked) return undefined;
       const answer = await under.done;
       // Not kept (errors, a vendor's rate, stale buckets): nothing to share, each executes.
       if (!answer) return undefined;
