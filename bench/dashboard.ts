@@ -35,6 +35,7 @@ import { migrate } from '../src/source/migrations.js';
 import { seed } from '../src/source/seed.js';
 import { startRedisCluster, startRedisServer, type RedisClusterHandle, type RedisServerHandle } from '../test/helpers/redis.js';
 import { startServer, type ServerProcess } from './children.js';
+import { quiet } from './quiet.js';
 import { createRunDir, sweepLeftovers } from './leftovers.js';
 import { median, medianOfMeasured, post, runWindows, sequential, startChurn, type Headers, type LoadRequests } from './load.js';
 import {
@@ -57,6 +58,7 @@ import {
   WARM_UPS,
   bodyOf,
   rangeOf,
+  roundOrder,
   type LoadSpec,
   type RequestSpec,
   type ScenarioId,
@@ -309,6 +311,20 @@ function sessionShape(warmMs: number): { warmS: number; windowS: number; tailS: 
   };
 }
 
+/**
+ * Waits for the machine to be quiet before a cell: the server measured before may still
+ * be answering what its connections sent, on the CPU this cell's server runs on.
+ */
+async function settle(what: string): Promise<void> {
+  const calm = await quiet();
+  if (calm && calm.waitedMs > settled.longestMs) Object.assign(settled, { longestMs: calm.waitedMs, before: what });
+  if (calm && calm.waitedMs >= 1_000) settled.over1s += 1;
+  if (calm) settled.totalMs += calm.waitedMs;
+  if (calm?.capped) log(`  (${what}: the machine was still busy after ${fmt(calm.waitedMs / 1000, 1)} s; measured anyway)\n`);
+}
+/** How long the cells waited for a quiet machine, for the report. */
+const settled = { totalMs: 0, longestMs: 0, over1s: 0, before: '' };
+
 async function measureLoad(
   load: LoadSpec,
   id: ServerId,
@@ -321,6 +337,7 @@ async function measureLoad(
   const server = started.get(id)!;
   const { origin, pid } = server.process;
   const problems: string[] = [];
+  await settle(`${load.id} ${SERVERS[id].label}`);
 
   // Warm-up: every distinct request a few times; the first answer is checked against the reference.
   const warmMs: number[] = [];
@@ -515,6 +532,7 @@ function mergeRounds(cells: LoadCell[]): LoadCell {
 async function measureSequential(id: ServerId, item: (typeof SEQUENTIAL)[number], p: Prepared): Promise<SequentialCell> {
   const { origin } = started.get(id)!.process;
   const problems: string[] = [];
+  await settle(`${item.id} ${SERVERS[id].label}`);
   for (let i = 0; i < WARM_UPS; i++) {
     try {
       await post(origin, p.headers, p.body);
@@ -737,6 +755,8 @@ async function main(): Promise<number> {
   if (sizes.length) log(`Answer sizes (median per load): ${sizes.join(', ')}\n`);
 
   const results: Results = { cells: [], sequential: [] };
+  /** Servers that (b) has written orders to: their answers no longer equal the seed's. */
+  const written = new Set<ServerId>();
   const churnTarget = { headers: await headersOf({ tenant: 'acme' }), productId };
   for (const stage of STAGES) {
     const scenarios = stage.filter((s) => KNOBS.scenarios.includes(s));
@@ -747,23 +767,23 @@ async function main(): Promise<number> {
         for (const id of SEQUENTIAL_ON) results.sequential.push(await measureSequential(id, item, sequentialPrepared.get(item.id)!));
     }
     if (scenarios.includes('f')) results.stampede = await measureStampede(seedPath, baseEnv, stampedePrepared!);
-    // Round robin: in each of KNOBS.runs rounds, every load of the stage on every one of its
-    // servers in turn, one window each, so that the servers a target compares, and the
-    // loads of one server that a target divides, are measured in the same round: a shared
-    // machine that slows down or speeds up during the run moves them alike.
+    // Rounds: in each of KNOBS.runs rounds, every load of the stage on every one of its
+    // servers, one window each (roundOrder), so that the windows a target compares are
+    // measured seconds apart and the ratio of each round's pair is taken: a shared machine
+    // whose speed drifts moves both alike.
     const loads = scenarios.flatMap((scenario) => PLAN.filter((l) => l.scenario === scenario));
     const rounds = new Map<string, LoadCell[]>();
     for (let round = 0; round < KNOBS.runs; round++) {
       if (loads.length) log(`  ${stamp()} round ${round + 1} of ${KNOBS.runs}\n`);
-      for (const load of loads) {
-        // Writes land in the hour they are made: (b) asks for the range that ends with the hour it runs in.
+      // Writes land in the hour they are made: (b) asks for the range that ends with the hour it runs in.
+      for (const load of loads)
         if (load.churn) preparedOf.set(load.id, [await prepare((load.requests as { spec: RequestSpec }).spec, Date.now())]);
-        // Answers are compared with the untouched seed's until the first order is written.
-        const checkAnswers = (load.scenario === 'a' || load.scenario === 'd') && (round === 0 || !loads.some((l) => l.churn));
-        for (const id of load.servers) {
-          const cell = await measureLoad(load, id, preparedOf.get(load.id)!, churnTarget, 1, checkAnswers);
-          rounds.set(`${load.id} ${id}`, [...(rounds.get(`${load.id} ${id}`) ?? []), cell]);
-        }
+      for (const [load, id] of roundOrder(loads)) {
+        // Answers are compared with the untouched seed's until an order is written to that server.
+        const checkAnswers = (load.scenario === 'a' || load.scenario === 'd') && !written.has(id);
+        const cell = await measureLoad(load, id, preparedOf.get(load.id)!, churnTarget, 1, checkAnswers);
+        if (load.churn) written.add(id);
+        rounds.set(`${load.id} ${id}`, [...(rounds.get(`${load.id} ${id}`) ?? []), cell]);
       }
     }
     for (const load of loads) for (const id of load.servers) results.cells.push(mergeRounds(rounds.get(`${load.id} ${id}`)!));
@@ -786,6 +806,7 @@ async function main(): Promise<number> {
     notes: [
       ...notes,
       ...(sizes.length ? [`Answer sizes (median per load): ${sizes.join(', ')}.`] : []),
+      `Before each cell the driver waits until less than a tenth of the CPUs is busy (bench/quiet.ts): a server whose load ended may still be answering what its connections sent. Waited ${fmt(settled.totalMs / 1000, 1)} s in all; ${settled.over1s} cell${settled.over1s === 1 ? '' : 's'} waited 1 s or more, the longest ${fmt(settled.longestMs / 1000, 1)} s (before ${settled.before || '–'}).`,
       'Ratios compare medians of short runs on a shared 2-core machine: a ratio within about 10% of its threshold may flip between runs.',
     ],
   };

@@ -220,6 +220,24 @@ export const SERVERS: Readonly<Record<ServerId, ServerSpec>> = {
   },
 };
 
+/**
+ * The order in which a round measures a load's servers: the servers a target compares
+ * next to each other (the field path alone after limit, this API after the
+ * whole-response cache), so that a machine whose speed drifts within a round moves
+ * both alike.
+ */
+export const ROUND_ORDER: readonly ServerId[] = [
+  'stored',
+  'uncached',
+  'limit',
+  'api-fields',
+  'whole-response',
+  'api-redis',
+  'api-bounded',
+  'api-cluster',
+  'api-memory',
+];
+
 /** The servers the API's targets are about. */
 export const API_SERVERS: readonly ServerId[] = ['api-redis', 'api-cluster', 'api-memory'];
 
@@ -241,6 +259,11 @@ export interface LoadSpec {
   /** Writes one order per CHURN_EVERY_MS during the runs. */
   churn: boolean;
   servers: readonly ServerId[];
+  /**
+   * The load of this stage a target divides this one by, on the same server: each round
+   * measures this load on a server right after that one (bench/dashboard.ts roundOrder).
+   */
+  against?: string;
 }
 
 /**
@@ -275,6 +298,7 @@ export const LOADS: readonly LoadSpec[] = [
   },
   {
     id: 'b5',
+    against: 'a5',
     scenario: 'b',
     title: '(b) churn: (a) 5 fields, one order written every 200 ms',
     requests: { kind: 'fixed', spec: ACME_7D_FIVE },
@@ -283,6 +307,7 @@ export const LOADS: readonly LoadSpec[] = [
   },
   {
     id: 'bf',
+    against: 'af',
     scenario: 'b',
     title: '(b) churn: (a) all 7 fields, one order written every 200 ms',
     requests: { kind: 'fixed', spec: ACME_7D_FULL },
@@ -291,6 +316,7 @@ export const LOADS: readonly LoadSpec[] = [
   },
   {
     id: 'cf',
+    against: 'af',
     scenario: 'c',
     title: '(c) sliding: the last 7 days up to the instant of each request, all 7 fields',
     requests: { kind: 'sliding', spec: ACME_7D_FULL },
@@ -328,12 +354,33 @@ export const SCENARIO_TITLES: Readonly<Record<ScenarioId, string>> = {
 
 /**
  * The order of the run, in stages. The loads of one stage are measured in rounds:
- * each round measures every load of the stage on every one of its servers once, so
- * that a target dividing one load by another of the same server ((b) and (c) by
- * (a)) compares windows of the same round, a minute or two apart, never the first
- * scenario with one run minutes later on a machine that has sped up or slowed down
- * in between. (d) goes first: its answers, like those of (a)'s first round, are
+ * each round measures every load of the stage on every one of its servers once
+ * (roundOrder), so that a target dividing one window by another compares windows of
+ * the same round, seconds apart, never the first scenario with one run minutes later
+ * on a machine that has sped up or slowed down in between. (d) goes first: its answers, like those of (a)'s first round, are
  * checked against the untouched seed, and (b) writes orders into each server's
  * database.
  */
 export const STAGES: ReadonlyArray<readonly ScenarioId[]> = [['d'], ['a', 'c', 'b'], ['e'], ['f']];
+
+/**
+ * One round's cells, in order: each load that no other is measured against, on its
+ * servers in ROUND_ORDER, each server followed at once by the loads measured against
+ * that one on it ((c), then (b), after their (a)); a load whose base is not in the stage
+ * stands alone, and a dependent's servers that its base lacks follow the base's.
+ */
+export function roundOrder(loads: readonly LoadSpec[]): Array<[LoadSpec, ServerId]> {
+  const ids = new Set(loads.map((l) => l.id));
+  const order: Array<[LoadSpec, ServerId]> = [];
+  const inOrder = (servers: readonly ServerId[]) => ROUND_ORDER.filter((id) => servers.includes(id));
+  for (const base of loads.filter((l) => l.against === undefined || !ids.has(l.against))) {
+    // Those that only read before those that write.
+    const dependents = loads.filter((l) => l.against === base.id).sort((x, y) => Number(x.churn) - Number(y.churn));
+    for (const id of inOrder(base.servers)) {
+      order.push([base, id]);
+      for (const d of dependents) if (d.servers.includes(id)) order.push([d, id]);
+    }
+    for (const d of dependents) for (const id of inOrder(d.servers)) if (!base.servers.includes(id)) order.push([d, id]);
+  }
+  return order;
+}

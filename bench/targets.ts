@@ -63,14 +63,14 @@ function rpsRatio(results: Results, loadA: string, serverA: ServerId, loadB: str
 }
 
 /**
- * One server's req/s in `loadA` over its req/s in `loadB`, round by round: the median
- * of the ratios of windows measured in the same round (bench/plan.ts STAGES), so that
- * a machine that speeds up or slows down between rounds does not move the ratio. The
- * medians of req/s each load reports are shown beside it.
+ * req/s of `serverA` in `loadA` over req/s of `serverB` in `loadB`, round by round: the
+ * median of the ratios of windows measured in the same round, seconds apart (bench/plan.ts
+ * ROUND_ORDER and `against`), so that a machine that speeds up or slows down between
+ * rounds does not move the ratio. The medians of req/s each cell reports are shown beside it.
  */
-function pairedRpsRatio(results: Results, loadA: string, loadB: string, server: ServerId): Measure | undefined {
-  const a = cellOf(results, loadA, server);
-  const b = cellOf(results, loadB, server);
+function pairedRpsRatio(results: Results, loadA: string, serverA: ServerId, loadB: string, serverB: ServerId): Measure | undefined {
+  const a = cellOf(results, loadA, serverA);
+  const b = cellOf(results, loadB, serverB);
   if (!a || !b) return undefined;
   const rounds = Math.min(a.runs.length, b.runs.length);
   const ratios = Array.from({ length: rounds }, (_, i) => {
@@ -78,9 +78,13 @@ function pairedRpsRatio(results: Results, loadA: string, loadB: string, server: 
     return over > 0 ? a.runs[i]!.rps / over : Infinity;
   });
   if (ratios.length === 0) return undefined;
+  const pair =
+    serverA === serverB
+      ? `${label(serverA)} ${loadA} ${fmt(a.rps)} / ${loadB} ${fmt(b.rps)} req/s`
+      : `${label(serverA)} ${loadA} ${fmt(a.rps)} / ${label(serverB)} ${loadB} ${fmt(b.rps)} req/s`;
   return {
     value: median(ratios),
-    detail: `median of the rounds' ${ratios.map((r) => `${fmt(r, 2)}×`).join(', ')}; ${label(server)} ${loadA} ${fmt(a.rps)} / ${loadB} ${fmt(b.rps)} req/s`,
+    detail: `median of the rounds' ${ratios.map((r) => `${fmt(r, 2)}×`).join(', ')}; ${pair}`,
     problems: cellProblems(a, b),
   };
 }
@@ -135,7 +139,7 @@ export const TARGETS: readonly Target[] = [
     op: '>=',
     threshold: 1.0,
     unit: 'ratio',
-    measure: (r) => rpsRatio(r, load, 'api-redis', load, 'whole-response'),
+    measure: (r) => pairedRpsRatio(r, load, 'api-redis', load, 'whole-response'),
   })),
   ...perLoad(['a5', 'af'], (load) => ({
     id: `${load}-field-path-vs-limit`,
@@ -143,7 +147,7 @@ export const TARGETS: readonly Target[] = [
     op: '>=',
     threshold: 0.8,
     unit: 'ratio',
-    measure: (r) => rpsRatio(r, load, FIELD_PATH, load, 'limit'),
+    measure: (r) => pairedRpsRatio(r, load, FIELD_PATH, load, 'limit'),
   })),
   ...perLoad(['b5', 'bf'], (load) => ({
     id: `${load}-vs-own-a`,
@@ -151,7 +155,7 @@ export const TARGETS: readonly Target[] = [
     op: '>=',
     threshold: 0.9,
     unit: 'ratio',
-    measure: (r) => pairedRpsRatio(r, load, load.replace('b', 'a'), 'api-redis'),
+    measure: (r) => pairedRpsRatio(r, load, 'api-redis', load.replace('b', 'a'), 'api-redis'),
   })),
   ...perServer(API_SERVERS, (server) => ({
     id: `b-behind-${server}`,
@@ -176,7 +180,7 @@ export const TARGETS: readonly Target[] = [
     op: '>=',
     threshold: 0.8,
     unit: 'ratio',
-    measure: (r) => pairedRpsRatio(r, 'cf', 'af', 'api-redis'),
+    measure: (r) => pairedRpsRatio(r, 'cf', 'api-redis', 'af', 'api-redis'),
   },
   {
     id: 'c-vs-whole-response',
@@ -184,7 +188,7 @@ export const TARGETS: readonly Target[] = [
     op: '>=',
     threshold: 5,
     unit: 'ratio',
-    measure: (r) => rpsRatio(r, 'cf', 'api-redis', 'cf', 'whole-response'),
+    measure: (r) => pairedRpsRatio(r, 'cf', 'api-redis', 'cf', 'whole-response'),
   },
   {
     id: 'e7-vs-limit',
