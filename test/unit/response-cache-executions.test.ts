@@ -4,6 +4,8 @@
  * - a response served stale counts as the field path counts a stale bucket:
  *   `cache_stale_served_total{metric}` once for each metric whose buckets in it turned
  *   stale, while one request's execution refreshes it;
+ * - an execution on a miss runs the document as sent (the plugin's copy adds `__typename`
+ *   to every selection set, for entity invalidation, which this layer does not use);
  * - identical requests started in the same tick cost one execution, the second taking
  *   the first's answer (a request never waits for its own execution);
  * - identical requests whose answer is not kept (it read no validated cache data, like
@@ -11,6 +13,7 @@
  *   that kept nothing, the next ones execute side by side instead of queueing behind one
  *   execution only to execute after it; once one keeps an answer, it is served whole.
  */
+import { print, type GraphQLResolveInfo } from 'graphql';
 import { createSchema, createYoga } from 'graphql-yoga';
 import { describe, expect, it } from 'vitest';
 import { signToken } from '../../src/auth/identity.js';
@@ -27,10 +30,14 @@ const VALIDATOR = validatorKey({ prefix: 'dash', cacheVersion: '1', tenant: 'acm
 
 /**
  * Yoga with the layer over `{ n }`, whose resolver counts its executions and waits for
- * `gate`; each execution says it read what `read()` gives (undefined: no validated
- * cache data), fresh per metric for the given milliseconds, servable stale for ten minutes.
+ * `gate` (or over `over`'s schema, asked `over.query`); each execution says it read what
+ * `read()` gives (undefined: no validated cache data), fresh per metric for the given
+ * milliseconds, servable stale for ten minutes.
  */
-async function setup(read: () => { freshForMs: Record<string, number> } | undefined) {
+async function setup(
+  read: () => { freshForMs: Record<string, number> } | undefined,
+  over?: { typeDefs: string; resolvers: Record<string, Record<string, unknown>>; query: string },
+) {
   const clock: ManualClock = manualClock(NOW);
   const store = createMemoryStore({ clock });
   await store.setMany([{ key: VALIDATOR, value: 'v1', ttlMs: 86_400_000 }]);
@@ -50,8 +57,8 @@ async function setup(read: () => { freshForMs: Record<string, number> } | undefi
   const state = { gate: Promise.resolve(), executions: 0 };
   const yoga = createYoga({
     schema: createSchema({
-      typeDefs: 'type Query { n: Int }',
-      resolvers: {
+      typeDefs: over?.typeDefs ?? 'type Query { n: Int }',
+      resolvers: over?.resolvers ?? {
         Query: {
           n: async () => {
             state.executions++;
@@ -79,15 +86,16 @@ async function setup(read: () => { freshForMs: Record<string, number> } | undefi
     },
   });
   const token = await signToken({ tenant: 'acme', role: 'ADMIN' }, SECRET);
-  const ask = async () => {
+  const askText = async () => {
     const response = await yoga.fetch('http://localhost/graphql', {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ query: '{ n }' }),
+      body: JSON.stringify({ query: over?.query ?? '{ n }' }),
     });
-    return ((await response.json()) as { data: { n: number } }).data.n;
+    return response.text();
   };
-  return { clock, lookups, staleServed, state, ask };
+  const ask = async () => (JSON.parse(await askText()) as { data: { n: number } }).data.n;
+  return { clock, lookups, staleServed, state, ask, askText };
 }
 
 describe('a whole response served stale', () => {
@@ -111,6 +119,32 @@ describe('a whole response served stale', () => {
     held.resolve();
     expect(await refreshing).toBe(2);
     expect(lookups.filter((l) => l === 'stale')).toHaveLength(2);
+  });
+});
+
+describe('an execution on a miss', () => {
+  it('runs the document as sent, without the __typename the plugin adds to every selection set for entities', async () => {
+    const executed: string[] = [];
+    const { askText, lookups } = await setup(() => ({ freshForMs: { ORDERS: 60_000 } }), {
+      typeDefs: 'type Point { start: Int value: Int } type Query { points: [Point] }',
+      resolvers: {
+        Query: {
+          points: (_: unknown, __: unknown, ___: unknown, info: GraphQLResolveInfo) => {
+            executed.push(print(info.operation));
+            return [1, 2, 3].map((start) => ({ start, value: start * 10 }));
+          },
+        },
+      },
+      query: '{ points { start value } }',
+    });
+    const answer = '{"data":{"points":[{"start":1,"value":10},{"start":2,"value":20},{"start":3,"value":30}]}}';
+    expect(await askText()).toBe(answer);
+    expect(executed).toHaveLength(1);
+    expect(executed[0]).not.toContain('__typename');
+    // Kept as answered, and served whole.
+    expect(await askText()).toBe(answer);
+    expect(executed).toHaveLength(1);
+    expect(lookups).toEqual(['miss', 'hit']);
   });
 });
 

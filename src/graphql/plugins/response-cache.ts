@@ -31,7 +31,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { useResponseCache } from '@graphql-yoga/plugin-response-cache';
-import type { ExecutionResult } from 'graphql';
+import type { DocumentNode, ExecutionArgs, ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { verifyAuthorization } from '../../auth/identity.js';
 import { parseResponseKey, responseKey } from '../../cache/keys.js';
@@ -445,11 +445,19 @@ export function createResponseCache(options: ResponseCacheOptions): Plugin {
     onPluginInit({ addPlugin }) {
       addPlugin(responseCache);
     },
-    onExecute({ args }) {
+    onExecute({ args, executeFn, setExecuteFn }) {
       const context = args.contextValue as Partial<GraphQLContext>;
       const key = keyOf.get(context);
       const last = key === undefined ? undefined : lastRead.get(key);
       if (last && last.seq > (builtAt.get(context) ?? Infinity)) context.metrics?.seed(last.read);
+      // On a miss the plugin (added after this one, so it calls this) executes a copy of the
+      // document with `__typename` added to every selection set, for the entity invalidation
+      // this layer does not use, and then strips it from every object of the answer: for a
+      // dashboard, a field more on each of its hundreds of points, and objects that `delete`
+      // leaves slow to serialise. The document as sent answers the same.
+      const document = args.document as DocumentNode;
+      const execute = executeFn as (executeArgs: ExecutionArgs) => unknown;
+      setExecuteFn((executeArgs) => execute({ ...(executeArgs as ExecutionArgs), document }) as ExecutionResult | Promise<ExecutionResult>);
     },
     onResultProcess({ request, result }) {
       const until = (result as { [FRESH_UNTIL]?: number })[FRESH_UNTIL];
