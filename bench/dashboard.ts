@@ -806,7 +806,7 @@ async function main(): Promise<number> {
     notes: [
       ...notes,
       ...(sizes.length ? [`Answer sizes (median per load): ${sizes.join(', ')}.`] : []),
-      `Before each cell the driver waits until less than a tenth of the CPUs is busy (bench/quiet.ts): a server whose load ended may still be answering what its connections sent. Waited ${fmt(settled.totalMs / 1000, 1)} s in all; ${settled.over1s} cell${settled.over1s === 1 ? '' : 's'} waited 1 s or more, the longest ${fmt(settled.longestMs / 1000, 1)} s (before ${settled.before || '–'}).`,
+      `Before each cell the driver waits until less than a tenth of the CPUs is busy (bench/quiet.ts): a server whose load ended may still be answering what its connections sent. Waited ${fmt(settled.totalMs / 1000, 1)} s in all (at least one 0.2 s step per cell); ${settled.over1s} cell${settled.over1s === 1 ? '' : 's'} waited 1 s or more, the longest ${fmt(settled.longestMs / 1000, 1)} s (before ${settled.before || '–'}).`,
       'Ratios compare medians of short runs on a shared 2-core machine: a ratio within about 10% of its threshold may flip between runs.',
     ],
   };

@@ -9,8 +9,9 @@ import { readFileSync } from 'node:fs';
 function busyAndTotal(): { busy: number; total: number } | undefined {
   try {
     const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
-    const ticks = line.trim().split(/\s+/).slice(1).map(Number);
-    // user nice system idle iowait irq softirq steal ...: idle and iowait are not busy.
+    // user nice system idle iowait irq softirq steal: idle and iowait are not busy. The
+    // columns after (guest, guest_nice) are counted inside user and nice already.
+    const ticks = line.trim().split(/\s+/).slice(1, 9).map(Number);
     const total = ticks.reduce((a, b) => a + b, 0);
     return { busy: total - (ticks[3] ?? 0) - (ticks[4] ?? 0), total };
   } catch {
