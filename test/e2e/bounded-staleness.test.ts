@@ -10,7 +10,7 @@
  */
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HOUR_MS, iso } from '../helpers/app.js';
+import { closedHours, HOUR_MS, iso } from '../helpers/app.js';
 import { eventually } from '../helpers/eventually.js';
 import { postAsAcme, startSharedCluster, type Instances, type SharedCluster } from '../helpers/instances.js';
 import { commandStats, resetStats, type RedisServerHandle } from '../helpers/redis.js';
@@ -22,8 +22,7 @@ let redis: RedisServerHandle;
 let client: Redis;
 let instances: Instances;
 
-const end = Math.floor(Date.now() / HOUR_MS) * HOUR_MS;
-const RANGE = { from: iso(end - 48 * HOUR_MS), to: iso(end) };
+const { end, range: RANGE } = closedHours(48);
 const DASHBOARD = `query D($from: DateTime!, $to: DateTime!) {
   dashboard(range: { from: $from, to: $to }) { orders { total } revenue { total } sessions { total } } }`;
 const RECORD = `mutation R($at: DateTime!) { recordOrder(input: { productId: "acme-p01", customerId: "bounded-c", amount: 3.5, occurredAt: $at }) { id } }`;

@@ -122,6 +122,12 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
 export const iso = (ms: number) => new Date(ms).toISOString();
 /** An hour in milliseconds. */
 export const HOUR_MS = 3_600_000;
+
+/** The last `hours` whole hours before the current one, as a dashboard range, and where they end (the current hour's start). */
+export function closedHours(hours: number): { end: number; range: { from: string; to: string } } {
+  const end = Math.floor(Date.now() / HOUR_MS) * HOUR_MS;
+  return { end, range: { from: iso(end - hours * HOUR_MS), to: iso(end) } };
+}
 /** A day in milliseconds (UTC has no DST). */
 export const DAY_MS = 86_400_000;
 
