@@ -329,7 +329,7 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
     const work: LockedWork<Map<number, V>> = {
       lockKey: lockKey(keys[0]!, keys.length),
       keys,
-      check: (texts) => complete(spec, buckets, texts, need),
+      check: (texts) => complete(spec, buckets, keys, texts, need, validator),
       compute: () => computeAndStore(spec, span, validator, request),
       ...(wait ? { aroundWait: (waitForHolder) => countedWait(spec.metric, buckets.length, waitForHolder) } : { onHeld: () => new Map() }),
     };
@@ -351,18 +351,28 @@ export function createCacheCore(options: CacheCoreOptions): CacheCore {
     );
   }
 
-  /** The span's values if every bucket in `texts` is servable (or fresh) now, else undefined. */
+  /**
+   * The span's values if every bucket in `texts` (the store's, for `keys`) is servable (or
+   * fresh) now, else undefined. Values that make a result are kept in the tier under the
+   * validator read before the store was, as a lookup's store read is: else a refresh that
+   * finds the span refreshed by another instance would leave the stale copy in the tier,
+   * served (and refreshed again) by every request until its stale deadline.
+   */
   function complete<V>(
     spec: BucketSpec<V>,
     buckets: number[],
+    keys: readonly string[],
     texts: ReadonlyArray<string | null>,
     need: 'servable' | 'fresh',
+    validator: Validator,
   ): Map<number, V> | undefined {
     const now = clock();
     const entries = texts.map((t) => decodeOrNull<V>(t, false));
     const ok = (e: Entry<V> | null) =>
       need === 'fresh' ? decide(e, now, spec.version) === 'fresh' : decide(e, now, spec.version) !== 'miss';
     if (!entries.every(ok)) return undefined;
+    if (local && spec.validatorKey)
+      entries.forEach((entry, i) => local.set(keys[i]!, entry!, validator, estimateBytes(keys[i]!, texts[i]!.length)));
     return new Map(buckets.map((bucket, i) => [bucket, entries[i]!.value]));
   }
 

@@ -281,6 +281,33 @@ describe('the tier in the read-through', () => {
     expect(inner.reads).toEqual([[spec.validatorKey]]);
   });
 
+  it('keeps a refresh another instance stored first: its stale copy is served once, not until its stale deadline', async () => {
+    const { clock, inner, core: b, spec, setGeneration, asked } = setup();
+    // Instance A: a tier and a core of its own, over the same store.
+    const a = createCacheCore({
+      store: createResilientStore(inner.inner, { clock, failureThreshold: 1_000 }),
+      clock,
+      local: createLocalTier({ clock }),
+      lock: { waitMs: 50 },
+    });
+    await b.read(spec, window, b.forRequest());
+    await a.read(spec, window, a.forRequest());
+    setGeneration(2);
+    clock.advance(1_500);
+    // A finds the open hour stale first and refreshes it into the store.
+    expect((await a.read(spec, window, a.forRequest()))[12]).toMatchObject({ how: 'stale', value: 112 });
+    await a.idle();
+    asked.length = 0;
+    // B's tier still holds the stale copy: served, while B's refresh finds A's value in the store.
+    expect((await b.read(spec, window, b.forRequest()))[12]).toMatchObject({ how: 'stale', value: 112 });
+    await b.idle();
+    expect(asked).toEqual([]);
+    inner.reads.length = 0;
+    const after = await b.read(spec, window, b.forRequest());
+    expect(after[12]).toMatchObject({ how: 'hit', value: 212 });
+    expect(inner.reads).toEqual([[spec.validatorKey]]);
+  });
+
   it('makes an absent validator anew, so that a validator lost from the store invalidates what was read under it', async () => {
     const { inner, core, spec } = setup();
     await core.read(spec, window, core.forRequest());
