@@ -88,6 +88,8 @@ export interface MetricsCache {
 /** How long a group's display name is remembered. */
 export const LABEL_MEMORY_MS = 60_000;
 const LABELS_MAX = 50_000;
+/** Bucket specs remembered at most (metric × scope × granularity × role); a few hundred bytes each. */
+const SPECS_MAX = 10_000;
 
 /** The empty bucket, per way of combining. */
 const EMPTY: Readonly<Record<StoredMetric['combine'], unknown>> = Object.freeze({
@@ -167,8 +169,23 @@ export function createMetricsService(
   /** Epoch ms now, for how long display names are remembered. @default Date.now */
   clock: () => number = Date.now,
 ): MetricsService {
-  /** The cache spec of one stored metric for one scope and granularity. */
+  /**
+   * Specs made so far, by metric, scope, granularity and role: a warm request builds no
+   * key (each spec remembers the last bucket key it built, which is the window's first
+   * bucket for every read of a warm dashboard). Forgotten all at once past SPECS_MAX.
+   */
+  const specs = new Map<string, BucketSpec<unknown>>();
   function specFor<V>(metric: StoredMetric, scope: DataScope, granularity: Granularity, role: string | undefined): BucketSpec<V> {
+    const id = JSON.stringify([metric.name, scope.tenant, scope.region ?? null, granularity, role ?? null]);
+    let spec = specs.get(id);
+    if (!spec) {
+      if (specs.size >= SPECS_MAX) specs.clear();
+      specs.set(id, (spec = makeSpec(metric, scope, granularity, role)));
+    }
+    return spec as BucketSpec<V>;
+  }
+
+  function makeSpec<V>(metric: StoredMetric, scope: DataScope, granularity: Granularity, role: string | undefined): BucketSpec<V> {
     const base = {
       prefix: cache!.prefix,
       cacheVersion: cache!.cacheVersion,
@@ -179,12 +196,17 @@ export function createMetricsService(
       role: metric.scope.role ? role : undefined,
       granularity,
     };
+    let lastBucket = NaN;
+    let lastKey = '';
     return {
       metric: metric.name,
       version: `${cache!.cacheVersion}/${metric.version}`,
       granularity,
       ttl: metric.ttl,
-      keyOf: (bucketStart) => buildKey({ ...base, bucketStart }),
+      keyOf: (bucketStart) => {
+        if (bucketStart !== lastBucket) lastKey = buildKey({ ...base, bucketStart: (lastBucket = bucketStart) });
+        return lastKey;
+      },
       validatorKey: validatorKey(base),
       compute: (span) => computeSpan(source, metric, scope, span) as Promise<ReadonlyMap<number, V>>,
       empty: EMPTY[metric.combine] as V,
