@@ -94,6 +94,20 @@ describe('createTurnReads: validator reads shared within one turn of the event l
     expect(recording.sent).toHaveLength(2);
   });
 
+  it('answers the callers of one read one at a time: each runs its promise jobs to the end before the next is answered', async () => {
+    const reads = createTurnReads(createMemoryStore());
+    const seen: string[] = [];
+    // An execution that goes on over several promise jobs once its validators are in.
+    const execution = (name: string) =>
+      reads.getMany(['v']).then(async () => {
+        seen.push(`${name} starts`);
+        for (let job = 0; job < 5; job++) await Promise.resolve();
+        seen.push(`${name} ends`);
+      });
+    await Promise.all([execution('a'), execution('b'), execution('c')]);
+    expect(seen).toEqual(['a starts', 'a ends', 'b starts', 'b ends', 'c starts', 'c ends']);
+  });
+
   it('answers an empty read at once, sending nothing', async () => {
     const recording = recordingStore(createMemoryStore());
     const reads = createTurnReads(recording.store);
