@@ -106,10 +106,22 @@ export function scopeComponent(region: string | undefined, role: string | undefi
 
 /** The key of one bucket. */
 export function buildKey(parts: KeyParts): string {
-  if (parts.bucketStart % BUCKET_MS[parts.granularity] !== 0) {
-    throw new RangeError(`bucketStart ${parts.bucketStart} is not aligned to ${parts.granularity}`);
-  }
-  return `${metricPrefix(parts)}${scopeComponent(parts.region, parts.role)}:${GRANULARITY_CODE[parts.granularity]}:${parts.bucketStart}`;
+  return bucketKeyOf(parts)(parts.bucketStart);
+}
+
+/**
+ * The keys of one family of buckets (every part but the start): its components escaped
+ * once, each key the family's head and the bucket's start. What a read of 168 hourly
+ * buckets uses instead of escaping every component 168 times.
+ */
+export function bucketKeyOf(parts: Omit<KeyParts, 'bucketStart'>): (bucketStart: number) => string {
+  const head = `${metricPrefix(parts)}${scopeComponent(parts.region, parts.role)}:${GRANULARITY_CODE[parts.granularity]}:`;
+  const size = BUCKET_MS[parts.granularity];
+  const granularity = parts.granularity;
+  return (bucketStart) => {
+    if (bucketStart % size !== 0) throw new RangeError(`bucketStart ${bucketStart} is not aligned to ${granularity}`);
+    return `${head}${bucketStart}`;
+  };
 }
 
 /**

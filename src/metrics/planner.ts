@@ -6,7 +6,7 @@
  * role). Nothing else is dropped.
  */
 import { BUCKET_MS, bucketStart, type Granularity } from '../cache/buckets.js';
-import { buildKey, metricPrefix as metricKeyPrefix } from '../cache/keys.js';
+import { bucketKeyOf, metricPrefix as metricKeyPrefix } from '../cache/keys.js';
 import type { DomainEvent } from '../events/types.js';
 import { REGIONS } from '../source/types.js';
 import { ROLES } from '../auth/identity.js';
@@ -33,21 +33,12 @@ function keysFor(
   const roles: Array<string | undefined> = metric.scope.role ? [...ROLES] : [undefined];
   const scopes = metric.scope.region ? regions : [undefined];
   for (const granularity of metric.granularities) {
-    for (const bucket of bucketsAt(granularity))
-      for (const region of scopes)
-        for (const role of roles)
-          keys.push(
-            buildKey({
-              ...space,
-              tenant,
-              metric: metric.name,
-              metricVersion: metric.version,
-              region,
-              role,
-              granularity,
-              bucketStart: bucket,
-            }),
-          );
+    const buckets = bucketsAt(granularity);
+    for (const region of scopes)
+      for (const role of roles) {
+        const keyOf = bucketKeyOf({ ...space, tenant, metric: metric.name, metricVersion: metric.version, region, role, granularity });
+        for (const bucket of buckets) keys.push(keyOf(bucket));
+      }
   }
   return keys;
 }

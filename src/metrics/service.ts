@@ -6,7 +6,7 @@
  * fetched once.
  */
 import { bucketsOf, type BucketWindow, type Granularity } from '../cache/buckets.js';
-import { buildKey, validatorKey } from '../cache/keys.js';
+import { bucketKeyOf, validatorKey } from '../cache/keys.js';
 import type { LookupResult } from '../cache/observer.js';
 import type { ValidatedBy } from '../cache/loader.js';
 import type { BucketSpec, CacheCore, RequestCache } from '../cache/read-through.js';
@@ -170,9 +170,9 @@ export function createMetricsService(
   clock: () => number = Date.now,
 ): MetricsService {
   /**
-   * Specs made so far, by metric, scope, granularity and role: a warm request builds no
-   * key (each spec remembers the last bucket key it built, which is the window's first
-   * bucket for every read of a warm dashboard). Forgotten all at once past SPECS_MAX.
+   * Specs made so far, by metric, scope, granularity and role, each with its key
+   * components escaped once (keys.ts `bucketKeyOf`): a read makes no spec and escapes
+   * nothing. Forgotten all at once past SPECS_MAX.
    */
   const specs = new Map<string, BucketSpec<unknown>>();
   function specFor<V>(metric: StoredMetric, scope: DataScope, granularity: Granularity, role: string | undefined): BucketSpec<V> {
@@ -196,17 +196,12 @@ export function createMetricsService(
       role: metric.scope.role ? role : undefined,
       granularity,
     };
-    let lastBucket = NaN;
-    let lastKey = '';
     return {
       metric: metric.name,
       version: `${cache!.cacheVersion}/${metric.version}`,
       granularity,
       ttl: metric.ttl,
-      keyOf: (bucketStart) => {
-        if (bucketStart !== lastBucket) lastKey = buildKey({ ...base, bucketStart: (lastBucket = bucketStart) });
-        return lastKey;
-      },
+      keyOf: bucketKeyOf(base),
       validatorKey: validatorKey(base),
       compute: (span) => computeSpan(source, metric, scope, span) as Promise<ReadonlyMap<number, V>>,
       empty: EMPTY[metric.combine] as V,

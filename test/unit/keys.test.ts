@@ -2,6 +2,7 @@ import calculateSlot from 'cluster-key-slot';
 import { describe, expect, it } from 'vitest';
 import { BUCKET_MS } from '../../src/cache/buckets.js';
 import {
+  bucketKeyOf,
   buildKey,
   escapeComponent,
   fxLockKey,
@@ -134,6 +135,26 @@ describe('buildKey format', () => {
     const dayStart = Math.floor(B / DAY) * DAY;
     expect(() => buildKey({ ...base, granularity: 'DAY', bucketStart: dayStart + HOUR })).toThrow(/not aligned to DAY/);
     expect(() => buildKey({ ...base, granularity: 'DAY', bucketStart: dayStart })).not.toThrow();
+  });
+});
+
+describe('bucketKeyOf: a family of bucket keys, escaped once', () => {
+  it('gives exactly the key buildKey gives, for every tricky tenant, region and role, at both granularities', () => {
+    for (const tenant of TRICKY)
+      for (const region of [undefined, ...TRICKY.slice(0, 8)])
+        for (const role of [undefined, 'ANALYST', ':'])
+          for (const granularity of ['HOUR', 'DAY'] as const) {
+            const family: Omit<KeyParts, 'bucketStart'> = { ...base, tenant, region, role, granularity };
+            const keyOf = bucketKeyOf(family);
+            for (const bucketStart of [0, DAY, B - (B % DAY), B - (B % DAY) + 30 * DAY])
+              expect(keyOf(bucketStart)).toBe(buildKey({ ...family, bucketStart }));
+          }
+  });
+
+  it('throws a RangeError for a start not aligned to the family granularity', () => {
+    const family: Omit<KeyParts, 'bucketStart'> = base;
+    expect(() => bucketKeyOf({ ...family, granularity: 'DAY' })(B + HOUR)).toThrow(RangeError);
+    expect(() => bucketKeyOf({ ...family, granularity: 'HOUR' })(B + 1)).toThrow(RangeError);
   });
 });
 
