@@ -281,7 +281,7 @@ describe('the tier in the read-through', () => {
     expect(inner.reads).toEqual([[spec.validatorKey]]);
   });
 
-  it('keeps a refresh another instance stored first: its stale copy is served once, not until its stale deadline', async () => {
+  it('keeps a refresh another instance stored first: its stale copy is served until that refresh is read, not until its stale deadline', async () => {
     const { clock, inner, core: b, spec, setGeneration, asked } = setup();
     // Instance A: a tier and a core of its own, over the same store.
     const a = createCacheCore({
