@@ -29,6 +29,14 @@ export interface ServerProcess {
   output(): string;
   /** True once the process has exited. */
   exited(): boolean;
+  /**
+   * Freezes it (SIGSTOP) while another server is measured, so that its timers, its
+   * polling and V8's idle-time garbage collection do not run on the measured server's
+   * cores. Its connections stay open; the kernel keeps what arrives meanwhile.
+   */
+  pause(): void;
+  /** Thaws a paused server (SIGCONT); nothing for one that runs. */
+  resume(): void;
   /** SIGTERM, then SIGKILL after a grace; resolves once it has exited. Safe to call again. */
   stop(): Promise<void>;
 }
@@ -127,9 +135,17 @@ export async function startServer(
     origin: `http://127.0.0.1:${port}`,
     output: () => output,
     exited: () => hasExited(child),
+    pause() {
+      if (!hasExited(child)) child.kill('SIGSTOP');
+    },
+    resume() {
+      if (!hasExited(child)) child.kill('SIGCONT');
+    },
     stop() {
       stopping ??= (async () => {
         if (hasExited(child)) return;
+        // A paused process would hold SIGTERM until thawed.
+        child.kill('SIGCONT');
         child.kill('SIGTERM');
         let timer: NodeJS.Timeout | undefined;
         const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), STOP_TIMEOUT_MS)));
