@@ -50,6 +50,7 @@ import {
   SEQUENTIAL,
   SEQUENTIAL_SERVERS,
   SERVER_IDS,
+  LOAD_WARM_S,
   SLOW_WARM_CAP_S,
   SLOW_WINDOW_CAP_S,
   SERVERS,
@@ -297,14 +298,14 @@ function countOrders(databasePath: string, tenant: string, range: { from: number
  * first measured window, and how long each window lasts. The session opens
  * CONNECTIONS connections at once, and a server that works on all of them at a time
  * answers them in bursts about CONNECTIONS × warmMs apart: the warm-up waits 1.5
- * bursts (at least 1 s, at most SLOW_WARM_CAP_S), and a window holds at least one
+ * bursts (at least LOAD_WARM_S, at most SLOW_WARM_CAP_S), and a window holds at least one
  * burst (at least BENCH_DURATION_S, at most SLOW_WINDOW_CAP_S), or a window could
  * fall between two bursts and count nothing.
  */
 function sessionShape(warmMs: number): { warmS: number; windowS: number; tailS: number } {
   const burstS = (CONNECTIONS * warmMs) / 1000;
   return {
-    warmS: Math.max(1, Math.min(SLOW_WARM_CAP_S, Math.ceil(1.5 * burstS))),
+    warmS: Math.max(LOAD_WARM_S, Math.min(SLOW_WARM_CAP_S, Math.ceil(1.5 * burstS))),
     windowS: Math.max(KNOBS.durationS, Math.min(SLOW_WINDOW_CAP_S, Math.ceil(burstS * 2) / 2)),
     // The reading at the end of the last window waits its turn behind the load: keep loading until it is answered.
     tailS: Math.max(0.5, Math.min(SLOW_WINDOW_CAP_S, Math.ceil(burstS * 2) / 2)),

@@ -14,6 +14,15 @@ import { BUCKET_MS, type Granularity } from '../src/cache/buckets.js';
 export const SEED = { days: 90, scale: 0.25 } as const;
 /** Concurrent connections of every load run. */
 export const CONNECTIONS = 50;
+/**
+ * Shortest load warm-up (s) before the measured windows. A server that has been idle for
+ * the other cells of a round takes a couple of seconds under load to reach its steady
+ * state (its young generation grown again, old-generation collections spaced out): over
+ * six trials of this API after 30 s idle, p99 ÷ p50 of the window from 1 to 2.5 s after
+ * the load began read 1.8–2.8× (mean 2.5×), of the window from 2.5 to 4 s 1.7–2.4× (mean
+ * 2.1×), lower in every trial.
+ */
+export const LOAD_WARM_S = 2.5;
 /** Longest load warm-up (s) before the measured windows, for a slow server (bench/dashboard.ts sessionShape). */
 export const SLOW_WARM_CAP_S = 8;
 /** Longest measured window (s) for a slow server (bench/dashboard.ts sessionShape). */

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import {
   CHURN_EVERY_MS,
   CONNECTIONS,
+  LOAD_WARM_S,
   SLOW_WARM_CAP_S,
   SLOW_WINDOW_CAP_S,
   E_CAP_MS,
@@ -67,7 +68,7 @@ function loadTable(results: Results, loadId: string, servers: readonly ServerId[
     if (!c) continue;
     const row = [
       SERVERS[server].label,
-      `${fmt(c.rps)} <sub>(${c.runs.map((r) => fmt(r.rps)).join(' / ')}${c.warmUpS > 1 || c.windowS !== durationS ? `; ${c.windowS} s each after ${c.warmUpS} s` : ''})</sub>`,
+      `${fmt(c.rps)} <sub>(${c.runs.map((r) => fmt(r.rps)).join(' / ')}${c.warmUpS > LOAD_WARM_S || c.windowS !== durationS ? `; ${c.windowS} s each after ${c.warmUpS} s` : ''})</sub>`,
       fmt(c.p50),
       fmt(c.p99),
       c.errors || c.problems.length ? `**${fmt(c.errors)}**` : '0',
@@ -131,7 +132,7 @@ export function renderReport(meta: RunMeta, results: Results, evaluated: Evaluat
     `- machine: ${meta.cpu}, ${meta.cores} cores, ${fmt(meta.memoryGiB, 1)} GiB memory; 1-minute load average at start ${fmt(meta.loadAtStart, 2)} (the machine is shared: other work skews the numbers)`,
     `- node ${meta.node}, ${meta.redis}`,
     `- data: seed({ days: ${SEED.days}, scale: ${SEED.scale} }) once (${fmt(meta.rows.orders)} orders, ${fmt(meta.rows.sessions)} sessions), ending at the current hour; each server reads its own byte-identical copy of that SQLite file, so that one server's writes in (b) do not reach another's`,
-    `- load: autocannon in the driver's thread (the servers are other processes), ${CONNECTIONS} connections, ${meta.runs} round${meta.runs === 1 ? '' : 's'}: (d) alone, then (a), (c) and (b) together, each round measuring every load of its stage on every one of its servers once: a server's (c) and (b) right after its (a), and the servers a target compares one after the other (bench/plan.ts ROUND_ORDER), so that the two windows of every req/s ratio are seconds apart and a shared machine whose speed drifts moves both alike; every req/s target is the median of the rounds' ratios; one session per server, load and round: ${WARM_UPS} warm-up requests of each distinct body, then load for at least 1 s, then one measured window ("run") of ${meta.durationS} s on the same open connections. A slow server answers its ${CONNECTIONS} connections in bursts about ${CONNECTIONS} × its warm single-request latency apart, so its load warms up for 1.5 bursts (up to ${SLOW_WARM_CAP_S} s) and its windows hold at least one burst (up to ${SLOW_WINDOW_CAP_S} s; both shown beside its windows); req/s, p50 and p99 are the medians over a server's windows (one per round), each window's req/s shown small. (Separate short runs would each start ${CONNECTIONS} connections at once and count the wait for their first answers as idle time, which halves the rate of a slow server.) NODE_ENV=production and one JWT_SECRET everywhere, all on 127.0.0.1`,
+    `- load: autocannon in the driver's thread (the servers are other processes), ${CONNECTIONS} connections, ${meta.runs} round${meta.runs === 1 ? '' : 's'}: (d) alone, then (a), (c) and (b) together, each round measuring every load of its stage on every one of its servers once: a server's (c) and (b) right after its (a), and the servers a target compares one after the other (bench/plan.ts ROUND_ORDER), so that the two windows of every req/s ratio are seconds apart and a shared machine whose speed drifts moves both alike; every req/s target is the median of the rounds' ratios; one session per server, load and round: ${WARM_UPS} warm-up requests of each distinct body, then load for at least ${LOAD_WARM_S} s, then one measured window ("run") of ${meta.durationS} s on the same open connections. A slow server answers its ${CONNECTIONS} connections in bursts about ${CONNECTIONS} × its warm single-request latency apart, so its load warms up for 1.5 bursts (up to ${SLOW_WARM_CAP_S} s) and its windows hold at least one burst (up to ${SLOW_WINDOW_CAP_S} s; both shown beside its windows); req/s, p50 and p99 are the medians over a server's windows (one per round), each window's req/s shown small. (Separate short runs would each start ${CONNECTIONS} connections at once and count the wait for their first answers as idle time, which halves the rate of a slow server.) NODE_ENV=production and one JWT_SECRET everywhere, all on 127.0.0.1`,
     `- scenarios run: ${meta.scenarios.join(', ')}; servers: ${meta.servers.map((s) => SERVERS[s].label).join(', ')}`,
     `- the whole run took ${fmt(meta.elapsedS)} s`,
     '',
