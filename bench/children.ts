@@ -29,6 +29,8 @@ export interface ServerProcess {
   output(): string;
   /** True once the process has exited. */
   exited(): boolean;
+  /** How it ended (`code 0`, `SIGKILL`, …); undefined while it runs. */
+  exitedBy(): string | undefined;
   /**
    * Freezes it (SIGSTOP) while another server is measured, so that its timers, its
    * polling and V8's idle-time garbage collection do not run on the measured server's
@@ -135,6 +137,7 @@ export async function startServer(
     origin: `http://127.0.0.1:${port}`,
     output: () => output,
     exited: () => hasExited(child),
+    exitedBy: () => child.signalCode ?? (child.exitCode === null ? undefined : `code ${child.exitCode}`),
     pause() {
       if (!hasExited(child)) child.kill('SIGSTOP');
     },
