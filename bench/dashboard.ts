@@ -258,8 +258,8 @@ interface Prepared {
 
 interface Counters {
   sourceQueries?: number | undefined;
-  /** This API's bucket lookups by result, and its lock waits. */
-  cache?: { hit: number; miss: number; stale: number; lockWaits: number } | undefined;
+  /** This API's bucket lookups by result, its lock waits, and its store failures. */
+  cache?: { hit: number; miss: number; stale: number; lockWaits: number; storeErrors: number } | undefined;
   /** nodejs_eventloop_lag_max_seconds in ms: the longest event-loop delay since the previous scrape (prom-client resets it on every scrape). */
   loopLagMaxMs?: number | undefined;
 }
@@ -275,7 +275,13 @@ async function countersOf(server: Started, id: ServerId): Promise<Counters> {
     sourceQueries: counter ? sumOf(scrape, counter) : undefined,
     cache:
       counter === 'cache_source_queries_total'
-        ? { hit: lookups.hit ?? 0, miss: lookups.miss ?? 0, stale: lookups.stale ?? 0, lockWaits: sumOf(scrape, 'cache_lock_waits_total') }
+        ? {
+            hit: lookups.hit ?? 0,
+            miss: lookups.miss ?? 0,
+            stale: lookups.stale ?? 0,
+            lockWaits: sumOf(scrape, 'cache_lock_waits_total'),
+            storeErrors: sumOf(scrape, 'cache_errors_total'),
+          }
         : undefined,
     loopLagMaxMs: lag === undefined ? undefined : lag * 1000,
   };
@@ -319,8 +325,15 @@ function sessionShape(warmMs: number): { warmS: number; windowS: number; tailS: 
  * load ended, that is, inside a later server's window. On two cores that work landed
  * in the measured windows: with seven servers up this API's warm rate fell by a third
  * and its p99 rose against the same cells with two servers up.
+ *
+ * The machine is let go quiet first (`settle`): a server frozen while it still answers
+ * what its last load sent would do that work when thawed, in a later cell, and could
+ * find its store commands of then timed out (a timer due during the pause may fire
+ * before the reply waiting in its socket is read). Store failures are reported per cell
+ * (`cache_errors_total`), so that a cell served from the source instead shows as such.
  */
-async function alone<T>(ids: readonly ServerId[], measure: () => Promise<T>): Promise<T> {
+async function alone<T>(ids: readonly ServerId[], what: string, measure: () => Promise<T>): Promise<T> {
+  await settle(what);
   const others = [...started].filter(([id]) => !ids.includes(id)).map(([, s]) => s.process);
   for (const server of others) server.pause();
   try {
@@ -356,7 +369,6 @@ async function measureLoad(
   const server = started.get(id)!;
   const { origin, pid } = server.process;
   const problems: string[] = [];
-  await settle(`${load.id} ${SERVERS[id].label}`);
 
   // Warm-up: every distinct request a few times; the first answer is checked against the reference.
   const warmMs: number[] = [];
@@ -486,6 +498,7 @@ async function measureLoad(
             miss: perCounterAnswer(countersAfter.cache.miss - countersBefore.cache.miss),
             stale: perCounterAnswer(countersAfter.cache.stale - countersBefore.cache.stale),
             lockWaits: countersAfter.cache.lockWaits - countersBefore.cache.lockWaits,
+            storeErrors: countersAfter.cache.storeErrors - countersBefore.cache.storeErrors,
           }
         : undefined,
     peakRssMiB: peak,
@@ -539,6 +552,7 @@ function mergeRounds(cells: LoadCell[]): LoadCell {
           miss: mean(caches.map((c) => c.miss))!,
           stale: mean(caches.map((c) => c.stale))!,
           lockWaits: caches.reduce((n, c) => n + c.lockWaits, 0),
+          storeErrors: caches.reduce((n, c) => n + c.storeErrors, 0),
         }
       : undefined,
     loopLagMaxMs: max(cells.map((c) => c.loopLagMaxMs)),
@@ -551,7 +565,6 @@ function mergeRounds(cells: LoadCell[]): LoadCell {
 async function measureSequential(id: ServerId, item: (typeof SEQUENTIAL)[number], p: Prepared): Promise<SequentialCell> {
   const { origin } = started.get(id)!.process;
   const problems: string[] = [];
-  await settle(`${item.id} ${SERVERS[id].label}`);
   for (let i = 0; i < WARM_UPS; i++) {
     try {
       await post(origin, p.headers, p.body);
@@ -783,9 +796,12 @@ async function main(): Promise<number> {
     log(`${stamp()} Scenario${scenarios.length > 1 ? 's' : ''} ${scenarios.join(', ')}\n`);
     if (scenarios.includes('e')) {
       for (const item of SEQUENTIAL)
-        for (const id of SEQUENTIAL_ON) results.sequential.push(await alone([id], () => measureSequential(id, item, sequentialPrepared.get(item.id)!)));
+        for (const id of SEQUENTIAL_ON)
+          results.sequential.push(
+            await alone([id], `${item.id} ${SERVERS[id].label}`, () => measureSequential(id, item, sequentialPrepared.get(item.id)!)),
+          );
     }
-    if (scenarios.includes('f')) results.stampede = await alone([], () => measureStampede(seedPath, baseEnv, stampedePrepared!));
+    if (scenarios.includes('f')) results.stampede = await alone([], 'f', () => measureStampede(seedPath, baseEnv, stampedePrepared!));
     // Rounds: in each of KNOBS.runs rounds, every load of the stage on every one of its
     // servers, one window each (roundOrder), so that the windows a target compares are
     // measured seconds apart and the ratio of each round's pair is taken: a shared machine
@@ -800,7 +816,9 @@ async function main(): Promise<number> {
       for (const [load, id] of roundOrder(loads)) {
         // Answers are compared with the untouched seed's until an order is written to that server.
         const checkAnswers = (load.scenario === 'a' || load.scenario === 'd') && !written.has(id);
-        const cell = await alone([id], () => measureLoad(load, id, preparedOf.get(load.id)!, churnTarget, 1, checkAnswers));
+        const cell = await alone([id], `${load.id} ${SERVERS[id].label}`, () =>
+          measureLoad(load, id, preparedOf.get(load.id)!, churnTarget, 1, checkAnswers),
+        );
         if (load.churn) written.add(id);
         rounds.set(`${load.id} ${id}`, [...(rounds.get(`${load.id} ${id}`) ?? []), cell]);
       }

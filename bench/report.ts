@@ -96,9 +96,12 @@ function cellNotes(results: Results, loadId: string): string[] {
     .filter((x) => x.load === loadId && x.cache && x.good > 0)
     .map(
       (c) =>
-        `${SERVERS[c.server].label}: ${fmt(c.cache!.miss, 2)} misses, ${fmt(c.cache!.stale, 2)} stale, ${fmt(c.cache!.hit + c.cache!.miss + c.cache!.stale, 1)} lookups; ${fmt(c.cache!.lockWaits)} lock waits in all`,
+        `${SERVERS[c.server].label}: ${fmt(c.cache!.miss, 2)} misses, ${fmt(c.cache!.stale, 2)} stale, ${fmt(c.cache!.hit + c.cache!.miss + c.cache!.stale, 1)} lookups; ${fmt(c.cache!.lockWaits)} lock waits and ${fmt(c.cache!.storeErrors)} store failures in all`,
     );
-  if (caches.length) out.push(`- bucket lookups per request (\`cache_requests_total\`, \`cache_lock_waits_total\`): ${caches.join('; ')}`);
+  if (caches.length)
+    out.push(
+      `- bucket lookups per request (\`cache_requests_total\`, \`cache_lock_waits_total\`, \`cache_errors_total\`): ${caches.join('; ')}`,
+    );
   const lags = results.cells
     .filter((x) => x.load === loadId && x.loopLagMaxMs !== undefined)
     .map((c) => `${SERVERS[c.server].label} ${fmt(c.loopLagMaxMs)}`);

@@ -35,8 +35,11 @@ export interface LoadCell {
   storeCommands?: Array<[string, number]> | undefined;
   /** Source queries (from the server's /metrics) per good answer between the two readings. */
   sourceQueriesPerRequest?: number | undefined;
-  /** This API's bucket lookups per answer by result (cache_requests_total), and its lock waits in all (cache_lock_waits_total), over the windows. */
-  cache?: { hit: number; miss: number; stale: number; lockWaits: number } | undefined;
+  /**
+   * This API's bucket lookups per answer by result (cache_requests_total), and in all its
+   * lock waits (cache_lock_waits_total) and store failures (cache_errors_total), over the windows.
+   */
+  cache?: { hit: number; miss: number; stale: number; lockWaits: number; storeErrors: number } | undefined;
   /** The server's longest event-loop delay over the windows (its nodejs_eventloop_lag_max_seconds), ms. */
   loopLagMaxMs?: number | undefined;
   /** VmHWM of the server process over this cell, MiB. */
