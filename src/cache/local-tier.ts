@@ -59,6 +59,8 @@ export interface LocalTier {
   set(key: string, entry: Entry, validator: Validator, bytes: number): void;
   /** Bytes kept now (never above the bound). */
   bytes(): number;
+  /** The most bytes kept at once since the tier was made (never above the bound). */
+  peakBytes(): number;
   /** The bound, in bytes. */
   readonly maxBytes: number;
 }
@@ -97,6 +99,7 @@ export function createLocalTier(options: LocalTierOptions = {}): LocalTier {
     ttlResolution: 0,
     perf: { now: clock },
   });
+  let peak = 0;
   return {
     maxBytes,
     get<V>(key: string, validator: Validator) {
@@ -129,8 +132,10 @@ export function createLocalTier(options: LocalTierOptions = {}): LocalTier {
         return;
       }
       items.set(key, { entry, validator, until: now + ttl }, { ttl: Math.ceil(ttl), size: Math.max(1, Math.ceil(bytes)) });
+      if (items.calculatedSize > peak) peak = items.calculatedSize;
     },
     bytes: () => items.calculatedSize,
+    peakBytes: () => peak,
   };
 }
 

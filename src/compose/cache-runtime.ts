@@ -21,7 +21,7 @@ import { createResponseCache } from '../graphql/plugins/response-cache.js';
 import { createInvalidationService, type InvalidationService } from '../metrics/invalidation-service.js';
 import { DASHBOARD_REGISTRY, type MetricRegistry } from '../metrics/registry.js';
 import { createMetricsService, type MetricsService } from '../metrics/service.js';
-import { createCacheMetrics, type CacheMetrics } from '../observability/cache-metrics.js';
+import { createCacheMetrics, observeLocalTier, type CacheMetrics } from '../observability/cache-metrics.js';
 import type { Logger } from '../observability/logger.js';
 import { createRegistry } from '../observability/registry.js';
 import type { AggregateSource } from '../source/aggregates.js';
@@ -81,6 +81,7 @@ export async function openCacheRuntime(config: Config, options: CacheRuntimeOpti
   // The in-process tier of decoded buckets; with the memory store too, where it saves
   // decoding every entry on every read.
   const local = config.cache.localMaxBytes > 0 ? createLocalTier({ maxBytes: config.cache.localMaxBytes, clock }) : undefined;
+  if (local) observeLocalTier(registry, local);
   const core = createCacheCore({
     store,
     observer: cacheMetrics,

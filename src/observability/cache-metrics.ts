@@ -3,7 +3,8 @@
  * core through the CacheObserver interface. Labels are fixed and bounded: a metric
  * name, a lookup result, a reason or a store operation; never a tenant.
  */
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { LocalTier } from '../cache/local-tier.js';
 import type { CacheObserver } from '../cache/observer.js';
 import type { Logger } from './logger.js';
 
@@ -162,4 +163,23 @@ export function createCacheMetrics(registry: Registry, logger?: Logger): CacheMe
       }
     },
   };
+}
+
+/**
+ * `cache_local_bytes{kind}`: what the in-process tier holds now (`held`), the most it has
+ * held at once since the process started (`peak`), and its bound (`bound`,
+ * `CACHE_LOCAL_MAX_BYTES`). Read when scraped.
+ */
+export function observeLocalTier(registry: Registry, tier: Pick<LocalTier, 'bytes' | 'peakBytes' | 'maxBytes'>): void {
+  new Gauge({
+    name: 'cache_local_bytes',
+    help: 'Bytes of the in-process tier: held now, the peak since start, and its bound (CACHE_LOCAL_MAX_BYTES)',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+    collect() {
+      this.set({ kind: 'held' }, tier.bytes());
+      this.set({ kind: 'peak' }, tier.peakBytes());
+      this.set({ kind: 'bound' }, tier.maxBytes);
+    },
+  });
 }

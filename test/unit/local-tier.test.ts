@@ -6,6 +6,7 @@
  * while one refresh replaces it.
  */
 import fc from 'fast-check';
+import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { BUCKET_MS, bucketCount, bucketsOf, type BucketWindow } from '../../src/cache/buckets.js';
 import type { Entry } from '../../src/cache/entry.js';
@@ -16,6 +17,7 @@ import { createMemoryStore } from '../../src/cache/memory-store.js';
 import { createCacheCore, type BucketSpec } from '../../src/cache/read-through.js';
 import { createResilientStore } from '../../src/cache/resilient-store.js';
 import { droppedToken, nextValidator, VALIDATOR_JOURNAL_DEPTH } from '../../src/cache/store.js';
+import { observeLocalTier } from '../../src/observability/cache-metrics.js';
 import { eventually } from '../helpers/eventually.js';
 import { createFlakyStore, manualClock } from './cache-test-kit.js';
 
@@ -44,6 +46,23 @@ describe('the tier alone', () => {
     tier.set('huge', entry('x'), 'v', 5_000);
     expect(tier.get('huge', 'v')).toBeUndefined();
     expect(tier.bytes()).toBeLessThanOrEqual(1_000);
+    // The most it ever held (what /metrics reports as the peak): at the bound's edge, never over.
+    expect(tier.peakBytes()).toBe(900);
+  });
+
+  it('reports what it holds, its peak and its bound at /metrics (cache_local_bytes)', async () => {
+    const tier = createLocalTier({ maxBytes: 1_000, clock: manualClock(NOW) });
+    const registry = new Registry();
+    observeLocalTier(registry, tier);
+    const gauge = async () =>
+      Object.fromEntries((await registry.getSingleMetric('cache_local_bytes')!.get()).values.map((v) => [v.labels.kind, v.value]));
+    expect(await gauge()).toEqual({ held: 0, peak: 0, bound: 1_000 });
+    tier.set('a', entry(1), 'v', 400);
+    tier.set('b', entry(2), 'v', 500);
+    expect(await gauge()).toEqual({ held: 900, peak: 900, bound: 1_000 });
+    // A key kept again smaller: held falls, the peak stays.
+    tier.set('b', entry(2), 'v', 100);
+    expect(await gauge()).toEqual({ held: 500, peak: 900, bound: 1_000 });
   });
 
   it('serves an item only under the validator it was kept under, never without one', () => {

@@ -41,6 +41,7 @@ const SERVICE_METRICS: Record<string, MetricSpec> = {
   cache_lock_waits_total: { kind: 'counter', labels: ['metric'] },
   cache_invalidations_total: { kind: 'counter', labels: ['metric', 'reason'] },
   cache_errors_total: { kind: 'counter', labels: ['operation'], values: { operation: STORE_OPERATIONS } },
+  cache_local_bytes: { kind: 'gauge', labels: ['kind'], values: { kind: ['held', 'peak', 'bound'] } },
   // Cache store, GraphQL, FX vendor, events, HTTP.
   cache_store_command_duration_seconds: { kind: 'histogram', labels: ['operation'], values: { operation: STORE_OPERATIONS } },
   graphql_request_duration_seconds: { kind: 'histogram', labels: ['operation_type', 'operation'] },
