@@ -66,7 +66,7 @@ import {
   type ServerId,
 } from './plan.js';
 import { difference } from './answers.js';
-import { minus, peakRssMiB, resetPeakRss, scrapeMetrics, storeCommands, sumBy, sumOf } from './probes.js';
+import { minus, peakRssMiB, resetPeakRss, scrapeMetrics, storeCommands, sumBy, sumOf, type Scrape } from './probes.js';
 import { renderReport, type RunMeta } from './report.js';
 import type { LoadCell, Results, SequentialCell, StampedeResult } from './results.js';
 import { evaluate, FIELD_PATH } from './targets.js';
@@ -262,6 +262,8 @@ interface Counters {
   cache?: { hit: number; miss: number; stale: number; lockWaits: number; storeErrors: number } | undefined;
   /** nodejs_eventloop_lag_max_seconds in ms: the longest event-loop delay since the previous scrape (prom-client resets it on every scrape). */
   loopLagMaxMs?: number | undefined;
+  /** This API's in-process tier (`cache_local_bytes`): the most it held since the server started, and its bound. */
+  tier?: { peakBytes: number; boundBytes: number } | undefined;
 }
 
 /** The server's own counters from its /metrics: source queries, this API's cache counters, event-loop delay. */
@@ -284,7 +286,13 @@ async function countersOf(server: Started, id: ServerId): Promise<Counters> {
           }
         : undefined,
     loopLagMaxMs: lag === undefined ? undefined : lag * 1000,
+    tier: tierOf(scrape),
   };
+}
+
+function tierOf(scrape: Scrape): Counters['tier'] {
+  const kinds = sumBy(scrape, 'cache_local_bytes', 'kind');
+  return kinds.peak === undefined || kinds.bound === undefined ? undefined : { peakBytes: kinds.peak, boundBytes: kinds.bound };
 }
 
 function countOrders(databasePath: string, tenant: string, range: { from: number; to: number }): number {
@@ -504,6 +512,7 @@ async function measureLoad(
         : undefined,
     peakRssMiB: peak,
     loopLagMaxMs: countersAfter.loopLagMaxMs,
+    tier: countersAfter.tier,
     writes: writes && { ok: writes.ok, failed: writes.failed },
     ordersBehind,
   };
@@ -558,6 +567,7 @@ function mergeRounds(cells: LoadCell[]): LoadCell {
       : undefined,
     loopLagMaxMs: max(cells.map((c) => c.loopLagMaxMs)),
     peakRssMiB: max(cells.map((c) => c.peakRssMiB)),
+    tier: cells.reduce<LoadCell['tier']>((most, c) => (c.tier && (!most || c.tier.peakBytes > most.peakBytes) ? c.tier : most), undefined),
     writes: writes.length ? { ok: writes.reduce((n, w) => n + w.ok, 0), failed: writes.reduce((n, w) => n + w.failed, 0) } : undefined,
     ordersBehind: max(cells.map((c) => c.ordersBehind)),
   };

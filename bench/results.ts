@@ -42,6 +42,8 @@ export interface LoadCell {
   cache?: { hit: number; miss: number; stale: number; lockWaits: number; storeErrors: number } | undefined;
   /** The server's longest event-loop delay over the windows (its nodejs_eventloop_lag_max_seconds), ms. */
   loopLagMaxMs?: number | undefined;
+  /** This API's in-process tier after the cell (cache_local_bytes): the most it held since the server started, and its bound. */
+  tier?: { peakBytes: number; boundBytes: number } | undefined;
   /** VmHWM of the server process over this cell, MiB. */
   peakRssMiB?: number | undefined;
   /** Scenario (b): orders written during the runs, and writes that failed. */

@@ -254,6 +254,27 @@ export const TARGETS: readonly Target[] = [
       };
     },
   },
+  {
+    id: 'tier-bound',
+    text: "this API's in-process tier never above its byte bound (its peak since start, `cache_local_bytes`, after every cell), every server with one",
+    op: '<=',
+    threshold: 1,
+    unit: 'ratio',
+    measure(r) {
+      const peaks = new Map<ServerId, { peakBytes: number; boundBytes: number }>();
+      for (const c of r.cells) {
+        const seen = peaks.get(c.server);
+        if (c.tier && (!seen || c.tier.peakBytes > seen.peakBytes)) peaks.set(c.server, c.tier);
+      }
+      if (!peaks.size) return undefined;
+      const mib = (n: number) => fmt(n / 1024 / 1024, 1);
+      return {
+        value: Math.max(...[...peaks.values()].map((t) => t.peakBytes / t.boundBytes)),
+        detail: [...peaks].map(([id, t]) => `${label(id)} ${mib(t.peakBytes)} of ${mib(t.boundBytes)} MiB`).join('; '),
+        problems: [],
+      };
+    },
+  },
   ...perLoad(['a5', 'af', 'b5', 'bf'], (load) => ({
     id: `${load}-p99-over-p50`,
     text: `(${load[0]}) ${load}: this API (Redis) p99 ≤ 3× p50`,
