@@ -262,8 +262,7 @@ export const TARGETS: readonly Target[] = [
     unit: 'ratio',
     measure(r) {
       const peaks = new Map<ServerId, { peakBytes: number; boundBytes: number }>();
-      // The baselines built on createApp (uncached, the whole-response cache's app) make a tier they never fill.
-      for (const c of r.cells.filter((x) => x.server.startsWith('api-'))) {
+      for (const c of r.cells) {
         const seen = peaks.get(c.server);
         if (c.tier && (!seen || c.tier.peakBytes > seen.peakBytes)) peaks.set(c.server, c.tier);
       }

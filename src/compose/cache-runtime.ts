@@ -79,8 +79,11 @@ export async function openCacheRuntime(config: Config, options: CacheRuntimeOpti
   if (!(await store.ping())) logger.warn({ store: store.kind }, 'cache store not reachable at start; serving from the source until it is');
 
   // The in-process tier of decoded buckets; with the memory store too, where it saves
-  // decoding every entry on every read.
-  const local = config.cache.localMaxBytes > 0 ? createLocalTier({ maxBytes: config.cache.localMaxBytes, clock }) : undefined;
+  // decoding every entry on every read. An uncached app reads nothing through it: none.
+  const local =
+    config.cache.localMaxBytes > 0 && options.cached !== false
+      ? createLocalTier({ maxBytes: config.cache.localMaxBytes, clock })
+      : undefined;
   if (local) observeLocalTier(registry, local);
   const core = createCacheCore({
     store,
@@ -104,7 +107,7 @@ export async function openCacheRuntime(config: Config, options: CacheRuntimeOpti
   }
   // Whole responses live in the tier, validated like its buckets: without a tier, or uncached, there are none.
   const responseCache =
-    config.responseCacheTtlMs > 0 && local && options.cached !== false
+    config.responseCacheTtlMs > 0 && local
       ? createResponseCache({
           // Its lookups share the turn's validator read with the requests on the field path.
           store: core.validatorReads,
